@@ -1,0 +1,289 @@
+//! Authentication: who may call.
+//!
+//! Three authenticators ship with tpp: [`BcryptToken`] (the bcrypt hash a
+//! toxiccore deployment stores), [`PlainToken`] (a shared secret compared in
+//! constant time) and [`FnAuth`] (any closure). Implement [`Authenticator`]
+//! for anything else, including checks that need to wait on I/O.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use ring::digest::{digest, SHA256};
+use tokio::sync::Semaphore;
+
+use crate::BoxFuture;
+
+/// bcrypt reads at most 72 bytes of a password; longer tokens are refused
+/// rather than silently truncated.
+pub const BCRYPT_MAX_TOKEN_LEN: usize = 72;
+
+/// The outcome of [`Authenticator::check`]: decided now, or after some work.
+pub enum AuthCheck<'a> {
+    /// Decided without waiting: `true` accepts the token.
+    Done(bool),
+    /// Needs to wait (bcrypt on a blocking thread, a lookup…).
+    Pending(BoxFuture<'a, bool>),
+}
+
+impl AuthCheck<'_> {
+    /// Waits for the verdict.
+    pub async fn verdict(self) -> bool {
+        match self {
+            AuthCheck::Done(v) => v,
+            AuthCheck::Pending(f) => f.await,
+        }
+    }
+}
+
+/// Decides whether a request's token is accepted. The server calls it with
+/// non-empty string tokens only; a missing token is answered before
+/// ("No auth token", code 2), a refused one after ("Bad auth token", code 3).
+pub trait Authenticator: Send + Sync + 'static {
+    /// Checks `token`.
+    fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a>;
+}
+
+impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
+    fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a> {
+        (**self).check(token)
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, bytes).as_ref());
+    out
+}
+
+/// Compares two digests without an early exit, so timing says nothing of
+/// where they differ.
+fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// A plain shared token. Tokens are compared through their SHA-256 digests
+/// in constant time, so neither the content nor the length leaks by timing.
+pub struct PlainToken {
+    digest: [u8; 32],
+}
+
+impl PlainToken {
+    /// Accepts exactly `token`.
+    pub fn new(token: impl AsRef<[u8]>) -> Self {
+        Self {
+            digest: sha256(token.as_ref()),
+        }
+    }
+}
+
+impl std::fmt::Debug for PlainToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlainToken(..)")
+    }
+}
+
+impl Authenticator for PlainToken {
+    fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a> {
+        AuthCheck::Done(digests_equal(&self.digest, &sha256(token.as_bytes())))
+    }
+}
+
+/// A bcrypt hash (`$2a$`, `$2b$` or `$2y$`, any cost), as toxiccore's
+/// `bcrypt_string` makes and deployments store.
+///
+/// Verification runs on tokio's blocking pool, at most
+/// [`max_concurrent`](Self::max_concurrent) at a time, so it never stalls
+/// the async workers and a flood of wrong tokens cannot take every thread.
+/// Tokens that verified are remembered (by SHA-256 digest, never the token
+/// itself) in a bounded cache, so a cost-12 hash is paid once, not per request.
+pub struct BcryptToken {
+    hash: String,
+    permits: Semaphore,
+    cache: Mutex<VerifiedCache>,
+}
+
+struct VerifiedCache {
+    capacity: usize,
+    set: HashSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl VerifiedCache {
+    fn contains(&self, key: &[u8; 32]) -> bool {
+        self.set.contains(key)
+    }
+
+    fn insert(&mut self, key: [u8; 32]) {
+        if self.capacity == 0 || !self.set.insert(key) {
+            return;
+        }
+        self.order.push_back(key);
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
+
+/// Why a string is not a usable bcrypt hash.
+#[derive(Debug, thiserror::Error)]
+#[error("not a bcrypt hash ($2a$, $2b$ or $2y$): {0}")]
+pub struct BadHash(String);
+
+impl BcryptToken {
+    /// Default number of verified tokens remembered.
+    pub const DEFAULT_CACHE_SIZE: usize = 1024;
+
+    /// Uses `hash`, checking its format now rather than at the first request.
+    pub fn new(hash: impl Into<String>) -> Result<Self, BadHash> {
+        let hash = hash.into().trim().to_owned();
+        check_hash_format(&hash)?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            hash,
+            permits: Semaphore::new(workers),
+            cache: Mutex::new(VerifiedCache {
+                capacity: Self::DEFAULT_CACHE_SIZE,
+                set: HashSet::new(),
+                order: VecDeque::new(),
+            }),
+        })
+    }
+
+    /// How many bcrypt verifications may run at once (default: the number of
+    /// CPUs). Further checks wait their turn.
+    pub fn max_concurrent(mut self, n: usize) -> Self {
+        self.permits = Semaphore::new(n.max(1));
+        self
+    }
+
+    /// How many verified tokens to remember (default 1024; 0 disables the cache).
+    pub fn cache_size(self, n: usize) -> Self {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.capacity = n;
+            cache.set.clear();
+            cache.order.clear();
+        }
+        self
+    }
+
+    /// Hashes `token` at `cost` as toxiccore's `bcrypt_string` does (`$2b$`).
+    pub fn hash(token: &str, cost: u32) -> Result<String, bcrypt::BcryptError> {
+        if token.len() > BCRYPT_MAX_TOKEN_LEN {
+            return Err(bcrypt::BcryptError::Truncation(token.len()));
+        }
+        bcrypt::hash(token, cost)
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> bool {
+        self.cache.lock().is_ok_and(|c| c.contains(key))
+    }
+}
+
+impl std::fmt::Debug for BcryptToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BcryptToken").finish_non_exhaustive()
+    }
+}
+
+fn check_hash_format(s: &str) -> Result<(), BadHash> {
+    let prefix_ok = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p));
+    if !prefix_ok {
+        return Err(BadHash(s.chars().take(7).collect()));
+    }
+    s.parse::<bcrypt::HashParts>()
+        .map(drop)
+        .map_err(|e| BadHash(e.to_string()))
+}
+
+impl Authenticator for BcryptToken {
+    fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a> {
+        if token.len() > BCRYPT_MAX_TOKEN_LEN {
+            return AuthCheck::Done(false);
+        }
+        let key = sha256(token.as_bytes());
+        if self.cached(&key) {
+            return AuthCheck::Done(true);
+        }
+        AuthCheck::Pending(Box::pin(async move {
+            let Ok(_permit) = self.permits.acquire().await else {
+                return false;
+            };
+            // Someone may have verified the same token while we waited.
+            if self.cached(&key) {
+                return true;
+            }
+            let token = token.to_owned();
+            let hash = self.hash.clone();
+            let ok = tokio::task::spawn_blocking(move || bcrypt::verify(token, &hash))
+                .await
+                .map(|r| r.unwrap_or(false))
+                .unwrap_or(false);
+            if ok {
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.insert(key);
+                }
+            }
+            ok
+        }))
+    }
+}
+
+/// An authenticator from a closure: `FnAuth(|token| token == "secret")`.
+/// For checks that must wait, implement [`Authenticator`] instead.
+pub struct FnAuth<F>(pub F);
+
+impl<F> Authenticator for FnAuth<F>
+where
+    F: Fn(&str) -> bool + Send + Sync + 'static,
+{
+    fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a> {
+        AuthCheck::Done((self.0)(token))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn plain_tokens() {
+        let a = PlainToken::new("s3cret");
+        assert!(a.check("s3cret").verdict().await);
+        assert!(!a.check("s3cre").verdict().await);
+        assert!(!a.check("s3cret ").verdict().await);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_verifies_and_caches() {
+        let hash = BcryptToken::hash("tok", 4).unwrap();
+        let a = BcryptToken::new(hash.replace("$2b$", "$2y$")).unwrap();
+        assert!(!a.check("nope").verdict().await);
+        assert!(matches!(a.check("tok"), AuthCheck::Pending(_)));
+        assert!(a.check("tok").verdict().await);
+        assert!(matches!(a.check("tok"), AuthCheck::Done(true)));
+        assert!(!a.check(&"x".repeat(73)).verdict().await);
+    }
+
+    #[test]
+    fn bcrypt_refuses_non_hashes() {
+        assert!(BcryptToken::new("plain").is_err());
+        assert!(BcryptToken::new("$1$abc").is_err());
+    }
+
+    #[test]
+    fn cache_is_bounded() {
+        let mut c = VerifiedCache {
+            capacity: 2,
+            set: HashSet::new(),
+            order: VecDeque::new(),
+        };
+        for i in 0..5u8 {
+            c.insert([i; 32]);
+        }
+        assert_eq!(c.set.len(), 2);
+        assert!(c.contains(&[4; 32]) && c.contains(&[3; 32]) && !c.contains(&[0; 32]));
+    }
+}

@@ -1,0 +1,389 @@
+//! Framing: `<decimal byte length>\n<payload>`, as a `tokio_util` codec.
+//!
+//! The decoder accepts the header forms Python's `int()` accepts in practice
+//! (leading zeros, an optional `+`, surrounding spaces or tabs, a trailing
+//! `\r`), rejects anything else, and checks the declared length against a
+//! maximum *before* reserving memory for the payload.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Default maximum payload size: 64 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
+
+/// Longest header accepted, not counting its `\n`. `u64::MAX` has 20 digits.
+pub const MAX_HEADER_LEN: usize = 20;
+
+/// Why a byte stream is not a valid sequence of TPP frames.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// More than [`MAX_HEADER_LEN`] bytes arrived without a `\n`.
+    #[error("length header longer than {MAX_HEADER_LEN} bytes")]
+    HeaderTooLong,
+    /// The header is not a decimal length.
+    #[error("length header is not a decimal number: {0:?}")]
+    BadHeader(String),
+    /// The header is a negative number (the reference reads until EOF; we refuse).
+    #[error("negative length header: {0:?}")]
+    NegativeLength(String),
+    /// The declared length is larger than the configured maximum.
+    #[error("frame of {declared} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// Length the peer declared.
+        declared: u64,
+        /// Configured maximum.
+        max: usize,
+    },
+    /// The stream ended inside a header or a payload.
+    #[error("connection closed mid-message ({received} of {expected} payload bytes received)")]
+    Truncated {
+        /// Payload bytes expected (0 when the header itself was cut).
+        expected: usize,
+        /// Payload bytes received.
+        received: usize,
+    },
+    /// An I/O error from the underlying stream.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl FrameError {
+    /// Whether the peer can still be sent an error response: true for
+    /// protocol violations, false for I/O failures and truncated streams.
+    pub fn is_answerable(&self) -> bool {
+        !matches!(self, FrameError::Io(_) | FrameError::Truncated { .. })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Header,
+    Payload(usize),
+}
+
+/// The TPP frame codec. Decodes payloads as [`Bytes`]; encodes byte slices.
+#[derive(Debug, Clone)]
+pub struct FrameCodec {
+    max_frame_size: usize,
+    state: State,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME_SIZE)
+    }
+}
+
+impl FrameCodec {
+    /// A codec that refuses payloads longer than `max_frame_size` bytes.
+    pub fn new(max_frame_size: usize) -> Self {
+        Self {
+            max_frame_size,
+            state: State::Header,
+        }
+    }
+
+    /// The configured maximum payload size.
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+
+    /// Whether the decoder is between frames (no partial frame buffered).
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Header
+    }
+}
+
+/// Parses a header (without its `\n`) the way the reference's `int()` does,
+/// minus the forms we refuse.
+pub(crate) fn parse_header(raw: &[u8]) -> Result<u64, FrameError> {
+    let bad = || FrameError::BadHeader(String::from_utf8_lossy(raw).into_owned());
+    let mut s = raw;
+    if let [rest @ .., b'\r'] = s {
+        s = rest;
+    }
+    let is_space = |b: &u8| *b == b' ' || *b == b'\t';
+    while let [first, rest @ ..] = s {
+        if !is_space(first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_space(last) {
+            break;
+        }
+        s = rest;
+    }
+    if raw.is_empty() {
+        return Ok(0); // a lone "\n": an empty message, like the reference
+    }
+    let digits = match s {
+        [b'+', rest @ ..] => rest,
+        [b'-', rest @ ..] if !rest.is_empty() && rest.iter().all(u8::is_ascii_digit) => {
+            return Err(FrameError::NegativeLength(
+                String::from_utf8_lossy(raw).into_owned(),
+            ))
+        }
+        _ => s,
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let mut value: u64 = 0;
+    for d in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(|| FrameError::TooLarge {
+                declared: u64::MAX,
+                max: 0,
+            })?;
+    }
+    Ok(value)
+}
+
+impl Decoder for FrameCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        if let State::Header = self.state {
+            let window = &src[..src.len().min(MAX_HEADER_LEN + 1)];
+            let Some(pos) = window.iter().position(|b| *b == b'\n') else {
+                if src.len() > MAX_HEADER_LEN {
+                    return Err(FrameError::HeaderTooLong);
+                }
+                return Ok(None);
+            };
+            let declared = parse_header(&src[..pos]).map_err(|e| match e {
+                FrameError::TooLarge { declared, .. } => FrameError::TooLarge {
+                    declared,
+                    max: self.max_frame_size,
+                },
+                other => other,
+            })?;
+            let len = usize::try_from(declared)
+                .ok()
+                .filter(|len| *len <= self.max_frame_size)
+                .ok_or(FrameError::TooLarge {
+                    declared,
+                    max: self.max_frame_size,
+                })?;
+            src.advance(pos + 1);
+            // Checked above: never more than max_frame_size.
+            src.reserve(len.saturating_sub(src.len()));
+            self.state = State::Payload(len);
+        }
+        let State::Payload(len) = self.state else {
+            return Ok(None);
+        };
+        if src.len() < len {
+            return Ok(None);
+        }
+        self.state = State::Header;
+        Ok(Some(src.split_to(len).freeze()))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() && self.state == State::Header => Ok(None),
+            None => {
+                let (expected, received) = match self.state {
+                    State::Payload(len) => (len, src.len()),
+                    State::Header => (0, 0),
+                };
+                src.clear();
+                self.state = State::Header;
+                Err(FrameError::Truncated { expected, received })
+            }
+        }
+    }
+}
+
+/// Writes the header of a `len`-byte payload.
+pub(crate) fn put_header(dst: &mut BytesMut, len: usize) {
+    let mut buf = [0u8; MAX_HEADER_LEN + 1];
+    let mut i = MAX_HEADER_LEN;
+    buf[i] = b'\n';
+    let mut n = len;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&buf[i..]);
+}
+
+impl Encoder<&[u8]> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        dst.reserve(payload.len() + MAX_HEADER_LEN + 1);
+        put_header(dst, payload.len());
+        dst.put_slice(payload);
+        Ok(())
+    }
+}
+
+impl Encoder<Bytes> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, payload: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.encode(&payload[..], dst)
+    }
+}
+
+/// Frames one payload into a new buffer: `b"2\n{}"` for `b"{}"`.
+pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
+    let mut dst = BytesMut::with_capacity(payload.len() + MAX_HEADER_LEN + 1);
+    put_header(&mut dst, payload.len());
+    dst.put_slice(payload);
+    dst.to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(codec: &mut FrameCodec, input: &[u8]) -> Result<Vec<Bytes>, FrameError> {
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(frame) = codec.decode(&mut buf)? {
+            out.push(frame);
+        }
+        if let Some(frame) = codec.decode_eof(&mut buf)? {
+            out.push(frame);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn header_forms_the_reference_accepts() {
+        for h in ["48", " 48 ", "48\r", "0048", "+48", "\t48\t", " +48 \r"] {
+            assert_eq!(parse_header(h.as_bytes()).unwrap(), 48, "{h:?}");
+        }
+        assert_eq!(parse_header(b"").unwrap(), 0);
+        assert_eq!(parse_header(b"0").unwrap(), 0);
+    }
+
+    #[test]
+    fn header_forms_we_refuse() {
+        for h in [" ", "\r", "4 8", "0x10", "abc", "+", "++4", "4_8", "1e3", "\r48", "48\r\r", "4\u{0}8"] {
+            assert!(
+                matches!(parse_header(h.as_bytes()), Err(FrameError::BadHeader(_))),
+                "{h:?}"
+            );
+        }
+        assert!(matches!(
+            parse_header(b"-5"),
+            Err(FrameError::NegativeLength(_))
+        ));
+        assert!(matches!(
+            parse_header(b"99999999999999999999"),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn decodes_frames_and_leaves_the_rest() {
+        let mut codec = FrameCodec::default();
+        let frames = decode_all(&mut codec, b"2\n{}0\n\n3\nabc").unwrap();
+        assert_eq!(frames, vec![&b"{}"[..], b"", b"", b"abc"]);
+    }
+
+    #[test]
+    fn too_large_is_refused_before_reading_the_payload() {
+        let mut codec = FrameCodec::new(10);
+        let mut buf = BytesMut::from(&b"11\n"[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FrameError::TooLarge {
+                declared: 11,
+                max: 10
+            })
+        ));
+        let mut buf = BytesMut::from(&b"18446744073709551616\n"[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn header_longer_than_20_bytes_is_refused_without_a_newline() {
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::from(&b"000000000000000000001"[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FrameError::HeaderTooLong)
+        ));
+    }
+
+    #[test]
+    fn eof_mid_header_or_payload_is_truncated() {
+        let mut codec = FrameCodec::default();
+        assert!(matches!(
+            decode_all(&mut codec, b"12"),
+            Err(FrameError::Truncated { .. })
+        ));
+        let mut codec = FrameCodec::default();
+        let mut input = b"100\n".to_vec();
+        input.extend_from_slice(&[b'x'; 48]);
+        assert!(matches!(
+            decode_all(&mut codec, &input),
+            Err(FrameError::Truncated {
+                expected: 100,
+                received: 48
+            })
+        ));
+    }
+
+    #[test]
+    fn encodes_the_byte_length() {
+        assert_eq!(encode_frame("é".as_bytes()), b"2\n\xc3\xa9");
+        assert_eq!(encode_frame(b""), b"0\n");
+        let mut dst = BytesMut::new();
+        put_header(&mut dst, 1234567890);
+        assert_eq!(&dst[..], b"1234567890\n");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_random_bytes(input in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut codec = FrameCodec::new(1000);
+            let _ = decode_all(&mut codec, &input);
+        }
+
+        #[test]
+        fn round_trips_in_any_chunking(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..6),
+            cuts in proptest::collection::vec(1usize..50, 0..20),
+        ) {
+            let mut wire = BytesMut::new();
+            let mut codec = FrameCodec::new(1000);
+            for p in &payloads {
+                codec.encode(&p[..], &mut wire).unwrap();
+            }
+            let mut out = Vec::new();
+            let mut buf = BytesMut::new();
+            let mut rest = &wire[..];
+            for cut in cuts.iter().chain(std::iter::repeat(&7)) {
+                if rest.is_empty() { break; }
+                let n = (*cut).min(rest.len());
+                buf.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                while let Some(f) = codec.decode(&mut buf).unwrap() {
+                    out.push(f.to_vec());
+                }
+            }
+            prop_assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+            prop_assert_eq!(out, payloads);
+        }
+    }
+}

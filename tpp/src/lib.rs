@@ -1,0 +1,78 @@
+//! # tpp — the ToxicBuild Poor's Protocol in Rust
+//!
+//! TPP is a small RPC protocol over TCP (optionally TLS), made for the
+//! ToxicBuild CI system: a message is the payload's byte length in decimal,
+//! `\n`, then UTF-8 JSON. A request carries `token`, `action` and `body`; a
+//! response carries `code` (0 ok, > 0 error) and `body`. This crate speaks it
+//! byte-compatibly with the Python reference, `toxiccore`.
+//!
+//! Two levels of server API:
+//! - [`Handler`]: one async method gets each authenticated request
+//!   ([`Connection`]) and sends one or more responses, like toxiccore's
+//!   `BaseToxicProtocol.client_connected`;
+//! - `#[toxic_service]` on a trait: typed dispatch by action name and a typed
+//!   client, generated from one trait.
+//!
+//! ```no_run
+//! use tpp::{Connection, Handler, Server};
+//!
+//! struct Hello;
+//!
+//! impl Handler for Hello {
+//!     async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+//!         #[derive(serde::Deserialize)]
+//!         struct Body { name: String }
+//!         match conn.action() {
+//!             "hello" => {
+//!                 let body: Body = conn.body()?;
+//!                 conn.send_result(&format!("Hello, {}!", body.name)).await
+//!             }
+//!             _ => tpp::service::answer_unknown_action(conn).await,
+//!         }
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Server::builder().token("secret").bind("127.0.0.1:7777").await?;
+//! server.serve(Hello).await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod client;
+mod error;
+pub mod frame;
+pub mod message;
+pub mod server;
+pub mod service;
+pub mod tls;
+pub mod transport;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use auth::{Authenticator, BcryptToken, FnAuth, PlainToken};
+pub use client::{Client, ClientBuilder, ClientConnection, ClientError, ResponseStream};
+pub use error::Error;
+pub use frame::{FrameCodec, FrameError};
+pub use message::{Request, Response};
+pub use server::{Connection, Context, Handler, Limits, Server, ServerBuilder, ShutdownHandle};
+pub use service::{ActionError, ActionInfo, ActionKind, ParamInfo, Router, Service, ToxicError};
+pub use tokio_rustls::rustls;
+// MACROS: pub use tpp_macros::{toxic_service, ToxicError};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Re-exports for the code `#[toxic_service]` generates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use futures_core;
+    pub use futures_util;
+    pub use serde;
+    pub use serde_json;
+    pub use std::boxed::Box;
+    pub use std::future::Future;
+    pub use std::pin::Pin;
+}

@@ -1,0 +1,185 @@
+//! TLS configuration helpers on top of rustls (ring provider).
+//!
+//! The server takes a certificate chain and key from PEM files (or any
+//! `rustls::ServerConfig`); the client validates certificates by default
+//! against the system's roots, or custom CA roots, and skips validation only
+//! when asked (self-signed servers, like toxiccore's `validate_cert=False`).
+//! Configs are built once and shared by every connection.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio_rustls::rustls::{
+    self,
+    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    crypto::CryptoProvider,
+    ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
+};
+
+/// A TLS configuration problem: unreadable PEM, no certificate, bad key…
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(pub String);
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| TlsError(format!("cannot read certificates from {}: {e}", path.display())))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError(format!("bad certificate PEM in {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(TlsError(format!("no certificate found in {}", path.display())));
+    }
+    Ok(certs)
+}
+
+/// A server config from a PEM certificate chain and a PEM private key (PKCS#8,
+/// PKCS#1 or SEC1), as toxiccore's `certfile`/`keyfile`.
+pub fn server_config_from_pem_files(
+    cert_file: impl AsRef<Path>,
+    key_file: impl AsRef<Path>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = read_certs(cert_file.as_ref())?;
+    let key = PrivateKeyDer::from_pem_file(key_file.as_ref()).map_err(|e| {
+        TlsError(format!(
+            "cannot read a private key from {}: {e}",
+            key_file.as_ref().display()
+        ))
+    })?;
+    server_config(certs, key)
+}
+
+/// A server config from DER certificates and key.
+pub fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError(format!("certificate and key do not fit: {e}")))?;
+    Ok(Arc::new(config))
+}
+
+fn client_config_with(roots: RootCertStore) -> Result<Arc<ClientConfig>, TlsError> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A client config that validates server certificates against the
+/// operating system's trusted roots.
+pub fn client_config_system_roots() -> Result<Arc<ClientConfig>, TlsError> {
+    let loaded = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(loaded.certs);
+    if added == 0 {
+        return Err(TlsError(
+            "no trusted root certificates found on this system; use a CA file".into(),
+        ));
+    }
+    client_config_with(roots)
+}
+
+/// A client config that trusts only the CA certificates in `pem_file`.
+pub fn client_config_with_ca_file(pem_file: impl AsRef<Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let certs = read_certs(pem_file.as_ref())?;
+    client_config_with_ca_certs(certs)
+}
+
+/// A client config that trusts only `certs`.
+pub fn client_config_with_ca_certs(
+    certs: Vec<CertificateDer<'static>>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| TlsError(format!("unusable CA certificate: {e}")))?;
+    }
+    client_config_with(roots)
+}
+
+/// A client config that accepts any server certificate: encryption without
+/// authentication, for self-signed servers (toxiccore's `validate_cert=False`).
+/// Handshake signatures are still checked.
+pub fn client_config_insecure() -> Arc<ClientConfig> {
+    let provider = provider();
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+                .with_no_client_auth()
+        });
+    match config {
+        Ok(config) => Arc::new(config),
+        // The ring provider supports the default versions; this cannot fail.
+        Err(_) => Arc::new(
+            ClientConfig::builder()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(
+                    rustls::crypto::ring::default_provider().into(),
+                )))
+                .with_no_client_auth(),
+        ),
+    }
+}
+
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
