@@ -59,20 +59,28 @@ pub async fn start(builder: tpp::ServerBuilder, handler: impl tpp::Handler) -> R
     }
 }
 
-/// Sends raw bytes on a new connection and reads until the server closes
-/// (or [`WAIT`] passes). Returns everything received.
+/// Sends raw bytes on a new connection, half-closes it (as a client that
+/// has nothing more to say) and reads until the server closes. Returns
+/// everything received. Fails the test if the server does not close within
+/// [`WAIT`].
 pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     let mut s = within(TcpStream::connect(addr)).await.expect("connect");
     within(s.write_all(bytes)).await.expect("write");
+    within(s.shutdown()).await.expect("half-close");
     let mut out = Vec::new();
-    within(s.read_to_end(&mut out)).await.ok();
+    // A reset after the server's answer is fine: keep what arrived.
+    let _ = within(s.read_to_end(&mut out)).await;
     out
 }
 
 /// Splits one framed message off the front of `bytes`: (payload, rest).
 pub fn split_frame(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let nl = bytes.iter().position(|b| *b == b'\n')?;
-    let len: usize = std::str::from_utf8(&bytes[..nl]).ok()?.trim().parse().ok()?;
+    let len: usize = std::str::from_utf8(&bytes[..nl])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let rest = &bytes[nl + 1..];
     (rest.len() >= len).then(|| (&rest[..len], &rest[len..]))
 }

@@ -274,7 +274,9 @@ mod tests {
 
     #[test]
     fn header_forms_we_refuse() {
-        for h in [" ", "\r", "4 8", "0x10", "abc", "+", "++4", "4_8", "1e3", "\r48", "48\r\r", "4\u{0}8"] {
+        for h in [
+            " ", "\r", "4 8", "0x10", "abc", "+", "++4", "4_8", "1e3", "\r48", "48\r\r", "4\u{0}8",
+        ] {
             assert!(
                 matches!(parse_header(h.as_bytes()), Err(FrameError::BadHeader(_))),
                 "{h:?}"

@@ -142,6 +142,12 @@ impl Request {
         serde_json::from_str(self.body_json())
     }
 
+    /// The body as a borrowed [`RawValue`], to pass it on untouched
+    /// (numbers keep their exact text).
+    pub fn body_raw(&self) -> Result<&RawValue, serde_json::Error> {
+        serde_json::from_str(self.body_json())
+    }
+
     /// An extra top-level field (anything but `token`, `action` and `body`),
     /// such as toxicbuild's `user_id`.
     pub fn extra(&self, key: &str) -> Option<&Value> {
@@ -512,7 +518,9 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_request() {
-        for bad in ["", "{}", "[]", "\"\"", "0", "false", "null", "[1,2]", "{", "{} x", "nope"] {
+        for bad in [
+            "", "{}", "[]", "\"\"", "0", "false", "null", "[1,2]", "{", "{} x", "nope",
+        ] {
             assert!(req(bad).is_err(), "{bad:?}");
         }
         assert!(matches!(
@@ -555,12 +563,21 @@ mod tests {
 
     #[test]
     fn reads_responses_like_the_reference_client() {
-        let r = Response::parse(Bytes::from_static(br#"{"code": "2", "body": {"error": "No auth token"}}"#)).unwrap();
+        let r = Response::parse(Bytes::from_static(
+            br#"{"code": "2", "body": {"error": "No auth token"}}"#,
+        ))
+        .unwrap();
         assert_eq!(r.code(), 2);
         assert_eq!(r.error_message(), "No auth token");
-        let r = Response::parse(Bytes::from_static(br#"{"code": 1, "body": "No action found!"}"#)).unwrap();
+        let r = Response::parse(Bytes::from_static(
+            br#"{"code": 1, "body": "No action found!"}"#,
+        ))
+        .unwrap();
         assert_eq!(r.error_message(), "No action found!");
-        let r = Response::parse(Bytes::from_static(br#"{"body": {"x": 1, "act": {"n": 5}}}"#)).unwrap();
+        let r = Response::parse(Bytes::from_static(
+            br#"{"body": {"x": 1, "act": {"n": 5}}}"#,
+        ))
+        .unwrap();
         assert_eq!(r.code(), 0);
         let v: Option<Value> = r.action_result("act").unwrap();
         assert_eq!(v, Some(serde_json::json!({"n": 5})));

@@ -53,8 +53,10 @@ use crate::transport::Stream;
 ///     async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
 ///         match conn.action() {
 ///             "echo" => {
-///                 let body = conn.body_raw()?;
-///                 conn.send_result(&body).await
+///                 // A cheap clone (the frame is shared) so the body can be
+///                 // borrowed while the connection sends.
+///                 let request = conn.request().clone();
+///                 conn.send_result(request.body_raw()?).await
 ///             }
 ///             _ => tpp::service::answer_unknown_action(conn).await,
 ///         }
@@ -137,7 +139,9 @@ pub struct Limits {
     /// overruns is dropped and, if it had not answered, code 1 is sent.
     pub handler_timeout: Option<Duration>,
     /// On shutdown, how long in-flight connections may take to finish before
-    /// they are dropped (default 30 s).
+    /// they are dropped (default 30 s). Requests already received are served;
+    /// a connection still sending one gets up to 1 s more to finish it; idle
+    /// kept-alive connections are closed at once.
     pub shutdown_grace: Duration,
 }
 
@@ -187,12 +191,6 @@ impl Connection {
     /// The raw JSON text of the request's `body` (`"null"` when absent).
     pub fn body_json(&self) -> &str {
         self.ctx.request.body_json()
-    }
-
-    /// The body as a borrowed [`serde_json::value::RawValue`], to pass through
-    /// untouched (numbers keep their exact text).
-    pub fn body_raw(&self) -> Result<&serde_json::value::RawValue, Error> {
-        Ok(serde_json::from_str(self.body_json())?)
     }
 
     /// Deserializes the body into `T`.
@@ -329,7 +327,11 @@ impl ServerBuilder {
     }
 
     /// Serves TLS with a PEM certificate chain and key, read by [`bind`](Self::bind).
-    pub fn tls_pem_files(mut self, cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> Self {
+    pub fn tls_pem_files(
+        mut self,
+        cert_file: impl Into<PathBuf>,
+        key_file: impl Into<PathBuf>,
+    ) -> Self {
         self.tls = Tls::PemFiles(cert_file.into(), key_file.into());
         self
     }
@@ -486,7 +488,11 @@ impl Server {
         let handler = Arc::new(handler);
         let tracker = TaskTracker::new();
         let busy_answers = Arc::new(Semaphore::new(64));
-        let scheme = if self.shared.tls.is_some() { "tls" } else { "tcp" };
+        let scheme = if self.shared.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        };
         info!(addr = %self.local_addr, scheme, "tpp server listening");
         let mut signal = std::pin::pin!(signal);
         loop {
@@ -552,7 +558,14 @@ async fn answer_busy(tcp: TcpStream, shared: &Shared) {
         };
         let mut io = Framed::new(stream, FrameCodec::new(limits.max_frame_size));
         let mut out = Vec::new();
-        write_response(&mut out, 1, &ErrorBody { error: "Server busy" }).ok()?;
+        write_response(
+            &mut out,
+            1,
+            &ErrorBody {
+                error: "Server busy",
+            },
+        )
+        .ok()?;
         write_frame(&mut io, &out).await.ok()?;
         io.get_mut().shutdown().await.ok()
     };
@@ -578,23 +591,42 @@ enum Next {
     Close,
 }
 
+/// At shutdown, how long a connection may still take to deliver the request
+/// it is sending (or has sent but the server has not read yet).
+const SHUTDOWN_READ_GRACE: Duration = Duration::from_secs(1);
+
 async fn next_frame(
     io: &mut Framed<Stream, FrameCodec>,
     wait: Duration,
-    stop_when_idle: Option<&CancellationToken>,
+    between_requests: bool,
+    shutdown: &CancellationToken,
     peer: SocketAddr,
     limits: &Limits,
 ) -> Next {
-    let idle = io.read_buffer().is_empty() && io.codec().is_idle();
-    let read = tokio::time::timeout(wait, io.next());
-    let result = match stop_when_idle {
-        Some(token) => {
+    // A kept-alive connection with nothing buffered is idle: close it at once
+    // on shutdown. Otherwise a request may be on its way: give it a moment.
+    let idle = between_requests && io.read_buffer().is_empty() && io.codec().is_idle();
+    let deadline = tokio::time::Instant::now() + wait;
+    let result = {
+        let next = io.next();
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(next, sleep);
+        let mut draining = false;
+        loop {
             tokio::select! {
-                r = read => r,
-                _ = token.cancelled(), if idle => return Next::Close,
+                biased;
+                frame = &mut next => break Ok(frame),
+                _ = &mut sleep => break Err(()),
+                _ = shutdown.cancelled(), if !draining => {
+                    if idle {
+                        return Next::Close;
+                    }
+                    draining = true;
+                    let soon = tokio::time::Instant::now() + SHUTDOWN_READ_GRACE;
+                    sleep.as_mut().reset(soon.min(deadline));
+                }
             }
         }
-        None => read.await,
     };
     match result {
         Err(_) => {
@@ -646,7 +678,15 @@ async fn check_request(
     let verdict = match request.token_field() {
         TokenField::Missing => {
             warn!(%peer, "no auth token");
-            answer_and_close(io, 2, &ErrorBody { error: "No auth token" }, limits).await;
+            answer_and_close(
+                io,
+                2,
+                &ErrorBody {
+                    error: "No auth token",
+                },
+                limits,
+            )
+            .await;
             return Checked::Refused;
         }
         TokenField::NotAString => false,
@@ -654,14 +694,30 @@ async fn check_request(
     };
     if !verdict {
         warn!(%peer, "bad auth token");
-        answer_and_close(io, 3, &ErrorBody { error: "Bad auth token" }, limits).await;
+        answer_and_close(
+            io,
+            3,
+            &ErrorBody {
+                error: "Bad auth token",
+            },
+            limits,
+        )
+        .await;
         return Checked::Refused;
     }
     match request.action_field() {
         ActionField::Present(_) => Checked::Ok(request),
         ActionField::Missing => {
             warn!(%peer, "no action");
-            answer_and_close(io, 1, &ErrorBody { error: "No action found!" }, limits).await;
+            answer_and_close(
+                io,
+                1,
+                &ErrorBody {
+                    error: "No action found!",
+                },
+                limits,
+            )
+            .await;
             Checked::Refused
         }
         ActionField::NotAString => {
@@ -715,16 +771,13 @@ async fn serve_connection<H: Handler>(
     conn.ctx.secure = conn.io.get_ref().is_tls();
     let mut first = true;
     loop {
-        // The first request gets the read timeout and is served even during
-        // shutdown (it was accepted); later ones the idle timeout, and an idle
-        // kept-alive connection is closed at shutdown.
-        let (wait, stop_when_idle) = if first {
-            (limits.read_timeout, None)
+        // The first request gets the read timeout, later ones the idle timeout.
+        let wait = if first {
+            limits.read_timeout
         } else {
-            (limits.idle_timeout, Some(&shutdown))
+            limits.idle_timeout
         };
-        first = false;
-        let frame = match next_frame(&mut conn.io, wait, stop_when_idle, peer, &limits).await {
+        let frame = match next_frame(&mut conn.io, wait, !first, &shutdown, peer, &limits).await {
             Next::Frame(f) => f,
             Next::Close => break,
         };
@@ -733,6 +786,7 @@ async fn serve_connection<H: Handler>(
             Checked::Ok(r) => r,
             Checked::Refused => break,
         };
+        first = false;
         conn.sent = 0;
         conn.first_code = None;
         let c = &mut conn;
@@ -756,10 +810,7 @@ async fn serve_connection<H: Handler>(
                 c.keep_open = false;
             }
         }
-        let reusable = limits.keep_alive
-            && c.keep_open
-            && c.sent == 1
-            && !shutdown.is_cancelled();
+        let reusable = limits.keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
         if !reusable {
             let _ = tokio::time::timeout(Duration::from_secs(1), c.io.get_mut().shutdown()).await;
             break;

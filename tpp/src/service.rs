@@ -279,9 +279,7 @@ impl Handler for Router {
                 Some(service) => service.call(conn).await,
                 None => answer_unknown_action(conn).await,
             },
-            None if conn.action() == LIST_FUNCS => {
-                answer_list_funcs(conn, &self.all_actions).await
-            }
+            None if conn.action() == LIST_FUNCS => answer_list_funcs(conn, &self.all_actions).await,
             None => answer_unknown_action(conn).await,
         }
     }

@@ -29,11 +29,19 @@ fn provider() -> Arc<CryptoProvider> {
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| TlsError(format!("cannot read certificates from {}: {e}", path.display())))?
+        .map_err(|e| {
+            TlsError(format!(
+                "cannot read certificates from {}: {e}",
+                path.display()
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError(format!("bad certificate PEM in {}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(TlsError(format!("no certificate found in {}", path.display())));
+        return Err(TlsError(format!(
+            "no certificate found in {}",
+            path.display()
+        )));
     }
     Ok(certs)
 }
@@ -92,7 +100,9 @@ pub fn client_config_system_roots() -> Result<Arc<ClientConfig>, TlsError> {
 }
 
 /// A client config that trusts only the CA certificates in `pem_file`.
-pub fn client_config_with_ca_file(pem_file: impl AsRef<Path>) -> Result<Arc<ClientConfig>, TlsError> {
+pub fn client_config_with_ca_file(
+    pem_file: impl AsRef<Path>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let certs = read_certs(pem_file.as_ref())?;
     client_config_with_ca_certs(certs)
 }

@@ -1,0 +1,187 @@
+//! TLS over real sockets: certificates made at test time, validation on by
+//! default, plaintext/TLS mismatches, and the server serving others meanwhile.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tpp::{Client, ClientError, Connection, Handler, Server};
+use tpp_tests::*;
+
+struct Echo;
+
+impl Handler for Echo {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+        let secure = conn.context().is_tls();
+        let request = conn.request().clone();
+        conn.send_result(&json!({"tls": secure, "body": request.body_raw()?}))
+            .await
+    }
+}
+
+async fn tls_server(cert: &TestCert) -> Running {
+    start(
+        Server::builder()
+            .token("tok")
+            .tls_pem_files(&cert.cert, &cert.key)
+            .read_timeout(Duration::from_secs(2)),
+        Echo,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn tls_with_the_ca_file_and_with_validation_off() {
+    let cert = TestCert::new();
+    let server = tls_server(&cert).await;
+    for host in ["127.0.0.1", "localhost"] {
+        let c = Client::builder(host, server.port())
+            .token("tok")
+            .tls_ca_file(&cert.cert)
+            .timeout(WAIT)
+            .build()
+            .unwrap();
+        let v: Value = within(c.request2server("echo", &json!({"x": "é"})))
+            .await
+            .unwrap();
+        assert_eq!(v, json!({"tls": true, "body": {"x": "é"}}));
+    }
+    let insecure = Client::builder("127.0.0.1", server.port())
+        .token("tok")
+        .tls_insecure()
+        .timeout(WAIT)
+        .build()
+        .unwrap();
+    let big = "x".repeat(1 << 20);
+    let v: Value = within(insecure.request2server("echo", &big)).await.unwrap();
+    assert_eq!(v["body"].as_str().map(str::len), Some(1 << 20));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn validation_is_on_by_default_and_fails_clearly() {
+    let cert = TestCert::new();
+    let other = TestCert::new();
+    let server = tls_server(&cert).await;
+    // Trusting another CA: the self-signed certificate is refused.
+    let c = Client::builder("127.0.0.1", server.port())
+        .token("tok")
+        .tls_ca_file(&other.cert)
+        .timeout(WAIT)
+        .build()
+        .unwrap();
+    let err = within(c.request2server::<_, Value>("echo", &1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    // A name the certificate does not carry.
+    let c = Client::builder("127.0.0.1", server.port())
+        .token("tok")
+        .tls_ca_file(&cert.cert)
+        .server_name("example.org")
+        .timeout(WAIT)
+        .build()
+        .unwrap();
+    let err = within(c.request2server::<_, Value>("echo", &1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    // The default (system roots, where the machine has any) refuses it too.
+    if let Ok(c) = Client::builder("127.0.0.1", server.port())
+        .token("tok")
+        .tls()
+        .timeout(WAIT)
+        .build()
+    {
+        let err = within(c.request2server::<_, Value>("echo", &1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plaintext_on_a_tls_port_and_tls_on_a_plain_port_fail_and_others_are_served() {
+    let cert = TestCert::new();
+    let server = tls_server(&cert).await;
+    // A plaintext request on the TLS port gets nothing back and is closed.
+    let mut s = within(TcpStream::connect(server.addr)).await.unwrap();
+    within(s.write_all(&frame(r#"{"token":"tok","action":"echo","body":1}"#)))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = within(s.read_to_end(&mut out)).await;
+    assert!(
+        !out.starts_with(b"{") && split_frame(&out).is_none(),
+        "no TPP answer in plaintext: {out:?}"
+    );
+    // A TLS client against a plain server fails the handshake.
+    let plain = start(Server::builder().token("tok"), Echo).await;
+    let c = Client::builder("127.0.0.1", plain.port())
+        .token("tok")
+        .tls_insecure()
+        .timeout(WAIT)
+        .build()
+        .unwrap();
+    let err = within(c.request2server::<_, Value>("echo", &1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    // Both servers still serve well-behaved clients.
+    let good = Client::builder("127.0.0.1", server.port())
+        .token("tok")
+        .tls_insecure()
+        .timeout(WAIT)
+        .build()
+        .unwrap();
+    let v: Value = within(good.request2server("echo", &2)).await.unwrap();
+    assert_eq!(v["body"], 2);
+    let v: Value = within(
+        Client::builder("127.0.0.1", plain.port())
+            .token("tok")
+            .build()
+            .unwrap()
+            .request2server("echo", &3),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v, json!({"tls": false, "body": 3}));
+    server.stop().await;
+    plain.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_tls_peer_is_closed_by_the_read_timeout() {
+    let cert = TestCert::new();
+    let server = tls_server(&cert).await;
+    let mut s = within(TcpStream::connect(server.addr)).await.unwrap();
+    let mut buf = [0u8; 16];
+    let started = std::time::Instant::now();
+    let n = within(s.read(&mut buf)).await.unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tls_config_errors_are_clear() {
+    let err = Client::builder("127.0.0.1", 1)
+        .tls_ca_file("/nonexistent/ca.pem")
+        .build()
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    let dir = temp_dir("badpem");
+    let bad = dir.join("bad.pem");
+    std::fs::write(&bad, "not a pem").unwrap();
+    let err = Client::builder("127.0.0.1", 1)
+        .tls_ca_file(&bad)
+        .build()
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("no certificate"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
