@@ -135,7 +135,7 @@ pub(crate) fn parse_header(raw: &[u8]) -> Result<u64, FrameError> {
         value = value
             .checked_mul(10)
             .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or_else(|| FrameError::TooLarge {
+            .ok_or(FrameError::TooLarge {
                 declared: u64::MAX,
                 max: 0,
             })?;

@@ -229,7 +229,7 @@ pub struct DuplicateAction {
 ///
 /// ```no_run
 /// # async fn run(a: impl tpp::Service, b: impl tpp::Service) -> Result<(), Box<dyn std::error::Error>> {
-/// let router = tpp::Router::new().add(a)?.add(b)?;
+/// let router = tpp::Router::new().service(a)?.service(b)?;
 /// let server = tpp::Server::builder().token("secret").bind("127.0.0.1:0").await?;
 /// server.serve(router).await?;
 /// # Ok(()) }
@@ -248,7 +248,7 @@ impl Router {
     }
 
     /// Adds a service; fails if one of its action names is already taken.
-    pub fn add(mut self, service: impl Service) -> Result<Self, DuplicateAction> {
+    pub fn service(mut self, service: impl Service) -> Result<Self, DuplicateAction> {
         let index = self.services.len();
         let actions = Service::actions(&service);
         for action in actions {
