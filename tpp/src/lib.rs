@@ -46,6 +46,7 @@ pub mod frame;
 pub mod message;
 pub mod server;
 pub mod service;
+pub mod stream;
 pub mod tls;
 pub mod transport;
 
@@ -59,6 +60,7 @@ pub use frame::{FrameCodec, FrameError};
 pub use message::{Request, Response};
 pub use server::{Connection, Context, Handler, Limits, Server, ServerBuilder, ShutdownHandle};
 pub use service::{ActionError, ActionInfo, ActionKind, ParamInfo, Router, Service, ToxicError};
+pub use stream::{ItemSender, ItemStream};
 pub use tokio_rustls::rustls;
 // MACROS: pub use tpp_macros::{toxic_service, ToxicError};
 

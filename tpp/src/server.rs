@@ -269,6 +269,20 @@ impl Connection {
     pub fn close(&mut self) {
         self.keep_open = false;
     }
+
+    /// Resolves when the peer closes or resets the connection (used while
+    /// streaming, when the client has nothing more to send). Messages the
+    /// peer sends meanwhile are read and dropped.
+    pub async fn peer_gone(&mut self) -> &'static str {
+        loop {
+            match self.io.next().await {
+                None => return "closed",
+                Some(Err(FrameError::Io(_))) => return "reset",
+                Some(Err(_)) => return "broke the framing",
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
 }
 
 /// Writes one frame straight from `payload`, without copying it into the

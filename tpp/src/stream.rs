@@ -1,0 +1,182 @@
+//! Streaming actions on the server: many responses to one request.
+//!
+//! An [`ItemStream`] is what a streaming action returns: any `Stream` of
+//! `Result<T, ActionError>`, or the receiving half of a bounded channel
+//! ([`ItemStream::channel`]) for producers that push. [`send_stream`] writes
+//! each item as `{"code": 0, "body": item}` (toxicbuild's build stream), an
+//! error as `{"code": N, "body": {"error": …}}` that ends the stream, and the
+//! connection is then closed, as the reference does.
+//!
+//! Backpressure is end to end: the next item is pulled only once the previous
+//! one is written to the socket, and a channel holds at most its capacity, so
+//! memory does not grow with unread items. A client that goes away drops the
+//! stream at once, which stops the producer (a channel's sender sees
+//! [`Disconnected`]).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use crate::server::Connection;
+use crate::service::{ActionError, ToxicError};
+use crate::Error;
+
+/// The items of a streaming action, in order.
+pub struct ItemStream<T> {
+    inner: Pin<Box<dyn Stream<Item = Result<T, ActionError>> + Send + 'static>>,
+}
+
+impl<T> std::fmt::Debug for ItemStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ItemStream(..)")
+    }
+}
+
+impl<T: Send + 'static> ItemStream<T> {
+    /// Streams the items of `stream`.
+    pub fn new<S>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<T, ActionError>> + Send + 'static,
+    {
+        Self {
+            inner: Box::pin(stream),
+        }
+    }
+
+    /// Streams items that can never fail.
+    pub fn from_items<S>(stream: S) -> Self
+    where
+        S: Stream<Item = T> + Send + 'static,
+    {
+        Self::new(stream.map(Ok))
+    }
+
+    /// Streams every item of an iterator.
+    pub fn iter<I>(items: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        Self::from_items(futures_util::stream::iter(items))
+    }
+
+    /// A bounded channel: push items with the [`ItemSender`] (from a spawned
+    /// task, typically) while the server writes them out. `capacity` items at
+    /// most wait in between (at least 1).
+    pub fn channel(capacity: usize) -> (ItemSender<T>, Self) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (ItemSender { tx }, Self::new(ChannelStream { rx }))
+    }
+}
+
+impl<T> Stream for ItemStream<T> {
+    type Item = Result<T, ActionError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+struct ChannelStream<T> {
+    rx: mpsc::Receiver<Result<T, ActionError>>,
+}
+
+impl<T> Stream for ChannelStream<T> {
+    type Item = Result<T, ActionError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// The client went away (or the stream ended): stop producing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the stream's receiver is gone")]
+pub struct Disconnected;
+
+/// Pushes items into an [`ItemStream::channel`].
+#[derive(Debug)]
+pub struct ItemSender<T> {
+    tx: mpsc::Sender<Result<T, ActionError>>,
+}
+
+impl<T> Clone for ItemSender<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T> ItemSender<T> {
+    /// Sends an item, waiting while the channel is full (backpressure).
+    pub async fn send(&self, item: T) -> Result<(), Disconnected> {
+        self.tx.send(Ok(item)).await.map_err(|_| Disconnected)
+    }
+
+    /// Sends an error, which ends the stream for the client.
+    pub async fn fail(&self, error: impl ToxicError) -> Result<(), Disconnected> {
+        let error = ActionError::new(error.code(), error.message());
+        self.tx.send(Err(error)).await.map_err(|_| Disconnected)
+    }
+
+    /// Resolves when the client is gone and the stream was dropped.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+
+    /// Whether the client is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Writes a stream's items as responses, then closes the connection.
+///
+/// `ack`, when given, is sent first as `{"code": 0, "body": {"<action>": ack}}`
+/// (the hole's `stream` action answers `{"stream": "ok"}` that way). The
+/// stream stops early, dropping its producer, when the client closes or
+/// resets the connection, or when the server shuts down.
+pub async fn send_stream<T, A>(
+    conn: &mut Connection,
+    ack: Option<&A>,
+    mut items: ItemStream<T>,
+) -> Result<(), Error>
+where
+    T: Serialize,
+    A: Serialize + ?Sized,
+{
+    conn.close();
+    if let Some(ack) = ack {
+        conn.send_result(ack).await?;
+    }
+    let shutdown = conn.shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                debug!(action = ?conn.action(), "stream ended by shutdown");
+                return Ok(());
+            }
+            gone = conn.peer_gone() => {
+                debug!(action = ?conn.action(), reason = %gone, "client left mid-stream");
+                return Ok(());
+            }
+            next = items.next() => next,
+        };
+        match next {
+            None => return Ok(()),
+            Some(Ok(item)) => conn.send_response(0, &item).await?,
+            Some(Err(e)) => {
+                let code = e.code.max(1);
+                return conn.send_error(code, &e.message).await;
+            }
+        }
+    }
+}
