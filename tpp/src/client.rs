@@ -23,9 +23,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
-use tokio_util::codec::Framed;
+use tokio_util::codec::FramedRead;
 
-use crate::frame::{put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
 use crate::message::{BadResponse, OutgoingRequest, Response};
 use crate::service::ToxicError;
 use crate::tls::{self, TlsError};
@@ -388,7 +388,7 @@ impl Client {
             }
         };
         Ok(ClientConnection {
-            io: Framed::new(stream, FrameCodec::new(inner.max_frame_size)),
+            io: FramedRead::with_capacity(stream, FrameCodec::new(inner.max_frame_size), READ_BUFFER),
             scratch: Vec::new(),
         })
     }
@@ -526,7 +526,7 @@ pub(crate) fn action_result<T: DeserializeOwned>(
 
 /// One open connection: raw messages, request/response, response streams.
 pub struct ClientConnection {
-    io: Framed<Stream, FrameCodec>,
+    io: FramedRead<Stream, FrameCodec>,
     scratch: Vec<u8>,
 }
 
@@ -644,7 +644,7 @@ async fn write_frame(stream: &mut Stream, payload: &[u8]) -> Result<(), ClientEr
 /// closes the connection or sends a `null` body (toxicbuild's build loop);
 /// an error code ends it with [`ClientError::Server`].
 pub struct ResponseStream {
-    io: Framed<Stream, FrameCodec>,
+    io: FramedRead<Stream, FrameCodec>,
     item_timeout: Option<Duration>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     done: bool,

@@ -11,6 +11,10 @@ use tokio_util::codec::{Decoder, Encoder};
 /// Default maximum payload size: 64 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 
+/// Initial read buffer of a connection: small, so idle connections cost
+/// little; it grows to the declared size of a larger frame in one step.
+pub(crate) const READ_BUFFER: usize = 1024;
+
 /// Longest header accepted, not counting its `\n`. `u64::MAX` has 20 digits.
 pub const MAX_HEADER_LEN: usize = 20;
 

@@ -16,18 +16,18 @@ use bytes::{Buf, Bytes};
 use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::codec::Framed;
+use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::auth::{Authenticator, BcryptToken, PlainToken};
 use crate::error::Error;
-use crate::frame::{put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
 use crate::message::{
     write_response, ActionField, ActionResult, BadData, ErrorBody, Request, TokenField,
 };
@@ -162,7 +162,7 @@ impl Default for Limits {
 
 /// The authenticated request being handled, and the connection it came on.
 pub struct Connection {
-    io: Framed<Stream, FrameCodec>,
+    io: FramedRead<Stream, FrameCodec>,
     ctx: Context,
     scratch: Vec<u8>,
     sent: usize,
@@ -287,7 +287,7 @@ impl Connection {
 
 /// Writes one frame straight from `payload`, without copying it into the
 /// codec's buffer (vectored: header and payload in one system call).
-async fn write_frame(io: &mut Framed<Stream, FrameCodec>, payload: &[u8]) -> Result<(), Error> {
+async fn write_frame(io: &mut FramedRead<Stream, FrameCodec>, payload: &[u8]) -> Result<(), Error> {
     let mut header = bytes::BytesMut::with_capacity(24);
     put_header(&mut header, payload.len());
     let stream = io.get_mut();
@@ -307,6 +307,7 @@ enum Tls {
 pub struct ServerBuilder {
     auth: Option<Arc<dyn Authenticator>>,
     config_error: Option<String>,
+    backlog: u32,
     tls: Tls,
     limits: Limits,
 }
@@ -347,6 +348,13 @@ impl ServerBuilder {
         key_file: impl Into<PathBuf>,
     ) -> Self {
         self.tls = Tls::PemFiles(cert_file.into(), key_file.into());
+        self
+    }
+
+    /// The listen backlog: connections the kernel queues before they are
+    /// accepted (default 4096, capped by the system's `somaxconn`).
+    pub fn backlog(mut self, n: u32) -> Self {
+        self.backlog = n;
         self
     }
 
@@ -422,7 +430,7 @@ impl ServerBuilder {
                 server_config_from_pem_files(cert, key).map_err(|e| Error::Config(e.0))?,
             )),
         };
-        let listener = TcpListener::bind(addr).await?;
+        let listener = listen(addr, self.backlog).await?;
         let local_addr = listener.local_addr()?;
         Ok(Server {
             listener,
@@ -436,6 +444,27 @@ impl ServerBuilder {
             shutdown: CancellationToken::new(),
         })
     }
+}
+
+/// Binds the first address of `addr` that works, with `backlog`.
+async fn listen(addr: impl ToSocketAddrs, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last_error = None;
+    for candidate in tokio::net::lookup_host(addr).await? {
+        let socket = if candidate.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(candidate).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    }))
 }
 
 struct Shared {
@@ -471,6 +500,7 @@ impl Server {
         ServerBuilder {
             auth: None,
             config_error: None,
+            backlog: 4096,
             tls: Tls::None,
             limits: Limits::default(),
         }
@@ -502,6 +532,8 @@ impl Server {
         let handler = Arc::new(handler);
         let tracker = TaskTracker::new();
         let busy_answers = Arc::new(Semaphore::new(64));
+        // Cancelled when the shutdown grace period is over: drops what is left.
+        let force_close = CancellationToken::new();
         let scheme = if self.shared.tls.is_some() {
             "tls"
         } else {
@@ -540,8 +572,12 @@ impl Server {
             let shared = self.shared.clone();
             let handler = handler.clone();
             let shutdown = self.shutdown.child_token();
+            let force = force_close.clone();
             tracker.spawn(async move {
-                serve_connection(tcp, peer, shared, handler, shutdown).await;
+                tokio::select! {
+                    _ = serve_connection(tcp, peer, shared, handler, shutdown) => {}
+                    _ = force.cancelled() => debug!(%peer, "connection dropped after the grace period"),
+                }
                 drop(permit);
             });
         }
@@ -557,6 +593,8 @@ impl Server {
                 remaining = tracker.len(),
                 "shutdown grace period over; dropping connections"
             );
+            force_close.cancel();
+            tracker.wait().await;
         }
         info!("tpp server stopped");
         Ok(())
@@ -570,7 +608,7 @@ async fn answer_busy(tcp: TcpStream, shared: &Shared) {
             None => Stream::Tcp(tcp),
             Some(acceptor) => Stream::Tls(Box::new(acceptor.accept(tcp).await.ok()?.into())),
         };
-        let mut io = Framed::new(stream, FrameCodec::new(limits.max_frame_size));
+        let mut io = FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);
         let mut out = Vec::new();
         write_response(
             &mut out,
@@ -588,7 +626,7 @@ async fn answer_busy(tcp: TcpStream, shared: &Shared) {
 
 /// Sends an error to a peer that broke the protocol, then lets the caller close.
 async fn answer_and_close(
-    io: &mut Framed<Stream, FrameCodec>,
+    io: &mut FramedRead<Stream, FrameCodec>,
     code: i64,
     body: &impl Serialize,
     limits: &Limits,
@@ -610,7 +648,7 @@ enum Next {
 const SHUTDOWN_READ_GRACE: Duration = Duration::from_secs(1);
 
 async fn next_frame(
-    io: &mut Framed<Stream, FrameCodec>,
+    io: &mut FramedRead<Stream, FrameCodec>,
     wait: Duration,
     between_requests: bool,
     shutdown: &CancellationToken,
@@ -619,7 +657,7 @@ async fn next_frame(
 ) -> Next {
     // A kept-alive connection with nothing buffered is idle: close it at once
     // on shutdown. Otherwise a request may be on its way: give it a moment.
-    let idle = between_requests && io.read_buffer().is_empty() && io.codec().is_idle();
+    let idle = between_requests && io.read_buffer().is_empty() && io.decoder().is_idle();
     let deadline = tokio::time::Instant::now() + wait;
     let result = {
         let next = io.next();
@@ -671,7 +709,7 @@ enum Checked {
 }
 
 async fn check_request(
-    io: &mut Framed<Stream, FrameCodec>,
+    io: &mut FramedRead<Stream, FrameCodec>,
     frame: Bytes,
     shared: &Shared,
     peer: SocketAddr,
@@ -769,7 +807,7 @@ async fn serve_connection<H: Handler>(
         }
     };
     let mut conn = Connection {
-        io: Framed::new(stream, FrameCodec::new(limits.max_frame_size)),
+        io: FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER),
         ctx: Context {
             request: Request::empty(),
             peer_addr: peer,

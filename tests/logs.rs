@@ -1,0 +1,104 @@
+//! What the server logs: never a token, and peer input escaped. In its own
+//! test binary because tracing caches per-callsite interest process-wide, so
+//! a capturing subscriber must not race other tests' callsites.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tpp::{Client, Connection, Handler, Server};
+use tpp_tests::*;
+
+struct Svc;
+
+impl Handler for Svc {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+        match conn.action() {
+            "echo" => {
+                let request = conn.request().clone();
+                conn.send_result(request.body_raw()?).await
+            }
+            "fail" => conn.send_error(5, "nope").await,
+            _ => tpp::service::answer_unknown_action(conn).await,
+        }
+    }
+}
+
+fn client(port: u16) -> Client {
+    Client::builder("127.0.0.1", port)
+        .token("tok")
+        .timeout(WAIT)
+        .build()
+        .unwrap()
+}
+
+/// Collects everything the server logs.
+#[derive(Clone, Default)]
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
+    type Writer = LogSink;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn tokens_never_reach_the_logs_and_peer_input_is_escaped() {
+    let sink = LogSink::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let hash = tpp::BcryptToken::hash("SECRET-hash-token", 4).unwrap();
+    let hashed = start(Server::builder().token_hash(&hash), Svc).await;
+    let plain = start(Server::builder().token("SECRET-plain-token"), Svc).await;
+    for (server, token) in [
+        (&hashed, "SECRET-hash-token"),
+        (&plain, "SECRET-plain-token"),
+    ] {
+        let c = client(server.port()).with_token(token);
+        let _: i32 = within(c.request2server("echo", &1)).await.unwrap();
+        let _ = within(c.request2server::<_, Value>("fail", &1)).await;
+        let wrong = c.with_token("SECRET-wrong-token");
+        let _ = within(wrong.request2server::<_, Value>("echo", &1)).await;
+        let evil = "evil\n2026-01-01 INFO forged line \u{1b}[31m";
+        let _ = within(c.request2server::<_, Value>(evil, &1)).await;
+        let raw = frame(r#"{"token":"SECRET-raw-token","action":"echo","body":[}"#);
+        let _ = raw_exchange(server.addr, &raw).await;
+    }
+    hashed.stop().await;
+    plain.stop().await;
+    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("request served"),
+        "logs were captured:\n{logs}"
+    );
+    assert!(
+        !logs.contains("SECRET"),
+        "a token leaked into the logs:\n{logs}"
+    );
+    assert!(
+        !logs.contains("\n2026-01-01 INFO forged"),
+        "a forged log line:\n{logs}"
+    );
+    assert!(
+        !logs.contains('\u{1b}'),
+        "a raw escape sequence in the logs"
+    );
+}
