@@ -35,7 +35,7 @@ pub enum BadData {
 /// What the `token` field held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenField {
-    /// Absent, `null` or `""` ("No auth token", code 2).
+    /// Absent or falsy: `null`, `""`, `false`, `0`, `[]`, `{}` ("No auth token", code 2).
     Missing,
     /// A non-empty string.
     Present(String),
@@ -46,7 +46,7 @@ pub enum TokenField {
 /// What the `action` field held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionField {
-    /// Absent, `null` or `""` ("No action found!", code 1).
+    /// Absent or falsy: `null`, `""`, `false`, `0`, `[]`, `{}` ("No action found!", code 1).
     Missing,
     /// A non-empty string.
     Present(String),
@@ -169,6 +169,18 @@ fn classify_json_error(e: serde_json::Error) -> BadData {
     BadData::Json(e)
 }
 
+/// Python's truthiness for JSON values.
+fn is_falsy(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
 struct Envelope<'a> {
     token: TokenField,
     action: ActionField,
@@ -196,18 +208,18 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             keys += 1;
             match &*key {
+                // The reference tests `not token` / `not action`: every falsy
+                // JSON value (null, "", false, 0, [], {}) counts as absent.
                 "token" => {
                     env.token = match map.next_value::<Value>()? {
-                        Value::Null => TokenField::Missing,
-                        Value::String(s) if s.is_empty() => TokenField::Missing,
+                        v if is_falsy(&v) => TokenField::Missing,
                         Value::String(s) => TokenField::Present(s),
                         _ => TokenField::NotAString,
                     }
                 }
                 "action" => {
                     env.action = match map.next_value::<Value>()? {
-                        Value::Null => ActionField::Missing,
-                        Value::String(s) if s.is_empty() => ActionField::Missing,
+                        v if is_falsy(&v) => ActionField::Missing,
                         Value::String(s) => ActionField::Present(s),
                         _ => ActionField::NotAString,
                     }
@@ -509,6 +521,9 @@ mod tests {
         assert_eq!(r.token_field(), &TokenField::Missing);
         assert_eq!(r.action_field(), &ActionField::Missing);
         assert_eq!(r.body_json(), "null");
+        let r = req(r#"{"token":false,"action":0}"#).unwrap();
+        assert_eq!(r.token_field(), &TokenField::Missing);
+        assert_eq!(r.action_field(), &ActionField::Missing);
         let r = req(r#"{"token":5,"action":[1]}"#).unwrap();
         assert_eq!(r.token_field(), &TokenField::NotAString);
         assert_eq!(r.action_field(), &ActionField::NotAString);

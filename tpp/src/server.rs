@@ -40,7 +40,10 @@ use crate::transport::Stream;
 /// The server calls it after the token verified and the action was found.
 /// Send one response for a unary action (the connection may then serve
 /// another request, see [`Limits::keep_alive`]), or several for a stream (the
-/// connection is closed when the handler returns). Returning an error before
+/// connection is closed when the handler returns). A stream that may send a
+/// single item should call [`Connection::close`] (or use
+/// [`crate::stream::send_stream`], which does), since one response alone
+/// looks like a unary answer and would keep the connection open. Returning an error before
 /// any response answers code 1 with the error's message; a panic does the
 /// same with a generic message.
 ///
@@ -608,7 +611,8 @@ async fn answer_busy(tcp: TcpStream, shared: &Shared) {
             None => Stream::Tcp(tcp),
             Some(acceptor) => Stream::Tls(Box::new(acceptor.accept(tcp).await.ok()?.into())),
         };
-        let mut io = FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);
+        let mut io =
+            FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);
         let mut out = Vec::new();
         write_response(
             &mut out,

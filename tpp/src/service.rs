@@ -133,8 +133,10 @@ impl ToxicError for std::convert::Infallible {
     }
 }
 
-/// Answers `{"code": 1, "body": {"error": "Action X does not exist"}}`.
+/// Answers `{"code": 1, "body": {"error": "Action X does not exist"}}` and
+/// closes the connection afterwards, as for every refused request.
 pub async fn answer_unknown_action(conn: &mut Connection) -> Result<(), Error> {
+    conn.close();
     let message = format!("Action {} does not exist", conn.action());
     conn.send_error(1, &message).await
 }

@@ -1,0 +1,98 @@
+"""Drives toxiccore's BaseToxicClient for the interop tests.
+
+Reads one JSON object from stdin (or from argv[1] when given):
+
+    {"host": "127.0.0.1", "port": 1234, "use_ssl": false,
+     "validate_cert": false, "timeout": 15, "ops": [OP, ...]}
+
+and prints one JSON array on stdout, one result per OP, in order. Each OP
+runs on a new connection (`async with BaseToxicClient(...)`), as toxicbuild
+does. OPs:
+
+- {"op": "request2server", "action": A, "body": B, "token": T}
+  -> {"ok": true, "result": <request2server's return value>}
+- {"op": "exchange", "message": M}: writes M as is (so extra top-level
+  fields can be sent), then runs toxicbuild's build loop:
+  `while True: r = await client.get_response(); if not r or
+  r.get('body') is None: break`
+  -> {"ok": true, "responses": [r, ...], "last": <the response that ended the
+  loop>}. With "count": N it stops after N responses instead ("last": null),
+  for a unary action on a server that keeps the connection open.
+- {"op": "bcrypt", "token": T}: toxiccore.utils.bcrypt_string(T) (cost 12)
+  -> {"ok": true, "result": "$2b$12$..."}
+
+Any failure gives {"ok": false, "exc": <exception class name>,
+"message": str(exception)} (plus "responses" for exchange). Every network
+operation is bounded by "timeout" seconds (default 15).
+"""
+
+import asyncio
+import json
+import sys
+
+from toxiccore.client import BaseToxicClient
+from toxiccore.utils import bcrypt_string
+
+
+def fail(exc, **extra):
+    out = {"ok": False, "exc": type(exc).__name__, "message": str(exc)}
+    out.update(extra)
+    return out
+
+
+async def request2server(spec, op):
+    client = BaseToxicClient(
+        spec["host"], spec["port"], spec.get("use_ssl", False), spec.get("validate_cert", True)
+    )
+    async with client:
+        result = await client.request2server(op["action"], op.get("body"), op.get("token"))
+    return {"ok": True, "result": result}
+
+
+async def exchange(spec, op, responses):
+    client = BaseToxicClient(
+        spec["host"], spec["port"], spec.get("use_ssl", False), spec.get("validate_cert", True)
+    )
+    async with client:
+        await client.write(op["message"])
+        count = op.get("count")
+        while count is None or len(responses) < count:
+            r = await client.get_response()
+            if not r or r.get("body") is None:
+                return {"ok": True, "responses": responses, "last": r}
+            responses.append(r)
+        return {"ok": True, "responses": responses, "last": None}
+
+
+async def run_op(spec, op):
+    kind = op["op"]
+    timeout = spec.get("timeout", 15)
+    if kind == "bcrypt":
+        return {"ok": True, "result": bcrypt_string(op["token"])}
+    if kind == "request2server":
+        try:
+            return await asyncio.wait_for(request2server(spec, op), timeout)
+        except Exception as e:  # reported to the Rust test
+            return fail(e)
+    if kind == "exchange":
+        responses = []
+        try:
+            return await asyncio.wait_for(exchange(spec, op, responses), timeout)
+        except Exception as e:  # reported to the Rust test
+            return fail(e, responses=responses)
+    raise ValueError("unknown op {!r}".format(kind))
+
+
+async def main():
+    raw = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()
+    spec = json.loads(raw)
+    results = []
+    for op in spec.get("ops", []):
+        results.append(await run_op(spec, op))
+    sys.stdout.write(json.dumps(results))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
