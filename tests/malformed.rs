@@ -70,6 +70,9 @@ enum Expect {
     BadData,
     /// Nothing at all: the server closes quietly.
     Closed,
+    /// `code` and `{"error": message}` where the message starts with the
+    /// given text, then the server closes.
+    ErrorStarting(i64, &'static str),
 }
 
 struct Case {
@@ -234,6 +237,15 @@ async fn check(addr: SocketAddr, case: &Case, half_close: bool) {
                     json!({"code": code, "body": body}),
                     "{what}"
                 ),
+                Expect::ErrorStarting(code, prefix) => {
+                    let response = one_response(&bytes, &what);
+                    assert_eq!(response["code"], json!(code), "{what}: {response}");
+                    let message = response["body"]["error"].as_str().unwrap_or_default();
+                    assert!(
+                        message.starts_with(prefix),
+                        "{what}: {message:?} does not start with {prefix:?}"
+                    );
+                }
                 Expect::Echo(_) | Expect::Unary(..) => unreachable!(),
             }
         }
@@ -891,5 +903,233 @@ async fn s10_silent_connections_are_closed_by_the_read_timeout() {
         "trickle: closed after {closed_after:?}"
     );
     assert_served(addr, "trickle").await;
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Hostile inputs beyond PROTOCOL.md
+// ---------------------------------------------------------------------------
+
+/// `raw` echoes the body untouched; `typed` takes `{"n": u32, "s": String}`.
+struct Strict;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Params {
+    n: u32,
+    s: String,
+}
+
+impl Handler for Strict {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+        match conn.action() {
+            "echo" => {
+                let body: Value = conn.body()?;
+                conn.send_result(&body).await
+            }
+            "raw" => {
+                let request = conn.request().clone();
+                conn.send_result(request.body_raw()?).await
+            }
+            "typed" => {
+                let p: Params = conn.body()?;
+                conn.send_result(&p.n).await
+            }
+            _ => tpp::service::answer_unknown_action(conn).await,
+        }
+    }
+}
+
+fn request_with_body(action: &str, body: &str) -> Vec<u8> {
+    frame(&format!(
+        r#"{{"token": "{TOKEN}", "action": "{action}", "body": {body}}}"#
+    ))
+}
+
+/// Headers of absurd sizes, NUL bytes, invalid UTF-8, deep nesting, huge
+/// keys, duplicate keys, huge numbers, and bodies of the wrong shape for a
+/// typed action: each gets its documented answer or a close, and the next
+/// client is served.
+#[tokio::test]
+async fn hostile_inputs_are_answered_or_closed() {
+    let server = start(builder(), Strict).await;
+    let deep_open = "[".repeat(100_000);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_objects = format!("{}1{}", r#"{"a":"#.repeat(50_000), "}".repeat(50_000));
+    let huge_key = "k".repeat(1 << 20);
+    let mut nul_payload = br#"{"token": "secret", "action": "echo", "body": "a"#.to_vec();
+    nul_payload.extend_from_slice(b"\0b\"}");
+    let mut bad_utf8 = br#"{"token": "secret", "action": "echo", "body": ""#.to_vec();
+    bad_utf8.extend_from_slice(b"\xc3\x28\"}");
+    let cases = vec![
+        case(
+            "header 10^30",
+            format!("1{}\n{{}}", "0".repeat(30)),
+            Expect::BadData,
+        ),
+        case("header 2^64", "18446744073709551616\n{}", Expect::BadData),
+        case(
+            "header u64::MAX",
+            "18446744073709551615\n{}",
+            Expect::BadData,
+        ),
+        case("NUL in the header", b"4\x008\n".to_vec(), Expect::BadData),
+        case(
+            "NUL alone as the header",
+            b"\x00\n".to_vec(),
+            Expect::BadData,
+        ),
+        case(
+            "invalid UTF-8 in the header",
+            b"\xff\xfe\n{}".to_vec(),
+            Expect::BadData,
+        ),
+        case(
+            "a raw NUL inside a JSON string",
+            frame_bytes(&nul_payload),
+            Expect::BadData,
+        ),
+        case("a NUL payload", frame_bytes(b"\0"), Expect::BadData),
+        case(
+            "invalid UTF-8 in the payload",
+            frame_bytes(&bad_utf8),
+            Expect::BadData,
+        ),
+        case(
+            "an escaped NUL is fine",
+            request_with_body("echo", r#""a\u0000b""#),
+            Expect::Echo(json!("a\u{0}b")),
+        ),
+        case(
+            "a lone surrogate, typed",
+            request_with_body("echo", r#""\ud800""#),
+            Expect::ErrorStarting(1, "JSON error: unexpected end of hex escape"),
+        ),
+        case(
+            "a byte-order mark",
+            frame("\u{feff}{\"token\": \"secret\"}"),
+            Expect::BadData,
+        ),
+        case(
+            "100 000 unclosed [",
+            request_with_body("echo", &deep_open),
+            Expect::BadData,
+        ),
+        case(
+            "100 000 nested arrays, typed",
+            request_with_body("echo", &deep),
+            Expect::ErrorStarting(1, "JSON error: recursion limit exceeded"),
+        ),
+        case(
+            "50 000 nested objects, typed",
+            request_with_body("echo", &deep_objects),
+            Expect::ErrorStarting(1, "JSON error: recursion limit exceeded"),
+        ),
+        case(
+            "100 000 nested arrays in an extra field",
+            frame(&format!(
+                r#"{{"token": "secret", "action": "echo", "x": {deep}}}"#
+            )),
+            Expect::BadData,
+        ),
+        case(
+            "a 1 MiB key in an extra field is accepted",
+            frame(&format!(
+                r#"{{"token": "secret", "action": "echo", "{huge_key}": 1, "body": 2}}"#
+            )),
+            Expect::Echo(json!(2)),
+        ),
+        case(
+            "duplicate keys: the last one wins, as in Python",
+            frame(
+                r#"{"token": "wrong", "token": "secret", "action": "nope", "action": "echo", "body": 1, "body": 3}"#,
+            ),
+            Expect::Echo(json!(3)),
+        ),
+        case(
+            "duplicate keys ending on a wrong token",
+            frame(r#"{"token": "secret", "token": "wrong", "action": "echo"}"#),
+            bad_auth_token(),
+        ),
+        case(
+            "a huge integer passes through untouched",
+            request_with_body("raw", "123456789012345678901234567890123456789"),
+            Expect::Unary(
+                0,
+                // Parsed the same way as the answer; the bytes themselves are
+                // checked in tests/server.rs.
+                serde_json::from_str(r#"{"raw": 123456789012345678901234567890123456789}"#)
+                    .unwrap(),
+            ),
+        ),
+        case(
+            "1e400, typed",
+            request_with_body("echo", "1e400"),
+            Expect::ErrorStarting(1, "JSON error: number out of range"),
+        ),
+        case(
+            "a token that is a huge number",
+            frame(r#"{"token": 1e400}"#),
+            Expect::BadData,
+        ),
+        case(
+            "trailing garbage",
+            frame(r#"{"token": "secret"} x"#),
+            Expect::BadData,
+        ),
+        case(
+            "two objects in one frame",
+            frame(r#"{"token": "secret"}{"a": 1}"#),
+            Expect::BadData,
+        ),
+        case(
+            "1 MiB of spaces",
+            frame(&" ".repeat(1 << 20)),
+            Expect::BadData,
+        ),
+        case(
+            "typed action, body is an array",
+            request_with_body("typed", "[1]"),
+            Expect::ErrorStarting(1, "JSON error: invalid length 1"),
+        ),
+        case(
+            "typed action, body is a string",
+            request_with_body("typed", r#""n=1""#),
+            Expect::ErrorStarting(1, "JSON error: invalid type: string"),
+        ),
+        case(
+            "typed action, body is absent",
+            frame(r#"{"token": "secret", "action": "typed"}"#),
+            Expect::ErrorStarting(1, "JSON error: invalid type: null"),
+        ),
+        case(
+            "typed action, wrong parameter type",
+            request_with_body("typed", r#"{"n": "5", "s": "x"}"#),
+            Expect::ErrorStarting(1, "JSON error: invalid type: string \"5\", expected u32"),
+        ),
+        case(
+            "typed action, negative for an unsigned parameter",
+            request_with_body("typed", r#"{"n": -1, "s": "x"}"#),
+            Expect::ErrorStarting(1, "JSON error: invalid value: integer `-1`"),
+        ),
+        case(
+            "typed action, missing parameter",
+            request_with_body("typed", r#"{"n": 1}"#),
+            Expect::ErrorStarting(1, "JSON error: missing field `s`"),
+        ),
+        case(
+            "typed action, unknown parameter",
+            request_with_body("typed", r#"{"n": 1, "s": "x", "t": 0}"#),
+            Expect::ErrorStarting(1, "JSON error: unknown field `t`"),
+        ),
+        case(
+            "a 1 MiB action name",
+            frame(&format!(r#"{{"token": "secret", "action": "{huge_key}"}}"#)),
+            Expect::ErrorStarting(1, "Action kkkk"),
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    run(&server, &cases).await;
     server.stop().await;
 }
