@@ -467,3 +467,75 @@ async fn soak_mixed_load_without_unexpected_errors_or_growth() {
     );
     server.stop().await;
 }
+
+/// Raw bytes over TLS (certificate not checked): connect, write, then read
+/// whatever comes until the server closes.
+async fn tls_raw(addr: std::net::SocketAddr, bytes: &[u8], trickle: Option<Duration>) -> Vec<u8> {
+    let connector = tokio_rustls::TlsConnector::from(tpp::tls::client_config_insecure());
+    let tcp = within(TcpStream::connect(addr)).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = within(connector.connect(name, tcp)).await.unwrap();
+    match trickle {
+        None => within(tls.write_all(bytes)).await.unwrap(),
+        Some(pause) => {
+            for b in bytes {
+                if tls.write_all(&[*b]).await.is_err() || tls.flush().await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let _ = within(tls.read_to_end(&mut out)).await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_bad_input_is_answered_and_slow_peers_are_closed() {
+    let cert = TestCert::new();
+    let server = start(
+        Server::builder()
+            .token("tok")
+            .tls_pem_files(&cert.cert, &cert.key)
+            .read_timeout(Duration::from_millis(800)),
+        Svc,
+    )
+    .await;
+    for (input, code) in [
+        (b"abc\n".to_vec(), 1),
+        (b"99999999999\n".to_vec(), 1),
+        (frame("[1, 2]"), 1),
+        (frame(r#"{"action": "echo"}"#), 2),
+        (frame(r#"{"token": "no", "action": "echo"}"#), 3),
+        (frame(r#"{"token": "tok"}"#), 1),
+    ] {
+        let answer = tls_raw(server.addr, &input, None).await;
+        assert_eq!(
+            response_json(&answer)["code"],
+            code,
+            "{:?}",
+            String::from_utf8_lossy(&input)
+        );
+    }
+    // A trickling TLS peer is closed by the read timeout, without an answer.
+    let started = Instant::now();
+    let request = frame(r#"{"token":"tok","action":"echo","body":1}"#);
+    let answer = tls_raw(server.addr, &request, Some(Duration::from_millis(200))).await;
+    assert!(answer.is_empty(), "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A normal TLS client is still served.
+    let v: i32 = within(
+        Client::builder("127.0.0.1", server.port())
+            .token("tok")
+            .tls_insecure()
+            .timeout(WAIT)
+            .build()
+            .unwrap()
+            .request2server("echo", &5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v, 5);
+    server.stop().await;
+}
