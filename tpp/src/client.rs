@@ -6,6 +6,7 @@
 //! and response streams.
 
 use std::collections::VecDeque;
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -388,7 +389,11 @@ impl Client {
             }
         };
         Ok(ClientConnection {
-            io: FramedRead::with_capacity(stream, FrameCodec::new(inner.max_frame_size), READ_BUFFER),
+            io: FramedRead::with_capacity(
+                stream,
+                FrameCodec::new(inner.max_frame_size),
+                READ_BUFFER,
+            ),
             scratch: Vec::new(),
         })
     }
@@ -707,4 +712,3 @@ impl FuturesStream for ResponseStream {
     }
 }
 
-use std::future::Future as _;

@@ -62,7 +62,7 @@ pub use server::{Connection, Context, Handler, Limits, Server, ServerBuilder, Sh
 pub use service::{ActionError, ActionInfo, ActionKind, ParamInfo, Router, Service, ToxicError};
 pub use stream::{ItemSender, ItemStream};
 pub use tokio_rustls::rustls;
-// MACROS: pub use tpp_macros::{toxic_service, ToxicError};
+pub use tpp_macros::{toxic_service, ToxicError};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

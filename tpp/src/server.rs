@@ -845,8 +845,8 @@ async fn serve_connection<H: Handler>(
         first = false;
         conn.sent = 0;
         conn.first_code = None;
+        let outcome = run_handler(&*handler, &mut conn, &limits).await;
         let c = &mut conn;
-        let outcome = run_handler(&*handler, c, &limits).await;
         let action = c.action();
         let elapsed = request_started.elapsed();
         match outcome {
