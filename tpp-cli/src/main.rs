@@ -1,0 +1,50 @@
+//! `tpp`: what grpcurl is to gRPC, for the ToxicBuild Poor's Protocol.
+//!
+//! - `tpp call HOST:PORT ACTION [BODY]`: send a request, print the result;
+//! - `tpp funcs HOST:PORT`: a service's actions (its `list-funcs`);
+//! - `tpp hash-token`: the bcrypt hash a server stores;
+//! - `tpp completions SHELL`: a completion script.
+//!
+//! Exit statuses are listed in `tpp --help` and in [`failure`].
+
+mod args;
+mod body;
+mod call;
+mod failure;
+mod funcs;
+mod hash;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::args::{Cli, Command};
+use crate::failure::Failure;
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Other(format!("cannot start the async runtime: {e}")))
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Call(args) => call::run(args, &runtime()?),
+        Command::Funcs(args) => funcs::run(args, &runtime()?),
+        Command::HashToken(args) => hash::run(args),
+        Command::Completions(args) => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(args.shell, &mut Cli::command(), "tpp", &mut out);
+            std::io::Write::flush(&mut out).map_err(Failure::output)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
