@@ -76,6 +76,13 @@ async fn validation_is_on_by_default_and_fails_clearly() {
         .unwrap_err();
     assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
     assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(
+        matches!(
+            err.tls_error(),
+            Some(tpp::rustls::Error::InvalidCertificate(_))
+        ),
+        "{err:?}"
+    );
     // A name the certificate does not carry.
     let c = Client::builder("127.0.0.1", server.port())
         .token("tok")

@@ -119,6 +119,17 @@ impl ClientError {
         }
     }
 
+    /// The TLS failure behind [`ClientError::Tls`], when rustls reported one
+    /// (an untrusted certificate, a name mismatch…).
+    pub fn tls_error(&self) -> Option<&tokio_rustls::rustls::Error> {
+        match self {
+            ClientError::Tls { source, .. } => source
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<tokio_rustls::rustls::Error>()),
+            _ => None,
+        }
+    }
+
     /// Turns a server error into the service's own error type, when that
     /// type knows the code ([`ToxicError::from_parts`]); anything else is
     /// given back unchanged.
