@@ -306,7 +306,7 @@ async fn error_codes_1_to_6_survive_the_round_trip() {
 async fn per_call_timeout_and_concurrent_calls() {
     let server = start_hole().await;
     let client = client_for(&server);
-    let error = within(client.with_timeout(Duration::from_millis(100)).slow(5_000))
+    let error = within(client.with_timeout(Duration::from_millis(100)).slow(1_000))
         .await
         .expect_err("times out");
     assert!(matches!(error, ClientError::Timeout(_)), "{error:?}");

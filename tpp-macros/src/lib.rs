@@ -1,0 +1,463 @@
+//! Procedural macros of [tpp](https://example.invalid/tpp): `#[toxic_service]`, which turns one
+//! trait into a typed TPP server and a typed client, and `#[derive(ToxicError)]`, which gives
+//! an error type its TPP code and message. Use them through the runtime's re-exports,
+//! `tpp::toxic_service` and `tpp::ToxicError`.
+//!
+//! Every example below shows the Rust a user writes and the JSON on the wire. A request is
+//! `{"token": ..., "action": ..., "body": ..., <extra fields>}`; a response is
+//! `{"code": ..., "body": ...}` (see PROTOCOL.md for the framing).
+//!
+//! # `#[toxic_service]`
+//!
+//! ```ignore
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! pub struct Repo { pub name: String, pub url: String }
+//!
+//! #[derive(Debug, thiserror::Error, tpp::ToxicError)]
+//! pub enum ReposError {
+//!     #[error("{0}")]
+//!     #[toxic(code = 4)]
+//!     NotFound(String),
+//! }
+//!
+//! #[tpp::toxic_service(rename_all = "kebab-case")]
+//! pub trait Repos {
+//!     /// Adds a repository.
+//!     async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
+//!         -> Result<Repo, ReposError>;
+//! }
+//!
+//! struct MyRepos;
+//! impl Repos for MyRepos {
+//!     async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
+//!         -> Result<Repo, ReposError> {
+//!         Ok(Repo { name: repo_name, url: repo_url })
+//!     }
+//! }
+//!
+//! // Server: a ReposServer is a tpp::Handler (and a tpp::Service for tpp::Router).
+//! let handler = ReposServer::new(MyRepos);
+//! // Client: same parameters, Result<T, tpp::ClientError>.
+//! let client = ReposClient::new(tpp_client);
+//! let repo = client.repo_add("tpp".into(), "https://x/tpp.git".into(), None).await?;
+//! ```
+//!
+//! ```text
+//! -> {"token": "…", "action": "repo-add", "body": {"repo_name": "tpp", "repo_url": "https://x/tpp.git"}}
+//! <- {"code": 0, "body": {"repo-add": {"name": "tpp", "url": "https://x/tpp.git"}}}
+//! ```
+//!
+//! ## What is generated
+//!
+//! For `trait Repos` (all items share the trait's visibility and `#[cfg]`s):
+//!
+//! - the trait itself, with `Send + Sync + 'static` added to its supertraits and each
+//!   `async fn m(&self, ..) -> R` rewritten as
+//!   `fn m(&self, ..) -> impl Future<Output = R> + Send`. Implementations still write
+//!   `async fn` (no `#[async_trait]`), and the compiler checks that their futures are `Send`,
+//!   which serving on a multi-threaded runtime needs. A method may have a default body.
+//! - `ReposServer<T: Repos>`: `new(T)`, `from_arc(Arc<T>)`, `inner()`, `Clone`, the constant
+//!   `ReposServer::<T>::ACTIONS`, and implementations of `tpp::Handler` (dispatch by action
+//!   name) and `tpp::Service` (`actions()`, for `tpp::Router`).
+//! - `REPOS_ACTIONS: &[tpp::ActionInfo]`: every action's wire name, method name, doc, kind
+//!   and parameters, at compile time (the trait name in `SCREAMING_SNAKE_CASE` + `_ACTIONS`).
+//! - `ReposClient`: wraps a `tpp::Client`; `new(client)`, `inner()`, `into_inner()`,
+//!   `with_timeout(d)`, `with_field(key, value)`, `From<tpp::Client>`, `list_funcs()` (when
+//!   the generated `list-funcs` exists and no method is called `list_funcs`), and one
+//!   `async fn` per action with the method's parameters (minus context parameters),
+//!   returning `Result<T, tpp::ClientError>`. Calling a misspelled action is therefore a
+//!   compile error. A server error arrives as `ClientError::Server { code, message }`;
+//!   `err.into_service_error::<ReposError>()` turns it back into the method's error type
+//!   (see [`ToxicError`](derive@ToxicError)).
+//!
+//! ## Arguments of `#[toxic_service(...)]`
+//!
+//! - `rename_all = "<rule>"`: how method names become action names. Rules: `"snake_case"`
+//!   (the default: the method name as written), `"kebab-case"` (toxicbuild's hole:
+//!   `repo_add` → `repo-add`), `"camelCase"` (`repoAdd`), `"PascalCase"` (`RepoAdd`),
+//!   `"SCREAMING_SNAKE_CASE"`, `"SCREAMING-KEBAB-CASE"`, `"lowercase"`, `"UPPERCASE"`. It
+//!   renames actions only; body keys stay the parameter names, as in the hole.
+//! - `crate = "<path>"`: where the runtime is, when it is not `::tpp` (a renamed dependency
+//!   or a re-export): `#[toxic_service(crate = "::my_rpc")]`. Generated code only uses
+//!   absolute paths (`::core`, `::std` and this one), so it also compiles under
+//!   `#![no_implicit_prelude]`.
+//!
+//! ## `#[action(...)]` on a method
+//!
+//! - `name = "<wire name>"`: the exact action name, bypassing `rename_all`:
+//!
+//!   ```ignore
+//!   #[action(name = "list_builders")]
+//!   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, ActionError>;
+//!   ```
+//!
+//!   Names must be non-empty, without whitespace or control characters, and unique in the
+//!   trait (checked after renaming).
+//! - `bare`: answer the result as the whole body instead of `{"<action>": result}`
+//!   (toxicbuild's build server answers `list_builders` and `healthcheck` that way). The
+//!   client method reads the whole body accordingly.
+//!
+//!   ```ignore
+//!   #[action(name = "list_builders", bare)]
+//!   async fn builders(&self, repo_url: String) -> Result<Builders, ActionError>;
+//!   // struct Builders { builders: Vec<String> }
+//!   ```
+//!
+//!   ```text
+//!   -> {"token": "…", "action": "list_builders", "body": {"repo_url": "…"}}
+//!   <- {"code": 0, "body": {"builders": ["b1", "b2"]}}
+//!   ```
+//! - `stream`: a streaming action (toxicbuild's build). The method returns
+//!   `Result<tpp::ItemStream<T>, E>` (any path ending in `ItemStream`); each item is sent as
+//!   `{"code": 0, "body": item}` (not wrapped in the action name), an item that is an error
+//!   ends the stream with `{"code": N, "body": {"error": ...}}`, and the connection closes
+//!   after the last one. An `Err(e)` from the method itself is the only response. The client
+//!   method returns `Result<Pin<Box<dyn Stream<Item = Result<T, tpp::ClientError>> + Send>>,
+//!   tpp::ClientError>`; the client's timeout bounds the connection and each item.
+//!
+//!   ```ignore
+//!   #[action(stream)]
+//!   async fn build(&self, builder_name: String) -> Result<tpp::ItemStream<StepInfo>, E>;
+//!   // impl: Ok(tpp::ItemStream::iter(steps)) or ItemStream::channel(16) for a producer task
+//!   // client: let mut steps = client.build("py".into()).await?;
+//!   //         while let Some(step) = steps.next().await { let step = step?; }
+//!   ```
+//!   ```text
+//!   -> {"token": "…", "action": "build", "body": {"builder_name": "py"}}
+//!   <- {"code": 0, "body": {"name": "checkout", "status": "running"}}
+//!   <- {"code": 0, "body": {"name": "checkout", "status": "success"}}
+//!   <- (connection closed)
+//!   ```
+//!
+//!   `bare` and `stream` cannot be combined. A first acknowledgement frame (the hole's
+//!   `{"stream": "ok"}`) is not generated; write such an action with the low-level `Handler`.
+//!
+//! ## Parameters
+//!
+//! The first parameter must be `&self`. Every other parameter is a plain identifier (no
+//! patterns) and is, by default, **a key of the body object** named like the parameter
+//! (`r#type` is the key `type`). Keys are deserialized straight from the request's raw body
+//! bytes into the parameter types (no intermediate `serde_json::Value`).
+//!
+//! - A parameter of type `Option<T>` (any path ending in `Option`) may be absent or `null`;
+//!   it is `None` then. Every other key is required.
+//! - An absent or `null` body counts as `{}`; a body that is not an object is an error.
+//! - Unknown keys are an error; so is a missing required key or a value of the wrong type.
+//!   All answer code 1 with the serde message, which names the key:
+//!
+//!   ```text
+//!   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: missing field `repo_url` at line 1 column 22"}}
+//!   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: unknown field `nmae`, expected one of `repo_name`, `repo_url`, `branch` at line 1 column 7"}}
+//!   ```
+//! - The client skips `None` optional parameters when it serializes the body, so a Python
+//!   handler's own defaults (`handler(**body)`) apply.
+//!
+//! Parameter attributes:
+//!
+//! - `#[param(default = "<json>")]`: the value used when the key is absent, as JSON text
+//!   (checked at compile time to be JSON; it must also deserialize as the parameter's type,
+//!   or the action panics, which the server answers with code 1):
+//!   `#[param(default = "10")] limit: u32`, `#[param(default = "\"main\"")] branch: String`.
+//!   Such a parameter is not required; list-funcs announces its default.
+//! - `#[param(rename = "<key>")]`: the body key, when it differs from the parameter name.
+//! - `#[body]`: the single body parameter takes **the whole body** as one serde type (then no
+//!   other body parameter is allowed). A `null` body is given to the type as is, or as `{}`
+//!   if the type does not accept `null`:
+//!
+//!   ```ignore
+//!   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, E>;
+//!   ```
+//!   ```text
+//!   -> {"action": "list_builders", "body": {"repo_url": "…", "branch": "main"}, "token": "…"}
+//!   ```
+//! - **Request context**: a parameter whose type is a shared reference to a path ending in
+//!   `Context` (`ctx: &tpp::Context`), or any parameter marked `#[context]`, receives the
+//!   request's `tpp::Context` (action, peer address, extra top-level fields such as the
+//!   hole's `user_id`). It is not a body key and does not appear in the client method:
+//!
+//!   ```ignore
+//!   async fn repo_list(&self, ctx: &tpp::Context) -> Result<Vec<Repo>, ActionError>;
+//!   // impl: let user = ctx.extra("user_id");
+//!   // client: ReposClient::new(c).with_field("user_id", json!("42")).repo_list().await
+//!   ```
+//!   ```text
+//!   -> {"token": "…", "action": "repo-list", "body": {}, "user_id": "42"}
+//!   ```
+//!
+//! Parameter types must be `Serialize + DeserializeOwned` (owned: `String`, not `&str`);
+//! otherwise the compile error points at the parameter's type.
+//!
+//! ## Results and errors
+//!
+//! A method returns `Result<T, E>` (any path ending in `Result`, so `Result<T>` aliases
+//! work); `T: Serialize + DeserializeOwned`, `E: tpp::ToxicError`.
+//!
+//! ```text
+//! Ok(value)  <- {"code": 0, "body": {"<action>": value}}     (what request2server unwraps)
+//! Err(e)     <- {"code": e.code(), "body": {"error": e.message()}}
+//! ```
+//!
+//! A code that is not greater than 0 is sent as 1. Use the ready-made `tpp::ActionError`
+//! (`{ code, message }`) or derive [`ToxicError`](derive@ToxicError).
+//!
+//! ## Introspection: `list-funcs`
+//!
+//! Unless the trait has an action named `list-funcs`, the server also answers `list-funcs`,
+//! shaped like toxicbuild's hole: per action, its doc comment and parameters (`name`,
+//! `required`, and `default` when not required: the `#[param(default)]` JSON, or `null` for
+//! an `Option`). Context parameters are not listed; a `#[body]` action lists no parameters.
+//!
+//! ```text
+//! -> {"token": "…", "action": "list-funcs", "body": {}}
+//! <- {"code": 0, "body": {"list-funcs": {"repo-add": {"doc": "Adds a repository.", "parameters": [
+//!        {"name": "repo_name", "required": true}, {"name": "repo_url", "required": true},
+//!        {"name": "branch", "required": false, "default": null}]}}}}
+//! ```
+//!
+//! The same information is available at compile time as `REPOS_ACTIONS` and
+//! `ReposServer::<T>::ACTIONS`. An unknown action answers
+//! `{"code": 1, "body": {"error": "Action X does not exist"}}`.
+//!
+//! ## Several services on one server
+//!
+//! Each generated server implements `tpp::Service`, so `tpp::Router::new().service(a)?.service(b)?`
+//! serves several traits on one port; a duplicate action name is reported when the router is
+//! built.
+//!
+//! ## Compile-time checks
+//!
+//! Each is reported on the offending item, and all of them at once: a method that is not
+//! `async fn`, that does not take `&self`, that is generic, that has pattern arguments, that
+//! does not return `Result`; duplicate, empty or whitespace-containing action names; unknown
+//! attribute arguments (the message lists the valid ones); `#[body]` beside other body
+//! parameters; a parameter type that is not `Serialize + DeserializeOwned`; a trait that is
+//! generic or has items other than methods; a method named like a client method (`new`,
+//! `inner`, `into_inner`, `with_timeout`, `with_field`).
+//!
+//! # `#[derive(ToxicError)]`
+//!
+//! Implements `tpp::ToxicError` for an enum (or a struct):
+//!
+//! - `code()`: the variant's `#[toxic(code = N)]` (N > 0), or the enum's `#[toxic(code = N)]`
+//!   for variants without one; a struct takes its code from `#[toxic(code = N)]` on it.
+//! - `message()`: the `Display` text (so `thiserror`'s `#[error("...")]` is the message).
+//! - `from_parts(code, message)`: used by the client to rebuild the error from a server's
+//!   answer. The first variant with that code that is a unit, or holds exactly one field that
+//!   is a `String` or is named `message`, is rebuilt (the field gets the message). Other
+//!   variants are not rebuilt, and the client keeps `ClientError::Server { code, message }`.
+//! - `#[toxic(transparent)]` on a one-field variant: code, message and decoding are the
+//!   field's own (`Other(tpp::ActionError)`).
+//! - `#[toxic(crate = "<path>")]` on the type: the runtime's path, as for the service.
+//!
+//! ```ignore
+//! #[derive(Debug, thiserror::Error, tpp::ToxicError)]
+//! pub enum ReposError {
+//!     #[error("{0}")]                  // message: the String itself, so it round-trips
+//!     #[toxic(code = 4)]
+//!     NotFound(String),
+//!     #[error("permission denied")]
+//!     #[toxic(code = 5)]
+//!     Denied,
+//!     #[error(transparent)]
+//!     #[toxic(transparent)]
+//!     Other(tpp::ActionError),
+//! }
+//! ```
+//! ```text
+//! Err(ReposError::Denied)  <- {"code": 5, "body": {"error": "permission denied"}}
+//! client: err.into_service_error::<ReposError>() == Ok(ReposError::Denied)
+//! ```
+//!
+//! Prefer `#[error("{0}")]` for a variant holding the message: the client rebuilds it from
+//! the message text, so any decoration in the format would be applied twice.
+
+#![deny(missing_docs)]
+
+extern crate proc_macro;
+
+mod attrs;
+mod client;
+mod derive_error;
+mod model;
+mod naming;
+mod server;
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+use syn::visit_mut::VisitMut;
+
+use crate::attrs::{Errors, ServiceArgs};
+use crate::model::Service;
+
+/// Turns a trait into a typed TPP service: server dispatch (`<Trait>Server`), a typed
+/// client (`<Trait>Client`) and the list of actions (`<TRAIT>_ACTIONS`). See the
+/// [crate documentation](crate) for every argument and attribute, with the JSON on the wire.
+#[proc_macro_attribute]
+pub fn toxic_service(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand_service(args.into(), input.into()).into()
+}
+
+/// Implements `tpp::ToxicError`: `#[toxic(code = N)]` per variant (or on the type), message
+/// from `Display`, `from_parts` for unit and single-`String` variants,
+/// `#[toxic(transparent)]` to delegate. See the [crate documentation](crate).
+#[proc_macro_derive(ToxicError, attributes(toxic))]
+pub fn derive_toxic_error(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive_error::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// The attribute macro on `proc_macro2` tokens (testable outside a compiler run).
+fn expand_service(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
+    let mut errors = Errors::default();
+    let args = ServiceArgs::parse(args, &mut errors);
+    let item = match syn::parse2::<syn::Item>(input) {
+        Ok(syn::Item::Trait(item)) => item,
+        Ok(other) => {
+            let error = syn::Error::new_spanned(
+                item_head(&other),
+                "#[toxic_service] must be placed on a trait",
+            );
+            let error = error.into_compile_error();
+            return quote!(#error #other);
+        }
+        Err(error) => return error.into_compile_error(),
+    };
+    let service = Service::from_trait(args, &item, &mut errors);
+    match errors.finish() {
+        Ok(()) => {
+            let parts = [
+                server::render_trait(&service),
+                server::render_actions(&service),
+                server::render_server(&service),
+                client::render_client(&service),
+                server::render_assertions(&service),
+            ];
+            quote!(#(#parts)*)
+        }
+        Err(error) => {
+            // Keep the trait (without our helper attributes) so that code using it does not
+            // fail with a second, confusing error.
+            let mut item = item;
+            StripHelpers.visit_item_trait_mut(&mut item);
+            let errors = error.into_compile_error();
+            quote!(#errors #item)
+        }
+    }
+}
+
+/// The start of an item, to point errors at something short.
+fn item_head(item: &syn::Item) -> TokenStream2 {
+    match item {
+        syn::Item::Struct(s) => {
+            let (token, ident) = (&s.struct_token, &s.ident);
+            quote!(#token #ident)
+        }
+        syn::Item::Enum(e) => {
+            let (token, ident) = (&e.enum_token, &e.ident);
+            quote!(#token #ident)
+        }
+        syn::Item::Fn(f) => {
+            let (token, ident) = (&f.sig.fn_token, &f.sig.ident);
+            quote!(#token #ident)
+        }
+        syn::Item::Impl(i) => {
+            let token = &i.impl_token;
+            quote!(#token)
+        }
+        other => quote!(#other),
+    }
+}
+
+/// Makes the trait re-emitted after errors quiet: removes `#[action]` and parameter
+/// attributes, and replaces rejected parameter patterns.
+struct StripHelpers;
+
+impl VisitMut for StripHelpers {
+    fn visit_trait_item_fn_mut(&mut self, method: &mut syn::TraitItemFn) {
+        method.attrs.retain(|a| !a.path().is_ident("action"));
+        let has_body = method.default.is_some();
+        for (index, input) in method.sig.inputs.iter_mut().enumerate() {
+            if let syn::FnArg::Typed(typed) = input {
+                // Every parameter attribute was reported already, if it was not ours.
+                typed.attrs.clear();
+                let plain = matches!(&*typed.pat, syn::Pat::Ident(p)
+                    if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none());
+                if !has_body && !plain {
+                    // Patterns were reported already; keep rustc from reporting them again.
+                    let ident = quote::format_ident!("__tpp_arg{}", index);
+                    *typed.pat = syn::parse_quote!(#ident);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The issue's example expands to valid Rust holding the items users rely on.
+    #[test]
+    fn repos_example_expands() {
+        let args = quote!(rename_all = "kebab-case");
+        let input = quote! {
+            pub trait Repos {
+                /// Adds a repository.
+                async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
+                    -> Result<Repo, ReposError>;
+                #[action(name = "list_builders")]
+                async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, ReposError>;
+                async fn whoami(&self, ctx: &tpp::Context) -> Result<String, tpp::ActionError>;
+            }
+        };
+        let out = expand_service(args, input);
+        let file: syn::File = syn::parse2(out.clone()).expect("valid Rust");
+        let text = out.to_string();
+        for needle in [
+            "pub struct ReposServer",
+            "pub struct ReposClient",
+            "pub const REPOS_ACTIONS",
+            "\"repo-add\"",
+            "\"list_builders\"",
+            "\"list-funcs\"",
+            "impl < T : Repos > :: tpp :: Handler for ReposServer < T >",
+            "deny_unknown_fields",
+            "skip_serializing_if",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("compile_error"), "{text}");
+        assert!(file.items.len() >= 5);
+    }
+
+    #[test]
+    fn errors_accumulate() {
+        let input = quote! {
+            trait Bad {
+                fn not_async(&self) -> Result<(), E>;
+                async fn no_self(x: u32) -> Result<(), E>;
+                async fn not_result(&self) -> u32;
+                #[action(nme = "x")]
+                async fn unknown_arg(&self) -> Result<(), E>;
+            }
+        };
+        let out = expand_service(quote!(rename = "x"), input).to_string();
+        assert_eq!(out.matches("compile_error").count(), 5, "{out}");
+        assert!(out.contains("valid arguments are"), "{out}");
+    }
+
+    #[test]
+    fn custom_crate_path() {
+        let input = quote! {
+            trait Svc { async fn ping(&self) -> Result<(), my_rpc::ActionError>; }
+        };
+        let out = expand_service(quote!(crate = "::my_rpc"), input).to_string();
+        assert!(!out.contains(":: tpp ::"), "{out}");
+        assert!(out.contains(":: my_rpc :: Handler"), "{out}");
+    }
+}

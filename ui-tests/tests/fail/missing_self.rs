@@ -1,0 +1,11 @@
+use tpp::ActionError;
+
+#[tpp::toxic_service]
+trait Repos {
+    async fn no_receiver(name: String) -> Result<(), ActionError>;
+    async fn nothing() -> Result<(), ActionError>;
+    async fn by_value(self) -> Result<(), ActionError>;
+    async fn mutable(&mut self) -> Result<(), ActionError>;
+}
+
+fn main() {}

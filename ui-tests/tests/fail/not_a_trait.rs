@@ -1,0 +1,4 @@
+#[tpp::toxic_service]
+struct Repos;
+
+fn main() {}

@@ -1,0 +1,10 @@
+use tpp::ActionError;
+
+#[tpp::toxic_service]
+trait Repos {
+    async fn nothing(&self);
+    async fn plain(&self) -> u32;
+    async fn option(&self) -> Option<ActionError>;
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use tpp::ActionError;
+
+#[tpp::toxic_service]
+trait Repos {
+    async fn new(&self) -> Result<(), ActionError>;
+    async fn with_timeout(&self) -> Result<(), ActionError>;
+}
+
+fn main() {}
