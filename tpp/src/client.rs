@@ -722,4 +722,3 @@ impl FuturesStream for ResponseStream {
         Poll::Ready(item)
     }
 }
-
