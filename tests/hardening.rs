@@ -8,39 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{Client, Connection, Handler, ItemStream, Server};
+use tpp::{Client, Server};
+use tpp_tests::TestService as Svc;
 use tpp_tests::*;
-
-struct Svc;
-
-impl Handler for Svc {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
-        match conn.action() {
-            "echo" => {
-                let request = conn.request().clone();
-                conn.send_result(request.body_raw()?).await
-            }
-            "big" => {
-                let mib: usize = conn.body()?;
-                conn.send_result(&"x".repeat(mib << 20)).await
-            }
-            "fail" => conn.send_error(5, "nope").await,
-            "stream" => {
-                let n: u64 = conn.body()?;
-                tpp::stream::send_stream(conn, None::<&()>, ItemStream::iter(0..n)).await
-            }
-            "hang" => {
-                std::future::pending::<()>().await;
-                Ok(())
-            }
-            _ => tpp::service::answer_unknown_action(conn).await,
-        }
-    }
-}
 
 fn client(port: u16) -> Client {
     Client::builder("127.0.0.1", port)
@@ -48,23 +21,6 @@ fn client(port: u16) -> Client {
         .timeout(WAIT)
         .build()
         .unwrap()
-}
-
-fn resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Makes dropping `s` send a RST instead of a FIN.
-fn reset_on_drop(s: &TcpStream) {
-    // Deprecated because a non-zero linger blocks on drop; zero does not.
-    #[allow(deprecated)]
-    s.set_linger(Some(Duration::ZERO)).unwrap();
 }
 
 fn raise_fd_limit() -> u64 {
@@ -393,79 +349,6 @@ async fn flood_client_child() {
     let mut sink = Vec::new();
     let _ = within(stdin.read_to_end(&mut sink)).await;
     drop(open);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn soak_mixed_load_without_unexpected_errors_or_growth() {
-    let secs: u64 = std::env::var("TPP_SOAK_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
-    let server = start(Server::builder().token("tok"), Svc).await;
-    let c = client(server.port());
-    let reuse = Client::builder("127.0.0.1", server.port())
-        .token("tok")
-        .reuse_connections(true)
-        .timeout(WAIT)
-        .build()
-        .unwrap();
-    let round = |c: Client, reuse: Client, addr: std::net::SocketAddr, i: u64| async move {
-        let v: u64 = c.request2server("echo", &i).await.unwrap();
-        assert_eq!(v, i);
-        let v: u64 = reuse.request2server("echo", &i).await.unwrap();
-        assert_eq!(v, i);
-        assert_eq!(
-            c.request2server::<_, Value>("fail", &())
-                .await
-                .unwrap_err()
-                .server_code(),
-            Some(5)
-        );
-        let items: Vec<u64> = c
-            .request_stream("stream", &20, None)
-            .await
-            .unwrap()
-            .typed::<u64>()
-            .map(|r| r.unwrap())
-            .collect()
-            .await;
-        assert_eq!(items.len(), 20);
-        // A client that disconnects mid-stream.
-        let mut s = c.request_stream("stream", &1_000_000, None).await.unwrap();
-        s.next_response().await.unwrap().unwrap();
-        drop(s);
-        // A client that resets mid-request.
-        let mut raw = TcpStream::connect(addr).await.unwrap();
-        raw.write_all(b"40\n{\"tok").await.unwrap();
-        reset_on_drop(&raw);
-    };
-    // Warm up, then take the baseline.
-    for i in 0..200 {
-        within(round(c.clone(), reuse.clone(), server.addr, i)).await;
-    }
-    let baseline = resident_kib();
-    let until = Instant::now() + Duration::from_secs(secs);
-    let mut rounds = 0u64;
-    while Instant::now() < until {
-        let batch: Vec<_> = (0..8)
-            .map(|k| tokio::spawn(round(c.clone(), reuse.clone(), server.addr, rounds * 8 + k)))
-            .collect();
-        for t in batch {
-            within(t).await.unwrap();
-        }
-        rounds += 1;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let end = resident_kib();
-    eprintln!(
-        "soak {secs}s: {} rounds (each: 2 unary, 1 error, 1 stream of 20, 1 abandoned stream, 1 reset), resident {baseline} KiB -> {end} KiB",
-        rounds * 8
-    );
-    assert!(
-        end < baseline + 16 * 1024,
-        "resident memory grew from {baseline} KiB to {end} KiB"
-    );
-    server.stop().await;
 }
 
 /// Raw bytes over TLS (certificate not checked): connect, write, then read

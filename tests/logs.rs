@@ -5,23 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use tpp::{Client, Connection, Handler, Server};
+use tpp::{Client, Server};
+use tpp_tests::TestService as Svc;
 use tpp_tests::*;
-
-struct Svc;
-
-impl Handler for Svc {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
-        match conn.action() {
-            "echo" => {
-                let request = conn.request().clone();
-                conn.send_result(request.body_raw()?).await
-            }
-            "fail" => conn.send_error(5, "nope").await,
-            _ => tpp::service::answer_unknown_action(conn).await,
-        }
-    }
-}
 
 fn client(port: u16) -> Client {
     Client::builder("127.0.0.1", port)

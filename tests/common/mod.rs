@@ -177,3 +177,51 @@ pub fn python_or_skip(test: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// A low-level service for the hostile-peer tests: `echo` (the body
+/// untouched), `big` (N MiB), `fail` (code 5), `stream` (N numbers) and
+/// `hang` (never answers).
+pub struct TestService;
+
+impl tpp::Handler for TestService {
+    async fn handle(&self, conn: &mut tpp::Connection) -> Result<(), tpp::Error> {
+        match conn.action() {
+            "echo" => {
+                let request = conn.request().clone();
+                conn.send_result(request.body_raw()?).await
+            }
+            "big" => {
+                let mib: usize = conn.body()?;
+                conn.send_result(&"x".repeat(mib << 20)).await
+            }
+            "fail" => conn.send_error(5, "nope").await,
+            "stream" => {
+                let n: u64 = conn.body()?;
+                tpp::stream::send_stream(conn, None::<&()>, tpp::ItemStream::iter(0..n)).await
+            }
+            "hang" => {
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+            _ => tpp::service::answer_unknown_action(conn).await,
+        }
+    }
+}
+
+/// This process's resident memory, in KiB (0 where /proc is absent).
+pub fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Makes dropping `s` send a RST instead of a FIN.
+pub fn reset_on_drop(s: &TcpStream) {
+    // Deprecated because a non-zero linger blocks on drop; zero does not.
+    #[allow(deprecated)]
+    s.set_linger(Some(Duration::ZERO)).unwrap();
+}
