@@ -37,6 +37,47 @@
 //! server.serve(Hello).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! A typed service and its client, from one trait (every attribute is
+//! documented in [`macro@toxic_service`]):
+//!
+//! ```no_run
+//! #[derive(Debug, thiserror::Error, tpp::ToxicError)]
+//! pub enum GreetError {
+//!     #[error("{0}")]
+//!     #[toxic(code = 4)]
+//!     Refused(String),
+//! }
+//!
+//! #[tpp::toxic_service(rename_all = "kebab-case")]
+//! pub trait Greeter {
+//!     /// Greets someone.
+//!     async fn say_hello(&self, name: String, excited: Option<bool>) -> Result<String, GreetError>;
+//! }
+//!
+//! struct English;
+//!
+//! impl Greeter for English {
+//!     async fn say_hello(&self, name: String, excited: Option<bool>) -> Result<String, GreetError> {
+//!         if name.is_empty() {
+//!             return Err(GreetError::Refused("who?".into()));
+//!         }
+//!         let end = if excited.unwrap_or(false) { "!" } else { "." };
+//!         Ok(format!("Hello, {name}{end}"))
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = tpp::Server::builder().token("secret").bind("127.0.0.1:0").await?;
+//! let port = server.local_addr().port();
+//! tokio::spawn(server.serve(GreeterServer::new(English)));
+//!
+//! let client = GreeterClient::new(tpp::Client::builder("127.0.0.1", port).token("secret").build()?);
+//! // -> {"action": "say-hello", "body": {"name": "Ana"}, "token": "secret"}
+//! // <- {"code":0,"body":{"say-hello":"Hello, Ana."}}
+//! assert_eq!(client.say_hello("Ana".into(), None).await?, "Hello, Ana.");
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
 pub mod auth;
