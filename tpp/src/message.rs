@@ -77,10 +77,7 @@ impl Request {
             .map_err(classify_json_error)?;
         de.end().map_err(BadData::Json)?;
         let envelope = envelope?;
-        let body = envelope.body.map(|raw| {
-            let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-            start..start + raw.get().len()
-        });
+        let body = envelope.body.map(|raw| range_within(text, raw));
         Ok(Request {
             token: envelope.token,
             action: envelope.action,
@@ -129,12 +126,7 @@ impl Request {
 
     /// The raw JSON text of `body`; `"null"` when the request has none.
     pub fn body_json(&self) -> &str {
-        match &self.body {
-            // The payload was checked to be UTF-8 in `parse`, and the range
-            // is a whole JSON value inside it, so it ends on char boundaries.
-            Some(range) => std::str::from_utf8(&self.payload[range.clone()]).unwrap_or("null"),
-            None => "null",
-        }
+        json_slice(&self.payload, &self.body)
     }
 
     /// Deserializes `body` into `T`.
@@ -162,6 +154,22 @@ impl Request {
     /// The whole payload as received.
     pub fn payload(&self) -> &Bytes {
         &self.payload
+    }
+}
+
+/// Where `raw`, borrowed from `text` by the parser, sits inside it.
+fn range_within(text: &str, raw: &RawValue) -> Range<usize> {
+    let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+    start..start + raw.get().len()
+}
+
+/// The JSON text at `range` of a payload checked to be UTF-8 when it was
+/// parsed (a whole JSON value, so the range ends on char boundaries);
+/// `"null"` when there is none.
+fn json_slice<'a>(payload: &'a Bytes, range: &Option<Range<usize>>) -> &'a str {
+    match range {
+        Some(range) => std::str::from_utf8(&payload[range.clone()]).unwrap_or("null"),
+        None => "null",
     }
 }
 
@@ -366,10 +374,7 @@ impl Response {
             Some(raw_code) => parse_code(raw_code.get())
                 .ok_or_else(|| BadResponse::BadCode(raw_code.get().to_owned()))?,
         };
-        let body = raw.body.map(|raw| {
-            let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-            start..start + raw.get().len()
-        });
+        let body = raw.body.map(|raw| range_within(text, raw));
         Ok(Response {
             payload,
             code,
@@ -389,10 +394,7 @@ impl Response {
 
     /// The raw JSON text of `body` (`"null"` when absent).
     pub fn body_json(&self) -> &str {
-        match &self.body {
-            Some(range) => std::str::from_utf8(&self.payload[range.clone()]).unwrap_or("null"),
-            None => "null",
-        }
+        json_slice(&self.payload, &self.body)
     }
 
     /// Deserializes the whole body.
