@@ -46,6 +46,13 @@ impl Handler for TestHandler {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 conn.send_result(&ms).await
             }
+            "conversation" => {
+                // Answer, then read what the client sends next on the same connection.
+                conn.send_response(0, &"go on").await?;
+                let next = conn.read_message().await?.unwrap_or_default();
+                let said: Value = serde_json::from_slice(&next)?;
+                conn.send_response(0, &json!({"you said": said})).await
+            }
             "steps" => {
                 let n: u64 = conn.body()?;
                 for i in 0..n {
@@ -350,5 +357,25 @@ async fn bcrypt_tokens_verify_once_then_come_from_the_cache() {
         .await
         .unwrap_err();
     assert_eq!(err.server_code(), Some(3));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_handler_can_read_further_messages_on_its_connection() {
+    let server = start(Server::builder().token("tok"), TestHandler::new()).await;
+    let c = client(server.port());
+    let mut conn = within(c.connect()).await.unwrap();
+    within(conn.write_request("conversation", &(), Some("tok"), &Default::default()))
+        .await
+        .unwrap();
+    let first = within(conn.get_response()).await.unwrap();
+    assert_eq!(first.body::<String>().unwrap(), "go on");
+    within(conn.write(&json!({"more": [1, 2]}))).await.unwrap();
+    let second = within(conn.get_response()).await.unwrap();
+    assert_eq!(
+        second.body::<Value>().unwrap(),
+        json!({"you said": {"more": [1, 2]}})
+    );
+    assert!(within(conn.read()).await.unwrap().is_none(), "then closed");
     server.stop().await;
 }

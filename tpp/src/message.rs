@@ -74,7 +74,7 @@ impl Request {
         let mut de = serde_json::Deserializer::from_str(text);
         let envelope = de
             .deserialize_any(EnvelopeVisitor)
-            .map_err(classify_json_error)?;
+            .map_err(BadData::Json)?;
         de.end().map_err(BadData::Json)?;
         let envelope = envelope?;
         let body = envelope.body.map(|raw| range_within(text, raw));
@@ -171,10 +171,6 @@ fn json_slice<'a>(payload: &'a Bytes, range: &Option<Range<usize>>) -> &'a str {
         Some(range) => std::str::from_utf8(&payload[range.clone()]).unwrap_or("null"),
         None => "null",
     }
-}
-
-fn classify_json_error(e: serde_json::Error) -> BadData {
-    BadData::Json(e)
 }
 
 /// Python's truthiness for JSON values.
