@@ -12,11 +12,10 @@
 //! workspace root. Without it a test says it skips, unless
 //! `TPP_REQUIRE_PYTHON=1` (CI), where it fails.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -25,7 +24,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 use tpp::{ClientError, Connection, Handler, Server};
-use tpp_tests::{python_or_skip, start, within, TestCert, WAIT};
+use tpp_tests::{python_or_skip, start, within, RefServer, TestCert, REF_TOKEN, WAIT};
 
 // ---------------------------------------------------------------------------
 // Python helpers
@@ -131,96 +130,6 @@ async fn python_made_hash(python: &Path) -> &'static str {
         hash
     })
     .await
-}
-
-/// A toxiccore `ToxicServer` running `tests/python/ref_server.py`, killed
-/// (and reaped) when dropped.
-struct RefServer {
-    child: std::process::Child,
-    port: u16,
-    stderr: Arc<Mutex<String>>,
-}
-
-/// The token `ref_server.py` is started with.
-const REF_TOKEN: &str = "py-secret-ç";
-
-impl RefServer {
-    async fn start(python: &Path, tls: Option<&TestCert>) -> RefServer {
-        let mut cmd = std::process::Command::new(python);
-        cmd.arg(script("ref_server.py"))
-            .args(["--token", REF_TOKEN]);
-        if let Some(cert) = tls {
-            cmd.arg("--tls").arg(&cert.cert).arg(&cert.key);
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ref_server.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut s) = sink.lock() {
-                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            }
-        });
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let mut reader = std::io::BufReader::new(stdout);
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let _ = tx.send(first);
-            // Keep the pipe drained so the server never blocks on it.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        // From here on the guard kills the process whatever happens.
-        let mut server = RefServer {
-            child,
-            port: 0,
-            stderr: log,
-        };
-        let line = within(rx).await.unwrap_or_default();
-        server.port = line.trim().parse().unwrap_or_else(|_| {
-            panic!(
-                "ref_server.py did not print its port (got {line:?}); stderr:\n{}",
-                server.stderr()
-            )
-        });
-        server
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    fn client(&self) -> tpp::ClientBuilder {
-        tpp::Client::builder("127.0.0.1", self.port)
-            .token(REF_TOKEN)
-            .timeout(Duration::from_secs(10))
-    }
-}
-
-impl Drop for RefServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("ref_server.py stderr:\n{}", self.stderr());
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -819,7 +728,7 @@ async fn our_client_against_reference_server_tcp() {
     let server = RefServer::start(&python, None).await;
     let client = server.client().build().expect("client");
     our_client_unary(&client).await;
-    let no_token = tpp::Client::builder("127.0.0.1", server.port)
+    let no_token = tpp::Client::builder("127.0.0.1", server.port())
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");

@@ -225,3 +225,150 @@ pub fn reset_on_drop(s: &TcpStream) {
     #[allow(deprecated)]
     s.set_linger(Some(Duration::ZERO)).unwrap();
 }
+
+/// The token [`RefServer`] starts `ref_server.py` with (the script stores a
+/// toxiccore-style bcrypt hash of it, cost 4).
+pub const REF_TOKEN: &str = "py-secret-ç";
+
+/// A toxiccore `ToxicServer` running `tests/python/ref_server.py` (see that
+/// script for its actions), on 127.0.0.1 and a free port, authenticating
+/// [`REF_TOKEN`].
+///
+/// The process is killed and reaped when the guard is dropped, whatever
+/// happens in the test. Its stdout is drained after the first line (the
+/// port) and its stderr is kept: [`RefServer::stderr`] returns it, and it is
+/// printed when the guard drops during a panic.
+///
+/// ```no_run
+/// # async fn t(python: &std::path::Path) {
+/// let server = tpp_tests::RefServer::start(python, None).await;
+/// let client = server.client().build().unwrap();
+/// # }
+/// ```
+pub struct RefServer {
+    child: std::process::Child,
+    port: u16,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl RefServer {
+    /// Starts the server (TLS when `tls` is given) and waits, for at most
+    /// [`WAIT`], until it prints its port. The wait runs on tokio's blocking
+    /// pool, so the test's runtime keeps running.
+    pub async fn start(python: &Path, tls: Option<&TestCert>) -> RefServer {
+        let (mut server, port) = RefServer::spawn(python, tls);
+        let line = within(tokio::task::spawn_blocking(move || {
+            port.recv_timeout(WAIT).unwrap_or_default()
+        }))
+        .await
+        .unwrap_or_default();
+        server.set_port(&line);
+        server
+    }
+
+    /// [`RefServer::start`] for plain `#[test]`s (no runtime): blocks the
+    /// thread for at most [`WAIT`] until the port is printed.
+    pub fn start_blocking(python: &Path, tls: Option<&TestCert>) -> RefServer {
+        let (mut server, port) = RefServer::spawn(python, tls);
+        let line = port.recv_timeout(WAIT).unwrap_or_default();
+        server.set_port(&line);
+        server
+    }
+
+    /// Spawns the process and its pipe readers; the receiver gets stdout's
+    /// first line. From here on the guard kills the process on drop.
+    fn spawn(
+        python: &Path,
+        tls: Option<&TestCert>,
+    ) -> (RefServer, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, Read};
+        use std::process::Stdio;
+
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("python")
+            .join("ref_server.py");
+        let mut cmd = std::process::Command::new(python);
+        cmd.arg(script).args(["--token", REF_TOKEN]);
+        if let Some(cert) = tls {
+            cmd.arg("--tls").arg(&cert.cert).arg(&cert.key);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ref_server.py");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(stdout);
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let _ = tx.send(first);
+            // Keep the pipe drained so the server never blocks on it.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        let server = RefServer {
+            child,
+            port: 0,
+            stderr: log,
+        };
+        (server, rx)
+    }
+
+    fn set_port(&mut self, line: &str) {
+        self.port = line.trim().parse().unwrap_or_else(|_| {
+            panic!(
+                "ref_server.py did not print its port (got {line:?}); stderr:\n{}",
+                self.stderr()
+            )
+        });
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// A client builder for it: [`REF_TOKEN`] and a 10 s timeout per call
+    /// (plain TCP; add TLS settings for a TLS server).
+    pub fn client(&self) -> tpp::ClientBuilder {
+        tpp::Client::builder("127.0.0.1", self.port)
+            .token(REF_TOKEN)
+            .timeout(Duration::from_secs(10))
+    }
+}
+
+impl Drop for RefServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("ref_server.py stderr:\n{}", self.stderr());
+        }
+    }
+}

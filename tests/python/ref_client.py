@@ -20,9 +20,16 @@ does. OPs:
   for a unary action on a server that keeps the connection open.
 - {"op": "bcrypt", "token": T}: toxiccore.utils.bcrypt_string(T) (cost 12)
   -> {"ok": true, "result": "$2b$12$..."}
+- {"op": "request2server_stream", "action": A, "body": B, "token": T}: an
+  acknowledged stream, read as a client of the hole's `stream` action does:
+  `ack = await client.request2server(A, B, T)` (which unwraps
+  body[A]), then the build loop above on the same connection
+  -> {"ok": true, "result": ack, "responses": [r, ...], "last": r}. "count"
+  works as for exchange.
 
 Any failure gives {"ok": false, "exc": <exception class name>,
-"message": str(exception)} (plus "responses" for exchange). Every network
+"message": str(exception)} (plus "responses" for exchange, and "responses"
+and "result" for request2server_stream). Every network
 operation is bounded by "timeout" seconds (default 15).
 """
 
@@ -64,6 +71,23 @@ async def exchange(spec, op, responses):
         return {"ok": True, "responses": responses, "last": None}
 
 
+async def request2server_stream(spec, op, responses, out):
+    client = BaseToxicClient(
+        spec["host"], spec["port"], spec.get("use_ssl", False), spec.get("validate_cert", True)
+    )
+    async with client:
+        out["result"] = await client.request2server(op["action"], op.get("body"), op.get("token"))
+        count = op.get("count")
+        while count is None or len(responses) < count:
+            r = await client.get_response()
+            if not r or r.get("body") is None:
+                out["last"] = r
+                return out
+            responses.append(r)
+        out["last"] = None
+        return out
+
+
 async def run_op(spec, op):
     kind = op["op"]
     timeout = spec.get("timeout", 15)
@@ -80,6 +104,13 @@ async def run_op(spec, op):
             return await asyncio.wait_for(exchange(spec, op, responses), timeout)
         except Exception as e:  # reported to the Rust test
             return fail(e, responses=responses)
+    if kind == "request2server_stream":
+        responses = []
+        out = {"ok": True, "responses": responses}
+        try:
+            return await asyncio.wait_for(request2server_stream(spec, op, responses, out), timeout)
+        except Exception as e:  # reported to the Rust test
+            return fail(e, responses=responses, result=out.get("result"))
     raise ValueError("unknown op {!r}".format(kind))
 
 

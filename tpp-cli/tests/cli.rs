@@ -7,11 +7,7 @@
 //! they skip when Python with toxiccore is missing, unless
 //! `TPP_REQUIRE_PYTHON=1`, where they fail.
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -21,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tpp::service::{answer_list_funcs, answer_unknown_action};
 use tpp::{ActionInfo, ActionKind, Connection, Handler, ParamInfo, Server};
-use tpp_tests::{python_or_skip, start, Running, TestCert, WAIT};
+use tpp_tests::{python_or_skip, start, RefServer, Running, TestCert, REF_TOKEN, WAIT};
 
 const TOKEN: &str = "s3cret-ç";
 
@@ -915,74 +911,13 @@ fn every_subcommand_has_examples_in_its_help() {
 // Against the Python reference (toxiccore)
 // ---------------------------------------------------------------------------
 
-/// The token ref_server.py is started with (it stores toxiccore-style
-/// bcrypt of it, cost 4).
-const PY_TOKEN: &str = "py-secret-ç";
-
-/// `tests/python/ref_server.py` (the workspace's reference fixture) as a
-/// subprocess, killed and reaped when dropped.
-struct PyServer {
-    child: Child,
-    port: u16,
-}
-
-impl PyServer {
-    fn start(python: &Path, tls: Option<&TestCert>) -> PyServer {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/ref_server.py");
-        let mut cmd = std::process::Command::new(python);
-        cmd.arg(&script).args(["--token", PY_TOKEN]);
-        if let Some(cert) = tls {
-            cmd.arg("--tls").arg(&cert.cert).arg(&cert.key);
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ref_server.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let _ = tx.send(first);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        // Drain stderr so the server never blocks on it.
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = stderr.read_to_end(&mut sink);
-        });
-        let mut server = PyServer { child, port: 0 };
-        let line = rx.recv_timeout(WAIT).unwrap_or_default();
-        server.port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("ref_server.py did not print its port (got {line:?})"));
-        server
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn python_server_call_fields_and_errors() {
     let Some(py) = python_or_skip("python_server_call_fields_and_errors") else {
         return;
     };
-    let server = PyServer::start(&py, None);
-    let addr = server.addr();
+    let server = RefServer::start_blocking(&py, None);
+    let addr = server.addr().to_string();
     let out = tpp()
         .args([
             "call",
@@ -991,7 +926,7 @@ fn python_server_call_fields_and_errors() {
             "name=ana",
             "n=123456789012345678901234567890",
         ])
-        .env("TPP_TOKEN", PY_TOKEN)
+        .env("TPP_TOKEN", REF_TOKEN)
         .assert()
         .success()
         .get_output()
@@ -1008,7 +943,7 @@ fn python_server_call_fields_and_errors() {
             "-F",
             "user_id=u-1",
             "--token",
-            PY_TOKEN,
+            REF_TOKEN,
         ])
         .assert()
         .success()
@@ -1021,7 +956,7 @@ fn python_server_call_fields_and_errors() {
             "code=7",
             "message=nope ç",
             "--token",
-            PY_TOKEN,
+            REF_TOKEN,
         ])
         .assert()
         .code(17)
@@ -1034,7 +969,7 @@ fn python_server_call_fields_and_errors() {
             "code=2",
             "message=bare",
             "--token",
-            PY_TOKEN,
+            REF_TOKEN,
         ])
         .assert()
         .code(12)
@@ -1047,13 +982,13 @@ fn python_server_call_fields_and_errors() {
             "code=4",
             "message=str",
             "--token",
-            PY_TOKEN,
+            REF_TOKEN,
         ])
         .assert()
         .code(14)
         .stderr("error 4: str\n");
     tpp()
-        .args(["call", &addr, "nope", "--token", PY_TOKEN])
+        .args(["call", &addr, "nope", "--token", REF_TOKEN])
         .assert()
         .code(11)
         .stderr("error 1: Action nope does not exist\n");
@@ -1063,17 +998,19 @@ fn python_server_call_fields_and_errors() {
         .code(13)
         .stderr("error 3: Bad auth token\n");
     tpp()
-        .args(["call", &addr, "no-key", "--token", PY_TOKEN])
+        .args(["call", &addr, "no-key", "--token", REF_TOKEN])
         .assert()
         .code(4)
         .stderr(contains("--raw"));
     tpp()
-        .args(["call", &addr, "no-code", "--raw", "-c", "--token", PY_TOKEN])
+        .args([
+            "call", &addr, "no-code", "--raw", "-c", "--token", REF_TOKEN,
+        ])
         .assert()
         .success()
         .stdout("{\"no-code\":\"fine\"}\n");
     tpp()
-        .args(["call", &addr, "close", "--token", PY_TOKEN])
+        .args(["call", &addr, "close", "--token", REF_TOKEN])
         .assert()
         .code(3)
         .stderr(contains("closed the connection without answering"));
@@ -1084,11 +1021,11 @@ fn python_server_streams() {
     let Some(py) = python_or_skip("python_server_streams") else {
         return;
     };
-    let server = PyServer::start(&py, None);
-    let addr = server.addr();
+    let server = RefServer::start_blocking(&py, None);
+    let addr = server.addr().to_string();
     let out = tpp()
         .args([
-            "call", &addr, "build", "steps=3", "--stream", "--token", PY_TOKEN,
+            "call", &addr, "build", "steps=3", "--stream", "--token", REF_TOKEN,
         ])
         .assert()
         .success()
@@ -1116,7 +1053,7 @@ fn python_server_streams() {
             "steps=2",
             "--stream",
             "--token",
-            PY_TOKEN,
+            REF_TOKEN,
         ])
         .assert()
         .success();
@@ -1129,7 +1066,7 @@ fn python_server_streams() {
             "steps=2",
             "--stream",
             "--token",
-            PY_TOKEN,
+            REF_TOKEN,
         ])
         .assert()
         .code(15)
@@ -1145,8 +1082,8 @@ fn python_server_tls_and_timeout() {
         return;
     };
     let cert = TestCert::new();
-    let server = PyServer::start(&py, Some(&cert));
-    let addr = server.addr();
+    let server = RefServer::start_blocking(&py, Some(&cert));
+    let addr = server.addr().to_string();
     tpp()
         .args([
             "call",
@@ -1156,7 +1093,7 @@ fn python_server_tls_and_timeout() {
             "-k",
             "-c",
             "--token",
-            PY_TOKEN,
+            REF_TOKEN,
         ])
         .assert()
         .success()
@@ -1164,14 +1101,14 @@ fn python_server_tls_and_timeout() {
     tpp()
         .args(["call", &addr, "echo", "via=ca", "-c", "--ca"])
         .arg(&cert.cert)
-        .args(["--token", PY_TOKEN])
+        .args(["--token", REF_TOKEN])
         .assert()
         .success()
         .stdout("{\"via\":\"ca\"}\n");
     tpp()
         .args(["call", &addr, "echo", "--tls", "--ca"])
         .arg(&TestCert::new().cert)
-        .args(["--token", PY_TOKEN])
+        .args(["--token", REF_TOKEN])
         .assert()
         .code(3)
         .stderr(contains("not signed by a trusted authority"));
@@ -1185,7 +1122,7 @@ fn python_server_tls_and_timeout() {
             "--timeout",
             "0.5",
         ])
-        .args(["--token", PY_TOKEN])
+        .args(["--token", REF_TOKEN])
         .assert()
         .code(3)
         .stderr(contains("timed out after 0.5s"));

@@ -170,8 +170,18 @@ pub(crate) enum ActionKind {
     Unary,
     /// `#[action(bare)]`: `{"code": 0, "body": result}`.
     Bare,
-    /// `#[action(stream)]`: several frames (not supported yet).
+    /// `#[action(stream)]`: `{"code": 0, "body": item}` per item, then the connection closes.
     Stream,
+    /// `#[action(stream, ack)]`: first `{"code": 0, "body": {"<action>": ack}}`, then the items
+    /// as for `Stream`.
+    AckStream,
+}
+
+impl ActionKind {
+    /// Whether the action streams (with or without an acknowledgement).
+    pub(crate) fn is_stream(self) -> bool {
+        matches!(self, ActionKind::Stream | ActionKind::AckStream)
+    }
 }
 
 /// Arguments of a method's `#[action(...)]` attributes (several are merged).
@@ -183,10 +193,12 @@ pub(crate) struct ActionArgs {
     pub bare: Option<Span>,
     /// `stream`: streaming action.
     pub stream: Option<Span>,
+    /// `ack`: a streaming action that answers an acknowledgement first.
+    pub ack: Option<Span>,
 }
 
 /// What the error message lists as the valid `#[action]` arguments.
-pub(crate) const ACTION_ARGS: &str = "`name = \"...\"`, `bare`, `stream`";
+pub(crate) const ACTION_ARGS: &str = "`name = \"...\"`, `bare`, `stream`, `ack`";
 
 impl ActionArgs {
     /// Takes every `#[action(...)]` out of `attrs` and parses them.
@@ -210,6 +222,10 @@ impl ActionArgs {
                     if once(args.stream.is_some(), &meta, errors) {
                         args.stream = Some(meta.path.span_of());
                     }
+                } else if meta.path.is_ident("ack") {
+                    if once(args.ack.is_some(), &meta, errors) {
+                        args.ack = Some(meta.path.span_of());
+                    }
                 } else {
                     unknown(&meta, errors, "#[action]", ACTION_ARGS);
                 }
@@ -221,16 +237,39 @@ impl ActionArgs {
         args
     }
 
-    /// The action's kind; `bare` with `stream` is an error.
+    /// The action's kind. `bare` with `stream`, and `ack` without `stream` (or with `bare`),
+    /// are errors.
     pub(crate) fn kind(&self, errors: &mut Errors) -> ActionKind {
-        match (self.bare, self.stream) {
-            (Some(_), Some(stream)) => {
+        let stream_kind = if self.ack.is_some() {
+            ActionKind::AckStream
+        } else {
+            ActionKind::Stream
+        };
+        match (self.bare, self.stream, self.ack) {
+            (Some(_), Some(stream), _) => {
                 errors.at(stream, "`bare` and `stream` cannot be combined");
-                ActionKind::Stream
+                stream_kind
             }
-            (Some(_), None) => ActionKind::Bare,
-            (None, Some(_)) => ActionKind::Stream,
-            (None, None) => ActionKind::Unary,
+            (Some(_), None, Some(ack)) => {
+                errors.at(
+                    ack,
+                    "`bare` and `ack` cannot be combined: an acknowledgement is always sent as \
+                     `{\"<action>\": ack}` (what request2server unwraps), before the items of \
+                     a stream; write `#[action(stream, ack)]`",
+                );
+                ActionKind::Bare
+            }
+            (None, None, Some(ack)) => {
+                errors.at(
+                    ack,
+                    "`ack` only applies to streaming actions: write `#[action(stream, ack)]` \
+                     and return `Result<(A, tpp::ItemStream<T>), E>`",
+                );
+                ActionKind::Unary
+            }
+            (Some(_), None, None) => ActionKind::Bare,
+            (None, Some(_), _) => stream_kind,
+            (None, None, None) => ActionKind::Unary,
         }
     }
 }

@@ -124,33 +124,42 @@ fn render_method(svc: &Service, action: &Action) -> TokenStream {
         ActionKind::Bare => Ident::new("request_bare", ok_span),
         ActionKind::Unary => Ident::new("request2server", ok_span),
         ActionKind::Stream => Ident::new("request_stream", ok_span),
+        ActionKind::AckStream => Ident::new("request_stream_ack", ok_span),
     };
-    let is_stream = action.kind == ActionKind::Stream;
     // A stream: the items, each decoded into `T`; the client's timeout also bounds the wait
     // for each item (as the Python client's does for each read).
-    let output = if is_stream {
-        quote! {
-            ::core::pin::Pin<
-                #krate::__private::Box<
-                    dyn #krate::__private::futures_core::Stream<
-                        Item = ::core::result::Result<#ok_ty, #krate::ClientError>,
-                    > + ::core::marker::Send,
-                >,
-            >
-        }
-    } else {
-        quote!(#ok_ty)
+    let items = quote! {
+        ::core::pin::Pin<
+            #krate::__private::Box<
+                dyn #krate::__private::futures_core::Stream<
+                    Item = ::core::result::Result<#ok_ty, #krate::ClientError>,
+                > + ::core::marker::Send,
+            >,
+        >
     };
-    let finish = |args: TokenStream, args_ty: TokenStream| {
-        if is_stream {
-            quote! {
-                let __tpp_timeout = self.inner.timeout();
-                let __tpp_stream = self.inner.#call::<#args_ty>(#wire, #args, __tpp_timeout).await?;
-                ::core::result::Result::Ok(#krate::__private::Box::pin(__tpp_stream.typed::<#ok_ty>()))
-            }
-        } else {
-            quote!(self.inner.#call::<#args_ty, #ok_ty>(#wire, #args).await)
-        }
+    let output = match (action.kind, &action.ack_ty) {
+        (ActionKind::Stream, _) => items,
+        (ActionKind::AckStream, Some(ack_ty)) => quote!((#ack_ty, #items)),
+        _ => quote!(#ok_ty),
+    };
+    let finish = |args: TokenStream, args_ty: TokenStream| match (action.kind, &action.ack_ty) {
+        (ActionKind::Stream, _) => quote! {
+            let __tpp_timeout = self.inner.timeout();
+            let __tpp_stream = self.inner.#call::<#args_ty>(#wire, #args, __tpp_timeout).await?;
+            ::core::result::Result::Ok(#krate::__private::Box::pin(__tpp_stream.typed::<#ok_ty>()))
+        },
+        (ActionKind::AckStream, Some(ack_ty)) => quote! {
+            let __tpp_timeout = self.inner.timeout();
+            let (__tpp_ack, __tpp_stream) = self
+                .inner
+                .#call::<#args_ty, #ack_ty>(#wire, #args, __tpp_timeout)
+                .await?;
+            ::core::result::Result::Ok((
+                __tpp_ack,
+                #krate::__private::Box::pin(__tpp_stream.typed::<#ok_ty>()),
+            ))
+        },
+        _ => quote!(self.inner.#call::<#args_ty, #ok_ty>(#wire, #args).await),
     };
 
     let inputs = action

@@ -131,8 +131,34 @@
 //!   <- (connection closed)
 //!   ```
 //!
-//!   `bare` and `stream` cannot be combined. A first acknowledgement frame (the hole's
-//!   `{"stream": "ok"}`) is not generated; write such an action with the low-level `Handler`.
+//!   `bare` and `stream` cannot be combined.
+//! - `stream, ack`: a streaming action that first answers an acknowledgement, like the hole's
+//!   `stream` action. The method returns `Result<(A, tpp::ItemStream<T>), E>`: `A` is sent
+//!   first as `{"code": 0, "body": {"<action>": ack}}` (what toxiccore's `request2server`
+//!   unwraps), then each item as for `stream`. An `Err(e)` from the method is the only
+//!   response (no acknowledgement). The client method returns
+//!   `Result<(A, Pin<Box<dyn Stream<Item = Result<T, tpp::ClientError>> + Send>>),
+//!   tpp::ClientError>` (it calls `tpp::Client::request_stream_ack`); the client's timeout
+//!   bounds connecting, sending and reading the acknowledgement, then each item.
+//!
+//!   ```ignore
+//!   #[action(stream, ack)]
+//!   async fn stream(&self, ctx: &tpp::Context, event_types: Vec<String>)
+//!       -> Result<(String, tpp::ItemStream<Event>), E>;
+//!   // impl: let (tx, events) = tpp::ItemStream::channel(16);
+//!   //       tokio::spawn(async move { while tx.send(next_event().await).await.is_ok() {} });
+//!   //       Ok(("ok".to_owned(), events))
+//!   // client: let (ack, mut events) = client.stream(vec!["build_started".into()]).await?;
+//!   ```
+//!   ```text
+//!   -> {"token": "…", "action": "stream", "body": {"event_types": ["build_started"]}, "user_id": "42"}
+//!   <- {"code": 0, "body": {"stream": "ok"}}
+//!   <- {"code": 0, "body": {"event_type": "build_started", "build": {...}}}
+//!   <- {"code": 0, "body": {"event_type": "build_started", "build": {...}}}
+//!   <- (connection closed when the events end, or when the client leaves)
+//!   ```
+//!
+//!   `ack` needs `stream` and cannot be combined with `bare`.
 //!
 //! ## Parameters
 //!
@@ -230,7 +256,8 @@
 //!
 //! Each is reported on the offending item, and all of them at once: a method that is not
 //! `async fn`, that does not take `&self`, that is generic, that has pattern arguments, that
-//! does not return `Result`; duplicate, empty or whitespace-containing action names; unknown
+//! does not return `Result`; a stream that does not return `ItemStream<T>` (or
+//! `(A, ItemStream<T>)` with `ack`); `bare` with `stream`, `ack` without `stream`; duplicate, empty or whitespace-containing action names; unknown
 //! attribute arguments (the message lists the valid ones); `#[body]` beside other body
 //! parameters; a parameter type that is not `Serialize + DeserializeOwned`; a trait that is
 //! generic or has items other than methods; a method named like a client method (`new`,
@@ -449,6 +476,54 @@ mod tests {
         let out = expand_service(quote!(rename = "x"), input).to_string();
         assert_eq!(out.matches("compile_error").count(), 5, "{out}");
         assert!(out.contains("valid arguments are"), "{out}");
+    }
+
+    #[test]
+    fn ack_streams_expand() {
+        let input = quote! {
+            trait Hole {
+                #[action(stream, ack)]
+                async fn stream(&self, kinds: Vec<String>)
+                    -> Result<(String, tpp::ItemStream<u32>), tpp::ActionError>;
+            }
+        };
+        let out = expand_service(quote!(), input);
+        syn::parse2::<syn::File>(out.clone()).expect("valid Rust");
+        let text = out.to_string();
+        assert!(!text.contains("compile_error"), "{text}");
+        for needle in [
+            "send_stream :: < u32 , String >",
+            ":: core :: option :: Option :: Some (& __tpp_ack)",
+            "request_stream_ack :: < __TppArgs , String >",
+            "__tpp_wire_type :: < String > ()",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn ack_misuse_is_reported() {
+        let input = quote! {
+            trait Hole {
+                #[action(ack)]
+                async fn a(&self) -> Result<String, E>;
+                #[action(bare, ack)]
+                async fn b(&self) -> Result<String, E>;
+                #[action(stream, ack)]
+                async fn c(&self) -> Result<tpp::ItemStream<u32>, E>;
+                #[action(stream)]
+                async fn d(&self) -> Result<(String, tpp::ItemStream<u32>), E>;
+            }
+        };
+        let out = expand_service(quote!(), input).to_string();
+        assert_eq!(out.matches("compile_error").count(), 4, "{out}");
+        assert!(
+            out.contains("`ack` only applies to streaming actions"),
+            "{out}"
+        );
+        assert!(out.contains("`bare` and `ack` cannot be combined"), "{out}");
+        assert!(out.contains("acknowledged streams return"), "{out}");
+        assert!(out.contains("write `#[action(stream, ack)]`"), "{out}");
     }
 
     #[test]

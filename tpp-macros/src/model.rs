@@ -66,6 +66,8 @@ pub(crate) struct Action {
     pub ok_ty: Type,
     /// What travels on the wire: `T`, or the item type of a stream's `ItemStream<T>`.
     pub wire_ty: Type,
+    /// `A` of an acknowledged stream's `(A, ItemStream<T>)`.
+    pub ack_ty: Option<Type>,
     /// `E` of `Result<T, E>`, when written.
     pub err_ty: Option<Type>,
     /// How the action answers.
@@ -397,15 +399,40 @@ impl Action {
             },
         };
 
-        // A stream's `T` is `ItemStream<Item>`.
+        // A stream's `T` is `ItemStream<Item>`; an acknowledged stream's is
+        // `(Ack, ItemStream<Item>)`.
+        let mut ack_ty = None;
         let wire_ty = match (&ok_ty, kind) {
             (Some(ok_ty), ActionKind::Stream) => match generic_arg_of(ok_ty, "ItemStream") {
                 Some(item) => Some(item.clone()),
                 None => {
+                    let hint = if ack_stream_args(ok_ty).is_some() {
+                        "; to send an acknowledgement first, write `#[action(stream, ack)]`"
+                    } else {
+                        ""
+                    };
                     errors.spanned(
                         ok_ty,
-                        "streaming actions return `Result<tpp::ItemStream<T>, E>`: the items \
-                         are sent one response each, then the connection closes",
+                        format!(
+                            "streaming actions return `Result<tpp::ItemStream<T>, E>`: the \
+                             items are sent one response each, then the connection closes{hint}"
+                        ),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+            (Some(ok_ty), ActionKind::AckStream) => match ack_stream_args(ok_ty) {
+                Some((ack, item)) => {
+                    ack_ty = Some(ack.clone());
+                    Some(item.clone())
+                }
+                None => {
+                    errors.spanned(
+                        ok_ty,
+                        "acknowledged streams return `Result<(A, tpp::ItemStream<T>), E>`: `A` \
+                         is sent first as {\"<action>\": ack}, then each item as one response, \
+                         then the connection closes",
                     );
                     ok = false;
                     None
@@ -467,6 +494,7 @@ impl Action {
                 output: output?,
                 ok_ty: ok_ty?,
                 wire_ty: wire_ty?,
+                ack_ty,
                 err_ty,
                 kind,
                 default_body: method.default.clone(),
@@ -577,6 +605,17 @@ fn generic_arg_of<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
         [GenericArgument::Type(inner)] => Some(inner),
         _ => None,
     }
+}
+
+/// `A` and `T` of a type that is syntactically `(A, ItemStream<T>)` (any path ending in
+/// `ItemStream`).
+fn ack_stream_args(ty: &Type) -> Option<(&Type, &Type)> {
+    let Type::Tuple(tuple) = ty else { return None };
+    let mut elems = tuple.elems.iter();
+    let (Some(ack), Some(items), None) = (elems.next(), elems.next(), elems.next()) else {
+        return None;
+    };
+    Some((ack, generic_arg_of(items, "ItemStream")?))
 }
 
 /// A shared reference to a path ending in `Context` (`&tpp::Context`, `&Context`).
@@ -714,6 +753,12 @@ mod tests {
         assert!(result_args(&ty).is_none());
         let ty: Type = syn::parse_quote!(&tpp::Context);
         assert!(is_context_type(&ty));
+        let ty: Type = syn::parse_quote!((String, tpp::ItemStream<u32>));
+        assert!(ack_stream_args(&ty).is_some());
+        let ty: Type = syn::parse_quote!((String, Vec<u32>));
+        assert!(ack_stream_args(&ty).is_none());
+        let ty: Type = syn::parse_quote!((String, ItemStream<u32>, u8));
+        assert!(ack_stream_args(&ty).is_none());
         let ty: Type = syn::parse_quote!(&mut Context);
         assert!(!is_context_type(&ty));
     }

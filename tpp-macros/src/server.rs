@@ -91,7 +91,8 @@ pub(crate) fn render_actions(svc: &Service) -> TokenStream {
         let kind = match action.kind {
             ActionKind::Unary => quote!(Unary),
             ActionKind::Bare => quote!(Bare),
-            ActionKind::Stream => quote!(Stream),
+            // `tpp::ActionKind` has no separate kind for an acknowledged stream.
+            ActionKind::Stream | ActionKind::AckStream => quote!(Stream),
         };
         let params = action
             .params
@@ -413,10 +414,23 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
                 .await
             }
         }
+        ActionKind::AckStream => {
+            let item = &action.wire_ty;
+            let ack = &action.ack_ty;
+            quote! {{
+                let (__tpp_ack, __tpp_items) = value;
+                #krate::stream::send_stream::<#item, #ack>(
+                    conn,
+                    ::core::option::Option::Some(&__tpp_ack),
+                    __tpp_items,
+                )
+                .await
+            }}
+        }
     };
     // A stream's error is its only answer; the connection closes after it, as after a
     // stream.
-    let close_on_error = (action.kind == ActionKind::Stream).then(|| quote!(conn.close();));
+    let close_on_error = action.kind.is_stream().then(|| quote!(conn.close();));
     // One call needing `E: ToxicError`, spanned at `E`: a missing implementation is one
     // error, on the user's error type.
     let parts = match &action.err_ty {
@@ -462,11 +476,16 @@ pub(crate) fn render_assertions(svc: &Service) -> TokenStream {
             });
         let wire_ty = &action.wire_ty;
         let ok = quote_spanned!(wire_ty.span()=> __tpp_wire_type::<#wire_ty>(););
+        let ack = action
+            .ack_ty
+            .as_ref()
+            .map(|ack| quote_spanned!(ack.span()=> __tpp_wire_type::<#ack>();));
         quote! {
             #(#cfgs)*
             {
                 #(#params)*
                 #ok
+                #ack
             }
         }
     });

@@ -520,6 +520,54 @@ impl Client {
         self.bounded(write).await?;
         Ok(conn.into_stream(item_timeout))
     }
+
+    /// Calls a streaming `action` that acknowledges first, like the hole's
+    /// `stream` action: the first response is
+    /// `{"code": 0, "body": {"<action>": ack}}` (what `request2server`
+    /// unwraps), every later one a bare item `{"code": 0, "body": item}`.
+    ///
+    /// Returns the acknowledgement, deserialized into `A`, and the stream of
+    /// the responses after it (which ends as [`Client::request_stream`]'s
+    /// does). An error code in place of the acknowledgement is
+    /// [`ClientError::Server`]; a connection closed before it,
+    /// [`ClientError::Closed`]; a body without the action's key,
+    /// [`ClientError::MissingActionKey`]. The client's timeout bounds
+    /// connecting, sending and reading the acknowledgement together;
+    /// `item_timeout` (if any) bounds the wait for each later response.
+    ///
+    /// ```no_run
+    /// # async fn run(client: tpp::Client) -> Result<(), tpp::ClientError> {
+    /// use futures_util::StreamExt;
+    /// // -> {"action": "stream", "body": {}, "token": "…"}
+    /// // <- {"code": 0, "body": {"stream": "ok"}}
+    /// // <- {"code": 0, "body": {"event_type": "build_started", …}} …
+    /// let (ack, events) = client
+    ///     .request_stream_ack::<_, String>("stream", &serde_json::json!({}), None)
+    ///     .await?;
+    /// assert_eq!(ack, "ok");
+    /// let mut events = events.typed::<serde_json::Value>();
+    /// while let Some(event) = events.next().await {
+    ///     println!("{}", event?);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn request_stream_ack<B: Serialize + ?Sized, A: DeserializeOwned>(
+        &self,
+        action: &str,
+        body: &B,
+        item_timeout: Option<Duration>,
+    ) -> Result<(A, ResponseStream), ClientError> {
+        let acknowledged = async {
+            let mut conn = self.open().await?;
+            conn.write_request(action, body, self.token.as_deref(), &self.extras)
+                .await?;
+            let response = conn.get_response().await?;
+            let ack: A = action_result(&response, action)?;
+            Ok((ack, conn))
+        };
+        let (ack, conn) = self.bounded(acknowledged).await?;
+        Ok((ack, conn.into_stream(item_timeout)))
+    }
 }
 
 /// Unwraps `body[action]` from a successful response.

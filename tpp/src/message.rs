@@ -72,9 +72,7 @@ impl Request {
         }
         let text = std::str::from_utf8(&payload).map_err(|_| BadData::NotUtf8)?;
         let mut de = serde_json::Deserializer::from_str(text);
-        let envelope = de
-            .deserialize_any(EnvelopeVisitor)
-            .map_err(BadData::Json)?;
+        let envelope = de.deserialize_any(EnvelopeVisitor).map_err(BadData::Json)?;
         de.end().map_err(BadData::Json)?;
         let envelope = envelope?;
         let body = envelope.body.map(|raw| range_within(text, raw));
