@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tpp::{Client, ClientError};
+use tpp::ClientError;
 use tpp_tests::*;
 
 /// A one-shot raw server: accepts one connection, reads the request frame,
@@ -38,14 +38,6 @@ async fn read_one_frame(s: &mut TcpStream) -> Value {
         assert!(n > 0, "client closed before a whole request");
         buf.extend_from_slice(&chunk[..n]);
     }
-}
-
-fn client(port: u16) -> Client {
-    Client::builder("127.0.0.1", port)
-        .token("tok")
-        .timeout(WAIT)
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]

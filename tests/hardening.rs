@@ -11,17 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{Client, Server};
+use tpp::Server;
 use tpp_tests::TestService as Svc;
 use tpp_tests::*;
-
-fn client(port: u16) -> Client {
-    Client::builder("127.0.0.1", port)
-        .token("tok")
-        .timeout(WAIT)
-        .build()
-        .unwrap()
-}
 
 fn raise_fd_limit() -> u64 {
     let (_, hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
@@ -202,11 +194,7 @@ async fn wrong_tokens_against_a_cost_12_hash_do_not_starve_the_right_one() {
         Svc,
     )
     .await;
-    let good = Client::builder("127.0.0.1", server.port())
-        .token("right")
-        .timeout(WAIT)
-        .build()
-        .unwrap();
+    let good = client(server.port()).with_token("right");
     // The first request pays for bcrypt once.
     let started = Instant::now();
     let _: i32 = within(good.request2server("echo", &0)).await.unwrap();
@@ -409,10 +397,8 @@ async fn over_tls_bad_input_is_answered_and_slow_peers_are_closed() {
     assert!(started.elapsed() < Duration::from_secs(5));
     // A normal TLS client is still served.
     let v: i32 = within(
-        Client::builder("127.0.0.1", server.port())
-            .token("tok")
+        client_builder(server.port())
             .tls_insecure()
-            .timeout(WAIT)
             .build()
             .unwrap()
             .request2server("echo", &5),

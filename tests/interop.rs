@@ -14,69 +14,20 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 use tpp::{ClientError, Connection, Handler, Server};
-use tpp_tests::{python_or_skip, start, within, RefServer, TestCert, REF_TOKEN, WAIT};
+use tpp_tests::{
+    all_items, python_or_skip, ref_client, start, within, RefServer, TestCert, REF_TOKEN, WAIT,
+};
 
 // ---------------------------------------------------------------------------
 // Python helpers
 // ---------------------------------------------------------------------------
-
-/// A helper script under `tests/python/`.
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name)
-}
-
-/// Runs `ref_client.py` with `spec` on stdin and returns its JSON array of
-/// results, one per op. Bounded by [`WAIT`]; the process is killed if the
-/// test gives up on it.
-async fn ref_client(python: &Path, spec: Value) -> Vec<Value> {
-    let mut child = tokio::process::Command::new(python)
-        .arg(script("ref_client.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn ref_client.py");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = serde_json::to_vec(&spec).expect("spec");
-    let writer = tokio::spawn(async move {
-        stdin.write_all(&input).await?;
-        stdin.shutdown().await
-    });
-    let out = within(child.wait_with_output())
-        .await
-        .expect("wait for ref_client.py");
-    within(writer)
-        .await
-        .expect("stdin task")
-        .expect("write the spec to ref_client.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "ref_client.py failed ({}):\n{stderr}",
-        out.status
-    );
-    let last = stdout.lines().rev().find(|l| !l.trim().is_empty());
-    let results: Vec<Value> = last
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("ref_client.py printed no results:\n{stdout}\n{stderr}"));
-    let ops = spec["ops"].as_array().map_or(0, Vec::len);
-    assert_eq!(results.len(), ops, "one result per op: {results:?}");
-    results
-}
 
 /// The result of a successful op.
 #[track_caller]
@@ -736,32 +687,26 @@ async fn our_client_against_reference_server_tcp() {
     server_error(r, 2, "No auth token", "no token at all (null)");
 }
 
-async fn our_client_streams(client: &tpp::Client) {
+/// Opens the reference server's streaming `action` for `steps` items, each
+/// awaited for at most 10 s.
+async fn ref_stream(client: &tpp::Client, action: &str, steps: u32) -> tpp::ResponseStream {
     let item_timeout = Some(Duration::from_secs(10));
+    within(client.request_stream(action, &json!({ "steps": steps }), item_timeout))
+        .await
+        .expect("stream")
+}
+
+async fn our_client_streams(client: &tpp::Client) {
     let expected: Vec<Value> = (0..4).map(build_item).collect();
 
     // Items, then the server closes.
-    let stream = within(client.request_stream("build", &json!({"steps": 4}), item_timeout))
-        .await
-        .expect("stream");
-    let items: Vec<Value> = within(stream.typed::<Value>().collect::<Vec<_>>())
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .expect("stream items");
+    let items = all_items(ref_stream(client, "build", 4).await.typed::<Value>()).await;
     assert_eq!(items, expected);
 
     // Items, then a null body while the server keeps the connection open
     // for 30 s: the stream must end at the null body.
     let started = Instant::now();
-    let stream = within(client.request_stream("build-null", &json!({"steps": 2}), item_timeout))
-        .await
-        .expect("stream");
-    let items: Vec<Value> = within(stream.typed::<Value>().collect::<Vec<_>>())
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .expect("stream items");
+    let items = all_items(ref_stream(client, "build-null", 2).await.typed::<Value>()).await;
     assert_eq!(items, expected[..2]);
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -770,10 +715,7 @@ async fn our_client_streams(client: &tpp::Client) {
     );
 
     // Items, then an error code.
-    let mut stream =
-        within(client.request_stream("build-error", &json!({"steps": 3}), item_timeout))
-            .await
-            .expect("stream");
+    let mut stream = ref_stream(client, "build-error", 3).await;
     for want in &expected[..3] {
         let got = within(stream.next_response())
             .await

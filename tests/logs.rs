@@ -5,17 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use tpp::{Client, Server};
+use tpp::Server;
 use tpp_tests::TestService as Svc;
 use tpp_tests::*;
-
-fn client(port: u16) -> Client {
-    Client::builder("127.0.0.1", port)
-        .token("tok")
-        .timeout(WAIT)
-        .build()
-        .unwrap()
-}
 
 /// Collects everything the server logs.
 #[derive(Clone, Default)]

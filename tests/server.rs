@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{Client, ClientError, Connection, Handler, Server};
+use tpp::{ClientError, Connection, Handler, Server};
 use tpp_tests::*;
 
 /// A handler with one action per behaviour under test.
@@ -63,14 +63,6 @@ impl Handler for TestHandler {
             _ => tpp::service::answer_unknown_action(conn).await,
         }
     }
-}
-
-fn client(port: u16) -> Client {
-    Client::builder("127.0.0.1", port)
-        .token("tok")
-        .timeout(WAIT)
-        .build()
-        .expect("client")
 }
 
 #[tokio::test]
@@ -175,10 +167,8 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
     }
     assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
     // The reused client does the same through its connection cache.
-    let c = Client::builder("127.0.0.1", server.port())
-        .token("tok")
+    let c = client_builder(server.port())
         .reuse_connections(true)
-        .timeout(WAIT)
         .build()
         .unwrap();
     for i in 0..5 {

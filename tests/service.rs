@@ -3,15 +3,12 @@
 //! Python reference client (`toxiccore`), when it is installed.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 use tpp::{
     ActionError, Client, ClientError, Connection, Context, Handler, ItemStream, Server, ToxicError,
 };
@@ -638,38 +635,6 @@ async fn a_router_serves_several_services() {
 
 // ---------------------------------------------------------------------------------------------
 // The Python reference client (toxiccore) against the generated server.
-
-fn ref_client_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join("ref_client.py")
-}
-
-async fn ref_client(python: &Path, spec: Value) -> Vec<Value> {
-    let mut child = tokio::process::Command::new(python)
-        .arg(ref_client_script())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn ref_client.py");
-    let mut stdin = child.stdin.take().expect("stdin");
-    within(stdin.write_all(spec.to_string().as_bytes()))
-        .await
-        .expect("write spec");
-    drop(stdin);
-    let out = within(child.wait_with_output()).await.expect("wait");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "ref_client.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.lines().rev().find(|l| !l.trim().is_empty());
-    last.and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no results: {stdout}"))
-}
 
 #[tokio::test]
 async fn python_client_calls_the_generated_server() {

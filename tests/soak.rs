@@ -13,14 +13,6 @@ use tpp::{Client, Server};
 use tpp_tests::TestService as Svc;
 use tpp_tests::*;
 
-fn client(port: u16) -> Client {
-    Client::builder("127.0.0.1", port)
-        .token("tok")
-        .timeout(WAIT)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_mixed_load_without_unexpected_errors_or_growth() {
     let secs: u64 = std::env::var("TPP_SOAK_SECS")
@@ -29,10 +21,8 @@ async fn soak_mixed_load_without_unexpected_errors_or_growth() {
         .unwrap_or(10);
     let server = start(Server::builder().token("tok"), Svc).await;
     let c = client(server.port());
-    let reuse = Client::builder("127.0.0.1", server.port())
-        .token("tok")
+    let reuse = client_builder(server.port())
         .reuse_connections(true)
-        .timeout(WAIT)
         .build()
         .unwrap();
     let round = |c: Client, reuse: Client, addr: std::net::SocketAddr, i: u64| async move {

@@ -66,11 +66,36 @@ fn streamer() -> (Streamer, Arc<AtomicU64>, Arc<tokio::sync::Notify>) {
     )
 }
 
-async fn collect(client: &Client, body: Value) -> Vec<Value> {
-    let stream = within(client.request_stream("stream", &body, None))
+/// Serves `handler` (with `builder`'s settings, [`TOKEN`], and TLS with
+/// `tls`) and returns the server and a client of it. The client has no
+/// per-call timeout: each wait of the tests is bounded by `within`.
+async fn serve(
+    builder: tpp::ServerBuilder,
+    handler: Streamer,
+    tls: Option<&TestCert>,
+) -> (Running, Client) {
+    let mut builder = builder.token(TOKEN);
+    if let Some(cert) = tls {
+        builder = builder.tls_pem_files(&cert.cert, &cert.key);
+    }
+    let server = start(builder, handler).await;
+    let mut client = Client::builder("127.0.0.1", server.port()).token(TOKEN);
+    if let Some(cert) = tls {
+        client = client.tls_ca_file(&cert.cert);
+    }
+    (server, client.build().unwrap())
+}
+
+/// Calls the `stream` action with `body`.
+async fn open(client: &Client, body: Value) -> tpp::ResponseStream {
+    within(client.request_stream("stream", &body, None))
         .await
-        .unwrap();
-    within(stream.typed::<Value>().map(|r| r.unwrap()).collect()).await
+        .unwrap()
+}
+
+/// Every item the `stream` action sends for `body`.
+async fn collect(client: &Client, body: Value) -> Vec<Value> {
+    all_items(open(client, body).await.typed::<Value>()).await
 }
 
 #[tokio::test]
@@ -78,16 +103,7 @@ async fn typed_stream_over_tcp_and_tls() {
     let cert = TestCert::new();
     for tls in [false, true] {
         let (handler, _, _) = streamer();
-        let mut builder = Server::builder().token("tok");
-        if tls {
-            builder = builder.tls_pem_files(&cert.cert, &cert.key);
-        }
-        let server = start(builder, handler).await;
-        let mut client = Client::builder("127.0.0.1", server.port()).token("tok");
-        if tls {
-            client = client.tls_ca_file(&cert.cert);
-        }
-        let client = client.build().unwrap();
+        let (server, client) = serve(Server::builder(), handler, tls.then_some(&cert)).await;
         let items = collect(&client, json!({"n": 50})).await;
         assert_eq!(items.len(), 50);
         assert_eq!(items[49]["i"], 49);
@@ -102,14 +118,8 @@ async fn typed_stream_over_tcp_and_tls() {
 #[tokio::test]
 async fn an_error_item_ends_the_stream_with_its_code() {
     let (handler, _, _) = streamer();
-    let server = start(Server::builder().token("tok"), handler).await;
-    let client = Client::builder("127.0.0.1", server.port())
-        .token("tok")
-        .build()
-        .unwrap();
-    let mut stream = within(client.request_stream("stream", &json!({"n": 10, "fail_at": 3}), None))
-        .await
-        .unwrap();
+    let (server, client) = serve(Server::builder(), handler, None).await;
+    let mut stream = open(&client, json!({"n": 10, "fail_at": 3})).await;
     for _ in 0..3 {
         assert!(within(stream.next_response()).await.unwrap().is_ok());
     }
@@ -123,14 +133,8 @@ async fn an_error_item_ends_the_stream_with_its_code() {
 #[tokio::test]
 async fn a_client_that_leaves_stops_the_producer() {
     let (handler, produced, done) = streamer();
-    let server = start(Server::builder().token("tok"), handler).await;
-    let client = Client::builder("127.0.0.1", server.port())
-        .token("tok")
-        .build()
-        .unwrap();
-    let mut stream = within(client.request_stream("stream", &json!({"n": 1_000_000_000u64}), None))
-        .await
-        .unwrap();
+    let (server, client) = serve(Server::builder(), handler, None).await;
+    let mut stream = open(&client, json!({"n": 1_000_000_000u64})).await;
     for _ in 0..10 {
         within(stream.next_response()).await.unwrap().unwrap();
     }
@@ -149,16 +153,9 @@ async fn a_client_that_leaves_stops_the_producer() {
 #[tokio::test]
 async fn a_slow_reader_holds_the_producer_back() {
     let (handler, produced, _) = streamer();
-    let server = start(Server::builder().token("tok"), handler).await;
-    let client = Client::builder("127.0.0.1", server.port())
-        .token("tok")
-        .build()
-        .unwrap();
+    let (server, client) = serve(Server::builder(), handler, None).await;
     // 10 000 items of 64 KiB (625 MiB) requested; the client reads none for a while.
-    let mut stream =
-        within(client.request_stream("stream", &json!({"n": 10_000, "size": 65_536}), None))
-            .await
-            .unwrap();
+    let mut stream = open(&client, json!({"n": 10_000, "size": 65_536})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ahead = produced.load(Ordering::SeqCst);
     eprintln!("items produced while the reader slept: {ahead}");
@@ -174,20 +171,9 @@ async fn a_slow_reader_holds_the_producer_back() {
 #[tokio::test]
 async fn shutdown_ends_a_stream_cleanly() {
     let (handler, _, done) = streamer();
-    let server = start(
-        Server::builder()
-            .token("tok")
-            .shutdown_grace(Duration::from_secs(5)),
-        handler,
-    )
-    .await;
-    let client = Client::builder("127.0.0.1", server.port())
-        .token("tok")
-        .build()
-        .unwrap();
-    let mut stream = within(client.request_stream("stream", &json!({"n": 1_000_000_000u64}), None))
-        .await
-        .unwrap();
+    let builder = Server::builder().shutdown_grace(Duration::from_secs(5));
+    let (server, client) = serve(builder, handler, None).await;
+    let mut stream = open(&client, json!({"n": 1_000_000_000u64})).await;
     within(stream.next_response()).await.unwrap().unwrap();
     server.shutdown.shutdown();
     // The stream drains what was sent and ends without an error.
@@ -210,15 +196,9 @@ async fn shutdown_ends_a_stream_cleanly() {
 #[tokio::test]
 async fn a_long_stream_passes_through() {
     let (handler, _, _) = streamer();
-    let server = start(Server::builder().token("tok"), handler).await;
-    let client = Client::builder("127.0.0.1", server.port())
-        .token("tok")
-        .build()
-        .unwrap();
+    let (server, client) = serve(Server::builder(), handler, None).await;
     let started = std::time::Instant::now();
-    let stream = within(client.request_stream("stream", &json!({"n": 100_000}), None))
-        .await
-        .unwrap();
+    let stream = open(&client, json!({"n": 100_000})).await;
     let count = within(stream.typed::<Value>().map(|r| r.unwrap()).count()).await;
     assert_eq!(count, 100_000);
     eprintln!("100 000 items in {:?}", started.elapsed());

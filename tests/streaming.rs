@@ -12,8 +12,6 @@
 //! - an ignored measurement (items/s, peak memory) for the README:
 //!   `cargo test --release -p tpp-tests --test streaming -- --ignored --nocapture`.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tpp::{ActionError, Client, ClientError, Context, ItemStream, Server};
-use tpp_tests::{python_or_skip, start, within, RefServer, Running, TestCert};
+use tpp_tests::{
+    all_items, python_or_skip, ref_client, start, status_kib, within, RefServer, Running, TestCert,
+};
 
 const TOKEN: &str = "stream-tok";
 
@@ -238,13 +238,6 @@ fn client_of(server: &Running, tls: Option<&TestCert>) -> BuildsClient {
     BuildsClient::new(builder.build().expect("client"))
 }
 
-/// Every item of a generated stream, failing the test on an error.
-async fn all<T>(
-    stream: impl futures_util::Stream<Item = Result<T, ClientError>> + Unpin,
-) -> Vec<T> {
-    within(stream.map(|item| item.expect("an item")).collect()).await
-}
-
 // ---------------------------------------------------------------------------------------------
 // Generated server and generated client
 
@@ -258,7 +251,10 @@ async fn generated_streams_over_tcp_and_tls() {
         let client = client_of(&server, tls);
 
         let steps = within(client.build(6, None, None)).await.expect("build");
-        assert_eq!(all(steps).await, (1..=6).map(step).collect::<Vec<_>>());
+        assert_eq!(
+            all_items(steps).await,
+            (1..=6).map(step).collect::<Vec<_>>()
+        );
 
         let (ack, events) = within(client.with_field("user_id", "u-7").stream(
             vec!["build-started".into(), "step-finished".into()],
@@ -267,7 +263,7 @@ async fn generated_streams_over_tcp_and_tls() {
         .await
         .expect("stream");
         assert_eq!(ack, "ok");
-        let events = all(events).await;
+        let events = all_items(events).await;
         let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         assert_eq!(kinds, ["build-started", "step-finished", "build-started"]);
         assert!(events.iter().all(|e| e.user.as_deref() == Some("u-7")));
@@ -278,7 +274,7 @@ async fn generated_streams_over_tcp_and_tls() {
             .await
             .expect("stream");
         assert_eq!(ack, "ok");
-        assert!(all(events).await.is_empty());
+        assert!(all_items(events).await.is_empty());
         server.stop().await;
     }
 }
@@ -309,7 +305,7 @@ async fn generated_streams_on_the_wire() {
         within(client.request_stream("stream", &json!({"event_types": ["e"], "count": 1}), None))
             .await
             .expect("stream");
-    let bodies: Vec<Value> = all(raw.typed::<Value>()).await;
+    let bodies: Vec<Value> = all_items(raw.typed::<Value>()).await;
     assert_eq!(
         bodies,
         [
@@ -327,7 +323,7 @@ async fn generated_streams_on_the_wire() {
     .await
     .expect("stream");
     assert_eq!(ack, "ok");
-    assert_eq!(all(rest.typed::<Event>()).await.len(), 2);
+    assert_eq!(all_items(rest.typed::<Event>()).await.len(), 2);
     server.stop().await;
 }
 
@@ -363,7 +359,7 @@ async fn errors_before_and_during_a_stream() {
     }
     // The server is fine afterwards.
     assert_eq!(
-        all(within(client.build(1, None, None)).await.expect("build"))
+        all_items(within(client.build(1, None, None)).await.expect("build"))
             .await
             .len(),
         1
@@ -419,7 +415,7 @@ async fn leaving_a_stream_stops_its_producer() {
 
     // The server keeps serving.
     assert_eq!(
-        all(within(client.build(2, None, None)).await.expect("build"))
+        all_items(within(client.build(2, None, None)).await.expect("build"))
             .await
             .len(),
         2
@@ -439,7 +435,7 @@ async fn the_timeout_bounds_each_item() {
     let steps = within(client.build(5, None, Some(100)))
         .await
         .expect("build");
-    assert_eq!(all(steps).await.len(), 5);
+    assert_eq!(all_items(steps).await.len(), 5);
     assert!(
         started.elapsed() >= Duration::from_millis(450),
         "{:?}",
@@ -539,7 +535,10 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
     let client = RefBuildsClient::new(builder.build().expect("client"));
 
     let steps = within(client.build(4)).await.expect("build");
-    assert_eq!(all(steps).await, (0..4).map(ref_step).collect::<Vec<_>>());
+    assert_eq!(
+        all_items(steps).await,
+        (0..4).map(ref_step).collect::<Vec<_>>()
+    );
 
     let mut steps = within(client.build_error(3)).await.expect("build-error");
     for i in 0..3 {
@@ -555,7 +554,7 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
     // The null body ends the stream although the server keeps the connection open.
     let started = Instant::now();
     let steps = within(client.build_null(2)).await.expect("build-null");
-    assert_eq!(all(steps).await, [ref_step(0), ref_step(1)]);
+    assert_eq!(all_items(steps).await, [ref_step(0), ref_step(1)]);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -566,7 +565,7 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
     let body = json!({"stream": "ok ✓", "n": [1, 2.5]});
     let (ack, rest) = within(client.echo(body.clone())).await.expect("echo");
     assert_eq!(ack, body);
-    assert!(all(rest).await.is_empty());
+    assert!(all_items(rest).await.is_empty());
     match within(client.error(6, "não".into())).await {
         Err(ClientError::Server { code: 6, message }) => assert_eq!(message, "não"),
         Err(other) => panic!("expected code 6, got {other:?}"),
@@ -605,37 +604,6 @@ async fn generated_client_reads_toxiccore_streams_tls() {
 
 // ---------------------------------------------------------------------------------------------
 // toxiccore's client against the generated server
-
-/// Runs `tests/python/ref_client.py` with `spec` (passed as its argument) and returns one
-/// result per op. Bounded by `within`; the process is killed if the test gives up.
-async fn ref_client(python: &Path, spec: Value) -> Vec<Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ref_client.py");
-    let out = within(
-        tokio::process::Command::new(python)
-            .arg(script)
-            .arg(spec.to_string())
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("run ref_client.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "ref_client.py failed ({}):\n{stderr}",
-        out.status
-    );
-    let results: Vec<Value> = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("ref_client.py printed no results:\n{stdout}\n{stderr}"));
-    assert_eq!(results.len(), spec["ops"].as_array().map_or(0, Vec::len));
-    results
-}
 
 async fn python_reads_our_streams(test: &str, tls: bool) {
     let Some(python) = python_or_skip(test) else {
@@ -733,17 +701,6 @@ async fn python_client_reads_our_streams_tls() {
 
 // ---------------------------------------------------------------------------------------------
 // Measurement (for the README)
-
-/// A `VmHWM`/`VmRSS`-style line of /proc/self/status, in KiB (0 without /proc).
-fn status_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Streams `items` chunks of `size` bytes through the generated server and client (both in
 /// this process, over loopback TCP) and prints items/s, MiB/s and peak memory.

@@ -31,6 +31,16 @@ async fn tls_server(cert: &TestCert) -> Running {
     .await
 }
 
+/// The error of an `echo` call through `c`, which must fail in the TLS
+/// handshake.
+async fn handshake_error(c: &Client) -> ClientError {
+    let err = within(c.request2server::<_, Value>("echo", &1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    err
+}
+
 #[tokio::test]
 async fn tls_with_the_ca_file_and_with_validation_off() {
     let cert = TestCert::new();
@@ -47,10 +57,8 @@ async fn tls_with_the_ca_file_and_with_validation_off() {
             .unwrap();
         assert_eq!(v, json!({"tls": true, "body": {"x": "é"}}));
     }
-    let insecure = Client::builder("127.0.0.1", server.port())
-        .token("tok")
+    let insecure = client_builder(server.port())
         .tls_insecure()
-        .timeout(WAIT)
         .build()
         .unwrap();
     let big = "x".repeat(1 << 20);
@@ -65,16 +73,11 @@ async fn validation_is_on_by_default_and_fails_clearly() {
     let other = TestCert::new();
     let server = tls_server(&cert).await;
     // Trusting another CA: the self-signed certificate is refused.
-    let c = Client::builder("127.0.0.1", server.port())
-        .token("tok")
+    let c = client_builder(server.port())
         .tls_ca_file(&other.cert)
-        .timeout(WAIT)
         .build()
         .unwrap();
-    let err = within(c.request2server::<_, Value>("echo", &1))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    let err = handshake_error(&c).await;
     assert!(err.to_string().contains("certificate"), "{err}");
     assert!(
         matches!(
@@ -84,28 +87,15 @@ async fn validation_is_on_by_default_and_fails_clearly() {
         "{err:?}"
     );
     // A name the certificate does not carry.
-    let c = Client::builder("127.0.0.1", server.port())
-        .token("tok")
+    let c = client_builder(server.port())
         .tls_ca_file(&cert.cert)
         .server_name("example.org")
-        .timeout(WAIT)
         .build()
         .unwrap();
-    let err = within(c.request2server::<_, Value>("echo", &1))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    handshake_error(&c).await;
     // The default (system roots, where the machine has any) refuses it too.
-    if let Ok(c) = Client::builder("127.0.0.1", server.port())
-        .token("tok")
-        .tls()
-        .timeout(WAIT)
-        .build()
-    {
-        let err = within(c.request2server::<_, Value>("echo", &1))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    if let Ok(c) = client_builder(server.port()).tls().build() {
+        handshake_error(&c).await;
     }
     server.stop().await;
 }
@@ -127,21 +117,11 @@ async fn plaintext_on_a_tls_port_and_tls_on_a_plain_port_fail_and_others_are_ser
     );
     // A TLS client against a plain server fails the handshake.
     let plain = start(Server::builder().token("tok"), Echo).await;
-    let c = Client::builder("127.0.0.1", plain.port())
-        .token("tok")
-        .tls_insecure()
-        .timeout(WAIT)
-        .build()
-        .unwrap();
-    let err = within(c.request2server::<_, Value>("echo", &1))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ClientError::Tls { .. }), "{err:?}");
+    let c = client_builder(plain.port()).tls_insecure().build().unwrap();
+    handshake_error(&c).await;
     // Both servers still serve well-behaved clients.
-    let good = Client::builder("127.0.0.1", server.port())
-        .token("tok")
+    let good = client_builder(server.port())
         .tls_insecure()
-        .timeout(WAIT)
         .build()
         .unwrap();
     let v: Value = within(good.request2server("echo", &2)).await.unwrap();

@@ -1,6 +1,6 @@
-//! Helpers shared by the integration tests: servers on 127.0.0.1:0, raw
-//! sockets, test certificates, the Python reference, and timeouts on
-//! every wait.
+//! Helpers shared by the integration tests: servers on 127.0.0.1:0 and
+//! their clients, raw sockets, test certificates, the Python reference (its
+//! server and its client), and timeouts on every wait.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +57,34 @@ pub async fn start(builder: tpp::ServerBuilder, handler: impl tpp::Handler) -> R
         shutdown,
         task,
     }
+}
+
+/// The token of the tests' plain servers (`Server::builder().token("tok")`),
+/// sent by [`client`].
+pub const TOKEN: &str = "tok";
+
+/// A builder for a client of a test server on 127.0.0.1:`port`: [`TOKEN`],
+/// and [`WAIT`] bounding each call. For a variant, add to it, e.g.
+/// `.reuse_connections(true)` or `.tls_insecure()`.
+pub fn client_builder(port: u16) -> tpp::ClientBuilder {
+    tpp::Client::builder("127.0.0.1", port)
+        .token(TOKEN)
+        .timeout(WAIT)
+}
+
+/// The client of a test server on 127.0.0.1:`port` ([`client_builder`],
+/// built). For another token, `client(port).with_token(..)`.
+pub fn client(port: u16) -> tpp::Client {
+    client_builder(port).build().expect("client")
+}
+
+/// Every item of a client's stream, in order, failing the test on an error
+/// item; the whole read is bounded by [`WAIT`].
+pub async fn all_items<T>(
+    stream: impl futures_util::Stream<Item = Result<T, tpp::ClientError>> + Unpin,
+) -> Vec<T> {
+    use futures_util::StreamExt;
+    within(stream.map(|item| item.expect("an item")).collect()).await
 }
 
 /// Sends raw bytes on a new connection, half-closes it (as a client that
@@ -208,15 +236,21 @@ impl tpp::Handler for TestService {
     }
 }
 
-/// This process's resident memory, in KiB (0 where /proc is absent).
-pub fn resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
+/// A `VmRSS:`/`VmHWM:`-style line of /proc/self/status (`key` with its
+/// colon), in KiB (0 where /proc is absent).
+pub fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// This process's resident memory, in KiB (0 where /proc is absent).
+pub fn resident_kib() -> u64 {
+    status_kib("VmRSS:")
 }
 
 /// Makes dropping `s` send a RST instead of a FIN.
@@ -224,6 +258,62 @@ pub fn reset_on_drop(s: &TcpStream) {
     // Deprecated because a non-zero linger blocks on drop; zero does not.
     #[allow(deprecated)]
     s.set_linger(Some(Duration::ZERO)).unwrap();
+}
+
+/// A helper script under `tests/python/`.
+fn python_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
+}
+
+/// Runs toxiccore's client, `tests/python/ref_client.py` (see that script
+/// for the spec and its ops), with `spec` on its stdin, and returns its
+/// results: the JSON array on the last line of its stdout, one per op.
+///
+/// The spec is written from a task of its own while the output is read, so
+/// neither pipe can fill up and block the other. Every wait is bounded by
+/// [`WAIT`], and the process is killed if the test gives up on it. Fails the
+/// test, with the script's stderr, when it exits unsuccessfully, prints no
+/// results or not one per op.
+pub async fn ref_client(python: &Path, spec: serde_json::Value) -> Vec<serde_json::Value> {
+    use std::process::Stdio;
+
+    let mut child = tokio::process::Command::new(python)
+        .arg(python_script("ref_client.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn ref_client.py");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = serde_json::to_vec(&spec).expect("spec");
+    let writer = tokio::spawn(async move {
+        stdin.write_all(&input).await?;
+        stdin.shutdown().await
+    });
+    let out = within(child.wait_with_output())
+        .await
+        .expect("wait for ref_client.py");
+    within(writer)
+        .await
+        .expect("stdin task")
+        .expect("write the spec to ref_client.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "ref_client.py failed ({}):\n{stderr}",
+        out.status
+    );
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty());
+    let results: Vec<serde_json::Value> = last
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("ref_client.py printed no results:\n{stdout}\n{stderr}"));
+    let ops = spec["ops"].as_array().map_or(0, Vec::len);
+    assert_eq!(results.len(), ops, "one result per op: {results:?}");
+    results
 }
 
 /// The token [`RefServer`] starts `ref_server.py` with (the script stores a
@@ -284,11 +374,9 @@ impl RefServer {
         use std::io::{BufRead, Read};
         use std::process::Stdio;
 
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("python")
-            .join("ref_server.py");
         let mut cmd = std::process::Command::new(python);
-        cmd.arg(script).args(["--token", REF_TOKEN]);
+        cmd.arg(python_script("ref_server.py"))
+            .args(["--token", REF_TOKEN]);
         if let Some(cert) = tls {
             cmd.arg("--tls").arg(&cert.cert).arg(&cert.key);
         }
