@@ -1,7 +1,7 @@
 //! A bounded soak: mixed unary, error, streaming, abandoned-stream and reset
 //! traffic, with resident memory compared before and after. In its own test
 //! binary so no other test's memory use pollutes the measurement.
-//! `TPP_SOAK_SECS` sets the duration (default 10 s).
+//! `TPP_SOAK_SECS` sets the duration (default 30 s).
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ async fn soak_mixed_load_without_unexpected_errors_or_growth() {
     let secs: u64 = std::env::var("TPP_SOAK_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(30);
     let server = start(Server::builder().token("tok"), Svc).await;
     let c = client(server.port());
     let reuse = client_builder(server.port())
