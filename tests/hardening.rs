@@ -238,8 +238,10 @@ async fn wrong_tokens_against_a_cost_12_hash_do_not_starve_the_right_one() {
         latencies.len(),
         refused.load(Ordering::Relaxed)
     );
-    // A server verifying inline would stall ~0.2 s per wrong token for everyone.
-    assert!(p99 < Duration::from_millis(500), "p99 {p99:?}");
+    // A liveness bound, loose for a loaded CI machine: a server verifying
+    // inline (or without the cache) would make the right client wait behind
+    // 50 queued cost-12 checks, ~0.25 s each, i.e. several seconds.
+    assert!(p99 < Duration::from_secs(2), "p99 {p99:?}");
     for a in attackers {
         a.abort();
     }
