@@ -1,0 +1,127 @@
+//! The server subcommands the bench runs as child processes:
+//!
+//! ```text
+//! tpp-bench serve-tpp   --threads N (--token T | --hash BCRYPT) [--tls CERT KEY]
+//! tpp-bench serve-floor --threads N --token T
+//! ```
+//!
+//! Each binds 127.0.0.1:0, prints its port on the first line of stdout and
+//! serves until its stdin closes (so a killed bench never leaves servers
+//! behind). Both build the same tokio runtime: multi-threaded, `--threads`
+//! workers.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::service::{BenchServer, EchoImpl};
+
+/// Options of a server subcommand.
+struct Opts {
+    threads: usize,
+    token: Option<String>,
+    hash: Option<String>,
+    tls: Option<(String, String)>,
+}
+
+fn parse(args: &[String]) -> Result<Opts, String> {
+    let mut o = Opts {
+        threads: crate::cores(),
+        token: None,
+        hash: None,
+        tls: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--threads" => o.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--token" => o.token = Some(value()?),
+            "--hash" => o.hash = Some(value()?),
+            "--tls" => {
+                let cert = value()?;
+                let key = value()?;
+                o.tls = Some((cert, key));
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(o)
+}
+
+/// The runtime every server of the bench uses.
+pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Exits when stdin reaches EOF: the parent closed it or died.
+fn exit_with_parent() {
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        std::process::exit(0);
+    });
+}
+
+fn announce(port: u16) {
+    println!("{port}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+/// `serve-tpp`: the `#[toxic_service]` echo on a tpp server.
+pub fn main_tpp(args: &[String]) -> Result<(), String> {
+    let o = parse(args)?;
+    crate::procs::raise_fd_limit();
+    exit_with_parent();
+    runtime(o.threads).block_on(async move {
+        let mut builder = tpp::Server::builder()
+            // The bench holds 10 000 idle connections (default limit 4096)
+            // and must not see them closed while it measures.
+            .max_connections(20_000)
+            .read_timeout(Duration::from_secs(300))
+            .idle_timeout(Duration::from_secs(300));
+        builder = match (&o.token, &o.hash) {
+            (Some(t), None) => builder.token(t),
+            (None, Some(h)) => builder.token_hash(h),
+            _ => return Err("give exactly one of --token and --hash".to_owned()),
+        };
+        if let Some((cert, key)) = &o.tls {
+            builder = builder.tls_pem_files(cert, key);
+        }
+        let server = builder
+            .bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        announce(server.local_addr().port());
+        server
+            .serve(BenchServer::new(EchoImpl))
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// `serve-floor`: the hand-written floor server.
+pub fn main_floor(args: &[String]) -> Result<(), String> {
+    let o = parse(args)?;
+    let token = o.token.ok_or("--token is required")?;
+    crate::procs::raise_fd_limit();
+    exit_with_parent();
+    runtime(o.threads).block_on(async move {
+        // The same listen backlog as tpp's default.
+        let listener = (|| {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(([127, 0, 0, 1], 0).into())?;
+            socket.listen(4096)
+        })()
+        .map_err(|e| e.to_string())?;
+        announce(listener.local_addr().map_err(|e| e.to_string())?.port());
+        crate::floor::serve(listener, Arc::from(token)).await;
+        Ok(())
+    })
+}
