@@ -2,7 +2,7 @@
 //! reference (toxiccore) and serde_json, over loopback. See BENCHMARKS.md.
 //!
 //! ```text
-//! cargo run --release -p tpp-bench                 # full run (~4 minutes)
+//! cargo run --release -p tpp-bench                 # full run (~3.5 minutes)
 //! cargo run --release -p tpp-bench -- --quick      # short run (~1 minute)
 //! cargo run --release -p tpp-bench -- --help
 //! ```
@@ -39,7 +39,7 @@ USAGE:
     tpp-bench [--quick] [--clients N] [--threads N] [--only GROUPS]
 
 OPTIONS:
-    --quick         short run (~1 minute) instead of the full one (~4 minutes)
+    --quick         short run (~1 minute) instead of the full one (~3.5 minutes)
     --clients N     concurrent load-generator clients (default 32)
     --threads N     tokio worker threads of every server (default: core count)
     --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,memory,codec
@@ -95,7 +95,7 @@ impl Config {
             threads: cores(),
             // Many short rounds rather than a few long ones: a shared machine's
             // bursts of other work then fall on both sides of a comparison.
-            rounds: if quick { 8 } else { 30 },
+            rounds: if quick { 6 } else { 30 },
             round: Duration::from_millis(300),
             warmup: Duration::from_millis(if quick { 50 } else { 60 }),
             cost12_window: Duration::from_secs(if quick { 3 } else { 6 }),
