@@ -9,6 +9,7 @@ use std::fmt;
 use std::ops::Range;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -33,33 +34,64 @@ pub enum BadData {
 }
 
 /// What the `token` field held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenField {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenField<'a> {
     /// Absent or falsy: `null`, `""`, `false`, `0`, `[]`, `{}` ("No auth token", code 2).
     Missing,
     /// A non-empty string.
-    Present(String),
+    Present(&'a str),
     /// Any other JSON type ("Bad auth token", code 3).
     NotAString,
 }
 
 /// What the `action` field held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActionField {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionField<'a> {
     /// Absent or falsy: `null`, `""`, `false`, `0`, `[]`, `{}` ("No action found!", code 1).
     Missing,
     /// A non-empty string.
-    Present(String),
+    Present(&'a str),
     /// Any other JSON type.
     NotAString,
+}
+
+/// A string field as a request stores it: where it sits in the payload (no
+/// copy), or decoded when it had escapes.
+#[derive(Debug, Clone)]
+enum Field {
+    Missing,
+    NotAString,
+    At(Range<usize>),
+    Decoded(Box<str>),
+}
+
+impl Field {
+    fn from_value(text: &str, value: FieldValue<'_>) -> Field {
+        match value {
+            FieldValue::Falsy => Field::Missing,
+            FieldValue::Other => Field::NotAString,
+            FieldValue::Str(std::borrow::Cow::Borrowed(s)) => Field::At(str_range(text, s)),
+            FieldValue::Str(std::borrow::Cow::Owned(s)) => Field::Decoded(s.into_boxed_str()),
+        }
+    }
+
+    /// The string, when it is one.
+    fn get<'a>(&'a self, payload: &'a ByteString) -> Result<Option<&'a str>, ()> {
+        match self {
+            Field::Missing => Ok(None),
+            Field::NotAString => Err(()),
+            Field::At(range) => Ok(Some(validated_str(payload, range.clone()))),
+            Field::Decoded(s) => Ok(Some(s)),
+        }
+    }
 }
 
 /// A parsed request. Cheap to keep around: the body stays inside the frame.
 #[derive(Debug, Clone)]
 pub struct Request {
-    payload: Bytes,
-    token: TokenField,
-    action: ActionField,
+    payload: ByteString,
+    token: Field,
+    action: Field,
     body: Option<Range<usize>>,
     extras: Map<String, Value>,
 }
@@ -70,15 +102,17 @@ impl Request {
         if payload.is_empty() {
             return Err(BadData::Empty);
         }
-        let text = std::str::from_utf8(&payload).map_err(|_| BadData::NotUtf8)?;
+        // Validated once here; fields and body are then sliced as `str` freely.
+        let payload = ByteString::try_from(payload).map_err(|_| BadData::NotUtf8)?;
+        let text: &str = &payload;
         let mut de = serde_json::Deserializer::from_str(text);
         let envelope = de.deserialize_any(EnvelopeVisitor).map_err(BadData::Json)?;
         de.end().map_err(BadData::Json)?;
         let envelope = envelope?;
-        let body = envelope.body.map(|raw| range_within(text, raw));
+        let body = envelope.body.map(|raw| str_range(text, raw.get()));
         Ok(Request {
-            token: envelope.token,
-            action: envelope.action,
+            token: Field::from_value(text, envelope.token),
+            action: Field::from_value(text, envelope.action),
             body,
             extras: envelope.extras,
             payload,
@@ -88,38 +122,40 @@ impl Request {
     /// A request with nothing in it, standing in before the first one arrives.
     pub(crate) fn empty() -> Request {
         Request {
-            payload: Bytes::new(),
-            token: TokenField::Missing,
-            action: ActionField::Missing,
+            payload: ByteString::new(),
+            token: Field::Missing,
+            action: Field::Missing,
             body: None,
             extras: Map::new(),
         }
     }
 
     /// The `token` field.
-    pub fn token_field(&self) -> &TokenField {
-        &self.token
+    pub fn token_field(&self) -> TokenField<'_> {
+        match self.token.get(&self.payload) {
+            Ok(Some(t)) => TokenField::Present(t),
+            Ok(None) => TokenField::Missing,
+            Err(()) => TokenField::NotAString,
+        }
     }
 
     /// The token, when it is a non-empty string.
     pub fn token(&self) -> Option<&str> {
-        match &self.token {
-            TokenField::Present(t) => Some(t),
-            _ => None,
-        }
+        self.token.get(&self.payload).ok().flatten()
     }
 
     /// The `action` field.
-    pub fn action_field(&self) -> &ActionField {
-        &self.action
+    pub fn action_field(&self) -> ActionField<'_> {
+        match self.action.get(&self.payload) {
+            Ok(Some(a)) => ActionField::Present(a),
+            Ok(None) => ActionField::Missing,
+            Err(()) => ActionField::NotAString,
+        }
     }
 
     /// The action, when it is a non-empty string.
     pub fn action(&self) -> Option<&str> {
-        match &self.action {
-            ActionField::Present(a) => Some(a),
-            _ => None,
-        }
+        self.action.get(&self.payload).ok().flatten()
     }
 
     /// The raw JSON text of `body`; `"null"` when the request has none.
@@ -151,41 +187,153 @@ impl Request {
 
     /// The whole payload as received.
     pub fn payload(&self) -> &Bytes {
-        &self.payload
+        self.payload.as_bytes()
     }
 }
 
-/// Where `raw`, borrowed from `text` by the parser, sits inside it.
-fn range_within(text: &str, raw: &RawValue) -> Range<usize> {
-    let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-    start..start + raw.get().len()
+/// Where `part`, borrowed from `text` by the parser, sits inside it.
+fn str_range(text: &str, part: &str) -> Range<usize> {
+    let start = part.as_ptr() as usize - text.as_ptr() as usize;
+    start..start + part.len()
 }
 
-/// The JSON text at `range` of a payload checked to be UTF-8 when it was
-/// parsed (a whole JSON value, so the range ends on char boundaries);
-/// `"null"` when there is none.
-fn json_slice<'a>(payload: &'a Bytes, range: &Option<Range<usize>>) -> &'a str {
+/// The JSON text at `range` of a payload; `"null"` when there is none.
+fn json_slice<'a>(payload: &'a ByteString, range: &Option<Range<usize>>) -> &'a str {
     match range {
-        Some(range) => std::str::from_utf8(&payload[range.clone()]).unwrap_or("null"),
+        Some(range) => validated_str(payload, range.clone()),
         None => "null",
     }
 }
 
-/// Python's truthiness for JSON values.
-fn is_falsy(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
+/// The text at `range` of a payload, where the parser gave `range` (a whole
+/// JSON value or a string's contents, so it is on char boundaries).
+fn validated_str(payload: &ByteString, range: Range<usize>) -> &str {
+    payload.get(range).unwrap_or_default()
+}
+
+/// An object key, borrowed from the payload when it has no escapes (serde's
+/// own `Cow<str>` always allocates).
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(s)))
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s)))
+            }
+        }
+
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A `token` or `action` value, classified by Python's truthiness (the
+/// reference tests `not token`) without building a tree or copying a string.
+enum FieldValue<'de> {
+    /// `null`, `""`, `false`, `0`, `0.0`, `[]`, `{}`.
+    Falsy,
+    /// A non-empty string.
+    Str(std::borrow::Cow<'de, str>),
+    /// Any other value.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for FieldValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldValueVisitor)
+    }
+}
+
+struct FieldValueVisitor;
+
+impl<'de> Visitor<'de> for FieldValueVisitor {
+    type Value = FieldValue<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(match s {
+            "" => FieldValue::Falsy,
+            s => FieldValue::Str(std::borrow::Cow::Borrowed(s)),
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        self.visit_string(s.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+        Ok(match s.is_empty() {
+            true => FieldValue::Falsy,
+            false => FieldValue::Str(std::borrow::Cow::Owned(s)),
+        })
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(FieldValue::Falsy)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(FieldValue::Falsy)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(falsy_if(!b))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(falsy_if(n == 0))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(falsy_if(n == 0))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(falsy_if(n == 0.0))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let empty = seq.next_element::<IgnoredAny>()?.is_none();
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(falsy_if(empty))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let empty = map.next_entry::<IgnoredAny, IgnoredAny>()?.is_none();
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(falsy_if(empty))
+    }
+}
+
+fn falsy_if<'de>(falsy: bool) -> FieldValue<'de> {
+    match falsy {
+        true => FieldValue::Falsy,
+        false => FieldValue::Other,
     }
 }
 
 struct Envelope<'a> {
-    token: TokenField,
-    action: ActionField,
+    token: FieldValue<'a>,
+    action: FieldValue<'a>,
     body: Option<&'a RawValue>,
     extras: Map<String, Value>,
 }
@@ -201,31 +349,19 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut env = Envelope {
-            token: TokenField::Missing,
-            action: ActionField::Missing,
+            token: FieldValue::Falsy,
+            action: FieldValue::Falsy,
             body: None,
             extras: Map::new(),
         };
         let mut keys = 0usize;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
             keys += 1;
             match &*key {
                 // The reference tests `not token` / `not action`: every falsy
                 // JSON value (null, "", false, 0, [], {}) counts as absent.
-                "token" => {
-                    env.token = match map.next_value::<Value>()? {
-                        v if is_falsy(&v) => TokenField::Missing,
-                        Value::String(s) => TokenField::Present(s),
-                        _ => TokenField::NotAString,
-                    }
-                }
-                "action" => {
-                    env.action = match map.next_value::<Value>()? {
-                        v if is_falsy(&v) => ActionField::Missing,
-                        Value::String(s) => ActionField::Present(s),
-                        _ => ActionField::NotAString,
-                    }
-                }
+                "token" => env.token = map.next_value()?,
+                "action" => env.action = map.next_value()?,
                 "body" => env.body = Some(map.next_value::<&'de RawValue>()?),
                 _ => {
                     let value = map.next_value::<Value>()?;
@@ -297,11 +433,38 @@ pub fn write_response<B: Serialize + ?Sized>(
     body: &B,
 ) -> Result<(), serde_json::Error> {
     out.clear();
-    let mut ser = serde_json::Serializer::new(&mut *out);
-    let mut map = ser.serialize_map(Some(2))?;
-    map.serialize_entry("code", &code)?;
-    map.serialize_entry("body", body)?;
-    map.end()
+    append_response(out, code, body)
+}
+
+/// Serializes `{"code": code, "body": body}` after what `out` holds: the
+/// bytes serde_json writes for that map, with the constant keys copied rather
+/// than escaped on every response.
+pub(crate) fn append_response<B: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    code: i64,
+    body: &B,
+) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(br#"{"code":"#);
+    serde_json::to_writer(&mut *out, &code)?;
+    out.extend_from_slice(br#","body":"#);
+    serde_json::to_writer(&mut *out, body)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// Serializes `{"code": 0, "body": {action: value}}` (what [`ActionResult`]
+/// gives) after what `out` holds.
+pub(crate) fn append_result<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    action: &str,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    out.extend_from_slice(br#"{"code":0,"body":{"#);
+    serde_json::to_writer(&mut *out, action)?;
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value)?;
+    out.extend_from_slice(b"}}");
+    Ok(())
 }
 
 /// `{"<action>": value}`: the body of a successful typed action.
@@ -330,7 +493,7 @@ pub struct ErrorBody<'a> {
 /// A response as a client reads it.
 #[derive(Debug, Clone)]
 pub struct Response {
-    payload: Bytes,
+    payload: ByteString,
     code: i64,
     body: Option<Range<usize>>,
 }
@@ -354,7 +517,8 @@ impl Response {
     /// client does the same); a missing `code` counts as success; a numeric
     /// string `code` is accepted.
     pub fn parse(payload: Bytes) -> Result<Response, BadResponse> {
-        let text = std::str::from_utf8(&payload).map_err(|_| BadResponse::NotUtf8)?;
+        let payload = ByteString::try_from(payload).map_err(|_| BadResponse::NotUtf8)?;
+        let text: &str = &payload;
         if text.trim().is_empty() {
             return Ok(Response {
                 payload,
@@ -368,7 +532,7 @@ impl Response {
             Some(raw_code) => parse_code(raw_code.get())
                 .ok_or_else(|| BadResponse::BadCode(raw_code.get().to_owned()))?,
         };
-        let body = raw.body.map(|raw| range_within(text, raw));
+        let body = raw.body.map(|raw| str_range(text, raw.get()));
         Ok(Response {
             payload,
             code,
@@ -434,7 +598,7 @@ impl Response {
 
     /// The whole payload as received.
     pub fn payload(&self) -> &Bytes {
-        &self.payload
+        self.payload.as_bytes()
     }
 }
 
@@ -478,7 +642,7 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for FieldSeed<'_, T> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
         let mut found = None;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
             if found.is_none() && key == self.key {
                 found = Some(map.next_value::<T>()?);
             } else {
@@ -514,15 +678,15 @@ mod tests {
     #[test]
     fn classifies_missing_and_odd_fields() {
         let r = req(r#"{"token":"","action":null}"#).unwrap();
-        assert_eq!(r.token_field(), &TokenField::Missing);
-        assert_eq!(r.action_field(), &ActionField::Missing);
+        assert_eq!(r.token_field(), TokenField::Missing);
+        assert_eq!(r.action_field(), ActionField::Missing);
         assert_eq!(r.body_json(), "null");
         let r = req(r#"{"token":false,"action":0}"#).unwrap();
-        assert_eq!(r.token_field(), &TokenField::Missing);
-        assert_eq!(r.action_field(), &ActionField::Missing);
+        assert_eq!(r.token_field(), TokenField::Missing);
+        assert_eq!(r.action_field(), ActionField::Missing);
         let r = req(r#"{"token":5,"action":[1]}"#).unwrap();
-        assert_eq!(r.token_field(), &TokenField::NotAString);
-        assert_eq!(r.action_field(), &ActionField::NotAString);
+        assert_eq!(r.token_field(), TokenField::NotAString);
+        assert_eq!(r.action_field(), ActionField::NotAString);
         let r = req(r#"{"token":"a\"b"}"#).unwrap();
         assert_eq!(r.token(), Some("a\"b"));
     }
@@ -565,6 +729,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, br#"{"code":0,"body":{"a-b":[1,2]}}"#);
+        // The hand-written prefixes give the bytes serde_json gives.
+        for action in ["echo", "a\"b\\c\n", "é\u{1}"] {
+            let value = serde_json::json!({"x": [1, 2.5, "é"]});
+            let mut fast = b"xx".to_vec();
+            append_result(&mut fast, action, &value).unwrap();
+            #[derive(Serialize)]
+            struct Whole<'a> {
+                code: i64,
+                body: ActionResult<'a, Value>,
+            }
+            let whole = Whole {
+                code: 0,
+                body: ActionResult {
+                    action,
+                    value: &value,
+                },
+            };
+            let slow = serde_json::to_vec(&whole).unwrap();
+            assert_eq!(fast[2..], slow[..]);
+            write_response(
+                &mut fast,
+                0,
+                &ActionResult {
+                    action,
+                    value: &value,
+                },
+            )
+            .unwrap();
+            assert_eq!(fast, slow);
+        }
         write_response(&mut out, 3, &ErrorBody { error: "é" }).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
@@ -29,7 +30,8 @@ use crate::auth::{Authenticator, BcryptToken, PlainToken};
 use crate::error::Error;
 use crate::frame::{put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
 use crate::message::{
-    write_response, ActionField, ActionResult, BadData, ErrorBody, Request, TokenField,
+    append_response, append_result, write_response, ActionField, BadData, ErrorBody, Request,
+    TokenField,
 };
 use crate::tls::server_config_from_pem_files;
 use crate::transport::Stream;
@@ -227,7 +229,8 @@ impl Connection {
         code: i64,
         body: &B,
     ) -> Result<(), Error> {
-        write_response(&mut self.scratch, code, body)?;
+        start_frame(&mut self.scratch);
+        append_response(&mut self.scratch, code, body)?;
         self.send_scratch(code).await
     }
 
@@ -235,14 +238,21 @@ impl Connection {
     /// `request2server` unwraps.
     pub async fn send_result<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let action = self.ctx.request.action().unwrap_or_default();
-        write_response(&mut self.scratch, 0, &ActionResult { action, value })?;
+        start_frame(&mut self.scratch);
+        append_result(&mut self.scratch, action, value)?;
         self.send_scratch(0).await
     }
 
     async fn send_scratch(&mut self, code: i64) -> Result<(), Error> {
         self.first_code.get_or_insert(code);
         self.sent += 1;
-        let write = write_frame(&mut self.io, &self.scratch);
+        let frame = finish_frame(&mut self.scratch);
+        let write = async {
+            let stream = self.io.get_mut();
+            stream.write_all(frame).await?;
+            stream.flush().await?;
+            Ok(())
+        };
         match tokio::time::timeout(self.limits.write_timeout, write).await {
             Ok(result) => result,
             Err(_) => {
@@ -286,6 +296,41 @@ impl Connection {
             }
         }
     }
+}
+
+/// Room for the longest header (20 digits and `\n`) at the start of a
+/// response buffer: the payload is serialized after it, then the header is
+/// written right before the payload, so a response leaves in one contiguous
+/// write.
+const HEADER_ROOM: usize = crate::frame::MAX_HEADER_LEN + 1;
+
+/// Empties `buf` and reserves the header room. A new connection's buffer
+/// starts with room for a small response, so the serializer does not grow it
+/// from a few bytes by doubling.
+fn start_frame(buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.reserve(HEADER_ROOM + SMALL_RESPONSE);
+    buf.resize(HEADER_ROOM, 0);
+}
+
+/// See [`start_frame`].
+const SMALL_RESPONSE: usize = 256;
+
+/// Writes the header of the payload that follows the header room; returns
+/// the whole frame.
+fn finish_frame(buf: &mut [u8]) -> &[u8] {
+    let mut n = buf.len() - HEADER_ROOM;
+    let mut i = HEADER_ROOM - 1;
+    buf[i] = b'\n';
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 /// Writes one frame straight from `payload`, without copying it into the
@@ -655,7 +700,8 @@ async fn next_frame(
     io: &mut FramedRead<Stream, FrameCodec>,
     wait: Duration,
     between_requests: bool,
-    shutdown: &CancellationToken,
+    timer: Pin<&mut tokio::time::Sleep>,
+    cancelled: Pin<&mut WaitForCancellationFutureOwned>,
     peer: SocketAddr,
     limits: &Limits,
 ) -> Next {
@@ -663,23 +709,27 @@ async fn next_frame(
     // on shutdown. Otherwise a request may be on its way: give it a moment.
     let idle = between_requests && io.read_buffer().is_empty() && io.decoder().is_idle();
     let deadline = tokio::time::Instant::now() + wait;
+    // The connection's one timer, moved to the new deadline: a later deadline
+    // is an atomic store, not a new registration in the timer wheel.
+    let mut timer = timer;
+    timer.as_mut().reset(deadline);
+    let mut cancelled = cancelled;
     let result = {
         let next = io.next();
-        let sleep = tokio::time::sleep_until(deadline);
-        tokio::pin!(next, sleep);
+        tokio::pin!(next);
         let mut draining = false;
         loop {
             tokio::select! {
                 biased;
                 frame = &mut next => break Ok(frame),
-                _ = &mut sleep => break Err(()),
-                _ = shutdown.cancelled(), if !draining => {
+                _ = timer.as_mut() => break Err(()),
+                _ = cancelled.as_mut(), if !draining => {
                     if idle {
                         return Next::Close;
                     }
                     draining = true;
                     let soon = tokio::time::Instant::now() + SHUTDOWN_READ_GRACE;
-                    sleep.as_mut().reset(soon.min(deadline));
+                    timer.as_mut().reset(soon.min(deadline));
                 }
             }
         }
@@ -826,6 +876,10 @@ async fn serve_connection<H: Handler>(
     };
     conn.ctx.secure = conn.io.get_ref().is_tls();
     let mut first = true;
+    // One timer and one shutdown waiter for the whole connection, not one per request.
+    let timer = tokio::time::sleep(limits.read_timeout);
+    let cancelled = shutdown.clone().cancelled_owned();
+    tokio::pin!(timer, cancelled);
     loop {
         // The first request gets the read timeout, later ones the idle timeout.
         let wait = if first {
@@ -833,11 +887,22 @@ async fn serve_connection<H: Handler>(
         } else {
             limits.idle_timeout
         };
-        let frame = match next_frame(&mut conn.io, wait, !first, &shutdown, peer, &limits).await {
+        let frame = match next_frame(
+            &mut conn.io,
+            wait,
+            !first,
+            timer.as_mut(),
+            cancelled.as_mut(),
+            peer,
+            &limits,
+        )
+        .await
+        {
             Next::Frame(f) => f,
             Next::Close => break,
         };
-        let request_started = Instant::now();
+        // Timed only for the debug log.
+        let request_started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         conn.ctx.request = match check_request(&mut conn.io, frame, &shared, peer).await {
             Checked::Ok(r) => r,
             Checked::Refused => break,
@@ -848,7 +913,7 @@ async fn serve_connection<H: Handler>(
         let outcome = run_handler(&*handler, &mut conn, &limits).await;
         let c = &mut conn;
         let action = c.action();
-        let elapsed = request_started.elapsed();
+        let elapsed = request_started.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
             Ok(()) if c.sent == 0 => {
                 warn!(%peer, ?action, "handler returned without a response; closing");
