@@ -11,6 +11,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
@@ -253,6 +254,13 @@ impl Connection {
             stream.flush().await?;
             Ok(())
         };
+        let mut write = std::pin::pin!(write);
+        // Most responses fit in the socket's send buffer and leave on the
+        // first poll: only a write that has to wait pays for a timer.
+        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            return result;
+        }
         match tokio::time::timeout(self.limits.write_timeout, write).await {
             Ok(result) => result,
             Err(_) => {
