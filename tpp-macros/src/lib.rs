@@ -9,7 +9,7 @@
 //!
 //! # `#[toxic_service]`
 //!
-//! ```ignore
+//! ```no_run
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
@@ -37,11 +37,17 @@
 //!     }
 //! }
 //!
+//! # fn main() {}
+//! # async fn demo(tpp_client: tpp::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! // Server: a ReposServer is a tpp::Handler (and a tpp::Service for tpp::Router).
 //! let handler = ReposServer::new(MyRepos);
+//! # let server = tpp::Server::builder().token("t").bind("127.0.0.1:0").await?;
+//! # tokio::spawn(server.serve(handler));
 //! // Client: same parameters, Result<T, tpp::ClientError>.
 //! let client = ReposClient::new(tpp_client);
 //! let repo = client.repo_add("tpp".into(), "https://x/tpp.git".into(), None).await?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! ```text
@@ -88,9 +94,21 @@
 //!
 //! - `name = "<wire name>"`: the exact action name, bypassing `rename_all`:
 //!
-//!   ```ignore
+//!   ```no_run
+//!   # use serde::{Deserialize, Serialize};
+//!   # use tpp::ActionError;
+//!   # type E = ActionError;
+//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+//!   # fn main() {}
+//!   # #[tpp::toxic_service]
+//!   # pub trait Service {
 //!   #[action(name = "list_builders")]
 //!   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, ActionError>;
+//!   # }
 //!   ```
 //!
 //!   Names must be non-empty, without whitespace or control characters, and unique in the
@@ -99,10 +117,22 @@
 //!   (toxicbuild's build server answers `list_builders` and `healthcheck` that way). The
 //!   client method reads the whole body accordingly.
 //!
-//!   ```ignore
+//!   ```no_run
+//!   # use serde::{Deserialize, Serialize};
+//!   # use tpp::ActionError;
+//!   # type E = ActionError;
+//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+//!   # fn main() {}
+//!   # #[tpp::toxic_service]
+//!   # pub trait Service {
 //!   #[action(name = "list_builders", bare)]
 //!   async fn builders(&self, repo_url: String) -> Result<Builders, ActionError>;
 //!   // struct Builders { builders: Vec<String> }
+//!   # }
 //!   ```
 //!
 //!   ```text
@@ -117,12 +147,24 @@
 //!   method returns `Result<Pin<Box<dyn Stream<Item = Result<T, tpp::ClientError>> + Send>>,
 //!   tpp::ClientError>`; the client's timeout bounds the connection and each item.
 //!
-//!   ```ignore
+//!   ```no_run
+//!   # use serde::{Deserialize, Serialize};
+//!   # use tpp::ActionError;
+//!   # type E = ActionError;
+//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+//!   # fn main() {}
+//!   # #[tpp::toxic_service]
+//!   # pub trait Service {
 //!   #[action(stream)]
 //!   async fn build(&self, builder_name: String) -> Result<tpp::ItemStream<StepInfo>, E>;
 //!   // impl: Ok(tpp::ItemStream::iter(steps)) or ItemStream::channel(16) for a producer task
 //!   // client: let mut steps = client.build("py".into()).await?;
 //!   //         while let Some(step) = steps.next().await { let step = step?; }
+//!   # }
 //!   ```
 //!   ```text
 //!   -> {"token": "…", "action": "build", "body": {"builder_name": "py"}}
@@ -141,7 +183,18 @@
 //!   tpp::ClientError>` (it calls `tpp::Client::request_stream_ack`); the client's timeout
 //!   bounds connecting, sending and reading the acknowledgement, then each item.
 //!
-//!   ```ignore
+//!   ```no_run
+//!   # use serde::{Deserialize, Serialize};
+//!   # use tpp::ActionError;
+//!   # type E = ActionError;
+//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+//!   # fn main() {}
+//!   # #[tpp::toxic_service]
+//!   # pub trait Service {
 //!   #[action(stream, ack)]
 //!   async fn stream(&self, ctx: &tpp::Context, event_types: Vec<String>)
 //!       -> Result<(String, tpp::ItemStream<Event>), E>;
@@ -149,6 +202,7 @@
 //!   //       tokio::spawn(async move { while tx.send(next_event().await).await.is_ok() {} });
 //!   //       Ok(("ok".to_owned(), events))
 //!   // client: let (ack, mut events) = client.stream(vec!["build_started".into()]).await?;
+//!   # }
 //!   ```
 //!   ```text
 //!   -> {"token": "…", "action": "stream", "body": {"event_types": ["build_started"]}, "user_id": "42"}
@@ -192,8 +246,20 @@
 //!   other body parameter is allowed). A `null` body is given to the type as is, or as `{}`
 //!   if the type does not accept `null`:
 //!
-//!   ```ignore
+//!   ```no_run
+//!   # use serde::{Deserialize, Serialize};
+//!   # use tpp::ActionError;
+//!   # type E = ActionError;
+//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+//!   # fn main() {}
+//!   # #[tpp::toxic_service]
+//!   # pub trait Service {
 //!   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, E>;
+//!   # }
 //!   ```
 //!   ```text
 //!   -> {"action": "list_builders", "body": {"repo_url": "…", "branch": "main"}, "token": "…"}
@@ -203,10 +269,22 @@
 //!   request's `tpp::Context` (action, peer address, extra top-level fields such as the
 //!   hole's `user_id`). It is not a body key and does not appear in the client method:
 //!
-//!   ```ignore
+//!   ```no_run
+//!   # use serde::{Deserialize, Serialize};
+//!   # use tpp::ActionError;
+//!   # type E = ActionError;
+//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+//!   # fn main() {}
+//!   # #[tpp::toxic_service]
+//!   # pub trait Service {
 //!   async fn repo_list(&self, ctx: &tpp::Context) -> Result<Vec<Repo>, ActionError>;
 //!   // impl: let user = ctx.extra("user_id");
 //!   // client: ReposClient::new(c).with_field("user_id", json!("42")).repo_list().await
+//!   # }
 //!   ```
 //!   ```text
 //!   -> {"token": "…", "action": "repo-list", "body": {}, "user_id": "42"}
@@ -278,7 +356,9 @@
 //!   field's own (`Other(tpp::ActionError)`).
 //! - `#[toxic(crate = "<path>")]` on the type: the runtime's path, as for the service.
 //!
-//! ```ignore
+//! ```
+//! use tpp::ToxicError;
+//!
 //! #[derive(Debug, thiserror::Error, tpp::ToxicError)]
 //! pub enum ReposError {
 //!     #[error("{0}")]                  // message: the String itself, so it round-trips
@@ -291,6 +371,9 @@
 //!     #[toxic(transparent)]
 //!     Other(tpp::ActionError),
 //! }
+//!
+//! assert_eq!((ReposError::Denied.code(), ReposError::Denied.message()), (5, "permission denied".into()));
+//! assert!(matches!(ReposError::from_parts(4, "tpp"), Some(ReposError::NotFound(m)) if m == "tpp"));
 //! ```
 //! ```text
 //! Err(ReposError::Denied)  <- {"code": 5, "body": {"error": "permission denied"}}
