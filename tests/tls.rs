@@ -68,6 +68,54 @@ async fn tls_with_the_ca_file_and_with_validation_off() {
 }
 
 #[tokio::test]
+async fn a_pinned_certificate_authenticates_a_self_signed_server() {
+    let cert = TestCert::self_signed_ca();
+    let other = TestCert::new();
+    let server = tls_server(&cert).await;
+    // Trusted as a CA, a CA-marked certificate is still refused as the server's own.
+    let c = client_builder(server.port())
+        .tls_ca_file(&cert.cert)
+        .build()
+        .unwrap();
+    let err = handshake_error(&c).await;
+    assert!(format!("{err:?}").contains("CaUsedAsEndEntity"), "{err:?}");
+    // Pinned, it is accepted, under any name (the pin is the identity).
+    for name in ["localhost", "example.org"] {
+        let c = client_builder(server.port())
+            .tls_pinned_cert_file(&cert.cert)
+            .server_name(name)
+            .build()
+            .unwrap();
+        let v: Value = within(c.request2server("echo", &json!([1, "é"])))
+            .await
+            .unwrap();
+        assert_eq!(v, json!({"tls": true, "body": [1, "é"]}));
+    }
+    // Pinned to another certificate: refused.
+    let c = client_builder(server.port())
+        .tls_pinned_cert_file(&other.cert)
+        .build()
+        .unwrap();
+    let err = handshake_error(&c).await;
+    assert!(
+        matches!(
+            err.tls_error(),
+            Some(tpp::rustls::Error::InvalidCertificate(
+                tpp::rustls::CertificateError::ApplicationVerificationFailure
+            ))
+        ),
+        "{err:?}"
+    );
+    // A missing pin file fails when the client is built, not later.
+    let missing = other.dir.join("missing.pem");
+    assert!(client_builder(server.port())
+        .tls_pinned_cert_file(&missing)
+        .build()
+        .is_err());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn validation_is_on_by_default_and_fails_clearly() {
     let cert = TestCert::new();
     let other = TestCert::new();

@@ -153,6 +153,26 @@ impl TestCert {
     }
 }
 
+impl TestCert {
+    /// A self-signed certificate marked as a CA (`CA:TRUE`, what
+    /// `openssl req -x509` makes by default), which rustls refuses as a
+    /// server's own certificate even when it is the trusted CA.
+    pub fn self_signed_ca() -> TestCert {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("certificate params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key_pair = rcgen::KeyPair::generate().expect("key pair");
+        let certified = params.self_signed(&key_pair).expect("self-sign");
+        let dir = temp_dir("ca-cert");
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&cert, certified.pem()).expect("write cert");
+        std::fs::write(&key, key_pair.serialize_pem()).expect("write key");
+        TestCert { dir, cert, key }
+    }
+}
+
 impl Default for TestCert {
     fn default() -> Self {
         Self::new()

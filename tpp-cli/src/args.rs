@@ -168,11 +168,15 @@ pub struct ConnArgs {
     #[arg(long)]
     pub tls: bool,
     /// Use TLS without validating the certificate (self-signed servers)
-    #[arg(short = 'k', long, conflicts_with = "ca")]
+    #[arg(short = 'k', long, conflicts_with_all = ["ca", "pin"])]
     pub insecure: bool,
     /// Use TLS, trusting only the CA certificate(s) in this PEM file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "pin")]
     pub ca: Option<PathBuf>,
+    /// Use TLS, accepting only a server whose certificate is in this PEM file
+    /// (a self-signed server's own certificate; its name and dates are not checked)
+    #[arg(long, value_name = "FILE")]
+    pub pin: Option<PathBuf>,
     /// The name to check the certificate against [default: HOST]
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
@@ -185,7 +189,7 @@ pub struct ConnArgs {
 impl ConnArgs {
     /// Whether any TLS option was given.
     pub fn uses_tls(&self) -> bool {
-        self.tls || self.insecure || self.ca.is_some()
+        self.tls || self.insecure || self.ca.is_some() || self.pin.is_some()
     }
 }
 

@@ -69,6 +69,8 @@ impl Session {
         let mut builder = Client::builder(target.host.clone(), target.port);
         if let Some(ca) = &conn.ca {
             builder = builder.tls_ca_file(ca);
+        } else if let Some(pin) = &conn.pin {
+            builder = builder.tls_pinned_cert_file(pin);
         } else if conn.insecure {
             builder = builder.tls_insecure();
         } else if conn.tls {

@@ -160,8 +160,14 @@ fn certificate_problem(e: &CertificateError, host: &str) -> (String, &'static st
                 "is a CA certificate (CA:TRUE, as `openssl req -x509` makes by default), \
                  which a TLS server may not use as its own"
                     .to_owned(),
-                "skip verification with --insecure, or give the server a certificate \
-                 signed by that CA and pass the CA with --ca FILE",
+                "pin that certificate with --pin FILE, skip verification with --insecure, \
+                 or give the server a certificate signed by that CA and pass the CA with --ca FILE",
+            );
+        }
+        C::ApplicationVerificationFailure => {
+            return (
+                "is not the pinned certificate".to_owned(),
+                "check that --pin FILE holds the server's current certificate",
             );
         }
         C::Other(other) => format!("was refused: {}", words(&other.to_string())),
@@ -171,7 +177,10 @@ fn certificate_problem(e: &CertificateError, host: &str) -> (String, &'static st
         C::NotValidForName | C::NotValidForNameContext { .. } => {
             "check HOST, or give the certificate's name with --server-name NAME"
         }
-        _ => "trust its CA with --ca FILE, or skip verification with --insecure (self-signed servers)",
+        _ => {
+            "trust its CA with --ca FILE, pin a self-signed server's certificate with --pin FILE, \
+             or skip verification with --insecure"
+        }
     };
     (what, hint)
 }
@@ -203,7 +212,7 @@ fn tls_failure(ctx: &CallContext<'_>, source: &io::Error) -> Failure {
     if source.kind() == io::ErrorKind::UnexpectedEof {
         return Failure::Connection(format!(
             "{addr} closed the connection during the TLS handshake\n  \
-             is it a TLS server? without TLS, drop --tls/--insecure/--ca"
+             is it a TLS server? without TLS, drop --tls/--insecure/--ca/--pin"
         ));
     }
     let rustls_error = source
@@ -219,7 +228,7 @@ fn tls_failure(ctx: &CallContext<'_>, source: &io::Error) -> Failure {
             | rustls::Error::InappropriateMessage { .. }
             | rustls::Error::InappropriateHandshakeMessage { .. },
         ) => format!(
-            "{addr} does not answer in TLS: is it a plain TCP server? then drop --tls/--insecure/--ca"
+            "{addr} does not answer in TLS: is it a plain TCP server? then drop --tls/--insecure/--ca/--pin"
         ),
         Some(rustls::Error::AlertReceived(alert)) => {
             format!(
@@ -237,7 +246,7 @@ fn not_tls_hint(ctx: &CallContext<'_>) -> &'static str {
     if ctx.tls {
         ""
     } else {
-        "\n  if it is a TLS server, add --tls (or --insecure, or --ca FILE)"
+        "\n  if it is a TLS server, add --tls (or --insecure, --ca FILE or --pin FILE)"
     }
 }
 
@@ -267,7 +276,7 @@ pub fn from_client(e: ClientError, ctx: &CallContext<'_>, phase: Phase) -> Failu
             let during = match (phase, ctx.tls) {
                 (Phase::Connecting, true) => format!(
                     " connecting to {addr} (TCP, then the TLS handshake)\n  \
-                     if it is not a TLS server, drop --tls/--insecure/--ca"
+                     if it is not a TLS server, drop --tls/--insecure/--ca/--pin"
                 ),
                 (Phase::Connecting, false) => format!(" connecting to {addr}"),
                 (Phase::Exchanging, _) => format!(

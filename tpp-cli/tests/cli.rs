@@ -700,6 +700,40 @@ fn tls_with_insecure_and_with_ca() {
 }
 
 #[test]
+fn a_pinned_certificate_authenticates_a_self_signed_server() {
+    // CA:TRUE, as `openssl req -x509` makes by default: --ca cannot take it.
+    let cert = TestCert::self_signed_ca();
+    let server = TppServer::tls(&cert);
+    tpp()
+        .args(["call", &server.addr(), "echo", "--ca"])
+        .arg(&cert.cert)
+        .args(["--token", TOKEN])
+        .assert()
+        .code(3)
+        .stderr(contains("is a CA certificate").and(contains("--pin FILE")));
+    tpp()
+        .args(["call", &server.addr(), "greet", "name=pin", "--pin"])
+        .arg(&cert.cert)
+        .args(["--token", TOKEN])
+        .assert()
+        .success()
+        .stdout("\"Hello, pin!\"\n");
+    let other = TestCert::new();
+    tpp()
+        .args(["call", &server.addr(), "echo", "--pin"])
+        .arg(&other.cert)
+        .args(["--token", TOKEN])
+        .assert()
+        .code(3)
+        .stderr(contains("is not the pinned certificate").and(contains("--pin FILE")));
+    tpp()
+        .args(["call", &server.addr(), "echo", "--insecure", "--pin"])
+        .arg(&cert.cert)
+        .assert()
+        .code(2);
+}
+
+#[test]
 fn untrusted_or_misnamed_certificates_are_explained() {
     let cert = TestCert::new();
     let other = TestCert::new();

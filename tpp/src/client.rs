@@ -194,6 +194,7 @@ enum TlsMode {
     Off,
     SystemRoots,
     CaFile(std::path::PathBuf),
+    Pinned(std::path::PathBuf),
     Insecure,
     Config(Arc<ClientConfig>),
 }
@@ -233,6 +234,15 @@ impl ClientBuilder {
     /// Uses TLS and trusts only the CA certificates in this PEM file.
     pub fn tls_ca_file(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.tls = TlsMode::CaFile(pem_file.into());
+        self
+    }
+
+    /// Uses TLS and accepts only a server whose certificate is one of those in
+    /// this PEM file (certificate pinning): for self-signed servers, still
+    /// authenticated. Name, validity period and issuer are not checked; see
+    /// [`tls::client_config_pinned_file`](crate::tls::client_config_pinned_file).
+    pub fn tls_pinned_cert_file(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
+        self.tls = TlsMode::Pinned(pem_file.into());
         self
     }
 
@@ -282,6 +292,7 @@ impl ClientBuilder {
             TlsMode::Off => None,
             TlsMode::SystemRoots => Some(tls::client_config_system_roots()?),
             TlsMode::CaFile(path) => Some(tls::client_config_with_ca_file(path)?),
+            TlsMode::Pinned(path) => Some(tls::client_config_pinned_file(path)?),
             TlsMode::Insecure => Some(tls::client_config_insecure()),
             TlsMode::Config(c) => Some(c),
         };

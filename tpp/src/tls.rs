@@ -2,8 +2,9 @@
 //!
 //! The server takes a certificate chain and key from PEM files (or any
 //! `rustls::ServerConfig`); the client validates certificates by default
-//! against the system's roots, or custom CA roots, and skips validation only
-//! when asked (self-signed servers, like toxiccore's `validate_cert=False`).
+//! against the system's roots, or custom CA roots, can pin the server's own
+//! certificate instead (self-signed servers, authenticated), and skips
+//! validation only when asked (toxiccore's `validate_cert=False`).
 //! Configs are built once and shared by every connection.
 
 use std::path::Path;
@@ -125,40 +126,85 @@ pub fn client_config_with_ca_certs(
 /// Handshake signatures are still checked.
 pub fn client_config_insecure() -> Arc<ClientConfig> {
     let provider = provider();
-    let config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-                .with_no_client_auth()
-        });
-    match config {
-        Ok(config) => Arc::new(config),
+    match relaxed_config(provider.clone(), None) {
+        Ok(config) => config,
         // The ring provider supports the default versions; this cannot fail.
         Err(_) => Arc::new(
             ClientConfig::builder()
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(
-                    rustls::crypto::ring::default_provider().into(),
-                )))
+                .with_custom_certificate_verifier(Arc::new(RelaxedVerifier {
+                    provider,
+                    pinned: None,
+                }))
                 .with_no_client_auth(),
         ),
     }
 }
 
-#[derive(Debug)]
-struct AcceptAnyCert(Arc<CryptoProvider>);
+/// A client config that accepts exactly the server certificates in
+/// `pem_file` (certificate pinning): the server's own certificate must be one
+/// of them, byte for byte. For self-signed servers, including certificates
+/// marked as a CA (`openssl req -x509` makes those by default), which
+/// [`client_config_with_ca_file`] refuses as a server's certificate.
+///
+/// The pin is the server's identity: the name, the validity period and the
+/// issuer are not checked (replace the pin when the certificate changes).
+/// Handshake signatures are checked, so the server must hold the key.
+pub fn client_config_pinned_file(
+    pem_file: impl AsRef<Path>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    client_config_pinned(read_certs(pem_file.as_ref())?)
+}
 
-impl ServerCertVerifier for AcceptAnyCert {
+/// A client config that accepts exactly the server certificates `certs`; see
+/// [`client_config_pinned_file`].
+pub fn client_config_pinned(
+    certs: Vec<CertificateDer<'static>>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    if certs.is_empty() {
+        return Err(TlsError("no certificate to pin".into()));
+    }
+    relaxed_config(provider(), Some(certs))
+}
+
+fn relaxed_config(
+    provider: Arc<CryptoProvider>,
+    pinned: Option<Vec<CertificateDer<'static>>>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RelaxedVerifier { provider, pinned }))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Accepts the pinned certificates, or any certificate when none are pinned;
+/// handshake signatures are always verified.
+#[derive(Debug)]
+struct RelaxedVerifier {
+    provider: Arc<CryptoProvider>,
+    pinned: Option<Vec<CertificateDer<'static>>>,
+}
+
+impl ServerCertVerifier for RelaxedVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match &self.pinned {
+            Some(pinned) if !pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+            _ => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
@@ -171,7 +217,7 @@ impl ServerCertVerifier for AcceptAnyCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -185,11 +231,13 @@ impl ServerCertVerifier for AcceptAnyCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
