@@ -208,19 +208,28 @@ impl Decoder for FrameCodec {
 
 /// Writes the header of a `len`-byte payload.
 pub(crate) fn put_header(dst: &mut BytesMut, len: usize) {
-    let mut buf = [0u8; MAX_HEADER_LEN + 1];
-    let mut i = MAX_HEADER_LEN;
-    buf[i] = b'\n';
+    let mut room = [0u8; HEADER_ROOM];
+    let start = header_at_end(&mut room, len);
+    dst.put_slice(&room[start..]);
+}
+
+/// Room for the longest header: 20 digits and `\n`.
+pub(crate) const HEADER_ROOM: usize = MAX_HEADER_LEN + 1;
+
+/// Writes the header of a `len`-byte payload at the end of `room` (its
+/// [`HEADER_ROOM`] bytes); returns where the header starts.
+pub(crate) fn header_at_end(room: &mut [u8; HEADER_ROOM], len: usize) -> usize {
+    let mut i = HEADER_ROOM - 1;
+    room[i] = b'\n';
     let mut n = len;
     loop {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        room[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return i;
         }
     }
-    dst.put_slice(&buf[i..]);
 }
 
 impl Encoder<&[u8]> for FrameCodec {

@@ -29,7 +29,10 @@ use tracing::{debug, info, warn};
 
 use crate::auth::{Authenticator, BcryptToken, PlainToken};
 use crate::error::Error;
-use crate::frame::{put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
+use crate::frame::{
+    header_at_end, put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, HEADER_ROOM,
+    READ_BUFFER,
+};
 use crate::message::{
     append_response, append_result, write_response, ActionField, BadData, ErrorBody, Request,
     TokenField,
@@ -306,12 +309,6 @@ impl Connection {
     }
 }
 
-/// Room for the longest header (20 digits and `\n`) at the start of a
-/// response buffer: the payload is serialized after it, then the header is
-/// written right before the payload, so a response leaves in one contiguous
-/// write.
-const HEADER_ROOM: usize = crate::frame::MAX_HEADER_LEN + 1;
-
 /// Empties `buf` and reserves the header room. A new connection's buffer
 /// starts with room for a small response, so the serializer does not grow it
 /// from a few bytes by doubling.
@@ -325,20 +322,16 @@ fn start_frame(buf: &mut Vec<u8>) {
 const SMALL_RESPONSE: usize = 256;
 
 /// Writes the header of the payload that follows the header room; returns
-/// the whole frame.
+/// the whole frame. (A response buffer starts with [`HEADER_ROOM`] bytes:
+/// the payload is serialized after them, then the header is written right
+/// before the payload, so a response leaves in one contiguous write.)
 fn finish_frame(buf: &mut [u8]) -> &[u8] {
-    let mut n = buf.len() - HEADER_ROOM;
-    let mut i = HEADER_ROOM - 1;
-    buf[i] = b'\n';
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
+    let len = buf.len().saturating_sub(HEADER_ROOM);
+    let start = match buf.first_chunk_mut::<HEADER_ROOM>() {
+        Some(room) => header_at_end(room, len),
+        None => 0, // never: start_frame reserved the room
+    };
+    &buf[start..]
 }
 
 /// Writes one frame straight from `payload`, without copying it into the
