@@ -1,0 +1,222 @@
+//! One connection from accept to close: TLS handshake, reading frames under
+//! the read/idle timeout and the shutdown signal, keep-alive between requests.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tracing::{debug, warn};
+
+use super::{
+    connection::write_frame,
+    pipeline::{check_request, run_handler, Checked},
+    Connection, Context, Handler, Limits, Shared,
+};
+use crate::frame::{FrameCodec, FrameError, READ_BUFFER};
+use crate::message::{write_response, ErrorBody, Request};
+use crate::transport::Stream;
+
+pub(super) async fn serve_connection<H: Handler>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) {
+    let limits = shared.limits.clone();
+    let started = Instant::now();
+    let stream = match &shared.tls {
+        None => Stream::Tcp(tcp),
+        Some(acceptor) => {
+            match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => Stream::Tls(Box::new(s.into())),
+                Ok(Err(e)) => {
+                    debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    let mut conn = Connection {
+        io: FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER),
+        ctx: Context {
+            request: Request::empty(),
+            peer_addr: peer,
+            secure: false,
+        },
+        scratch: Vec::new(),
+        sent: 0,
+        first_code: None,
+        keep_open: true,
+        limits: limits.clone(),
+        shutdown: shutdown.clone(),
+    };
+    conn.ctx.secure = conn.io.get_ref().is_tls();
+    let mut first = true;
+    // One timer and one shutdown waiter for the whole connection, not one per request.
+    let timer = tokio::time::sleep(limits.read_timeout);
+    let cancelled = shutdown.clone().cancelled_owned();
+    tokio::pin!(timer, cancelled);
+    loop {
+        // The first request gets the read timeout, later ones the idle timeout.
+        let wait = if first {
+            limits.read_timeout
+        } else {
+            limits.idle_timeout
+        };
+        let frame = match next_frame(
+            &mut conn.io,
+            wait,
+            !first,
+            timer.as_mut(),
+            cancelled.as_mut(),
+            peer,
+            &limits,
+        )
+        .await
+        {
+            Next::Frame(f) => f,
+            Next::Close => break,
+        };
+        // Timed only for the debug log.
+        let request_started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        conn.ctx.request = match check_request(&mut conn.io, frame, &shared, peer).await {
+            Checked::Ok(r) => r,
+            Checked::Refused => break,
+        };
+        first = false;
+        conn.sent = 0;
+        conn.first_code = None;
+        let outcome = run_handler(&*handler, &mut conn, &limits).await;
+        let c = &mut conn;
+        let action = c.action();
+        let elapsed = request_started.map(|t| t.elapsed()).unwrap_or_default();
+        match outcome {
+            Ok(()) if c.sent == 0 => {
+                warn!(%peer, ?action, "handler returned without a response; closing");
+                c.keep_open = false;
+            }
+            Ok(()) => {
+                debug!(%peer, ?action, code = c.first_code, ?elapsed, "request served");
+            }
+            Err(failure) => {
+                warn!(%peer, ?action, error = %failure, "handler failed");
+                if c.sent == 0 {
+                    let msg = failure.to_string();
+                    let _ = c.send_error(1, &msg).await;
+                }
+                c.keep_open = false;
+            }
+        }
+        let reusable = limits.keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
+        if !reusable {
+            let _ = tokio::time::timeout(Duration::from_secs(1), c.io.get_mut().shutdown()).await;
+            break;
+        }
+    }
+    debug!(%peer, duration = ?started.elapsed(), "connection closed");
+}
+
+/// Sends an error to a peer that broke the protocol, then lets the caller close.
+pub(super) async fn answer_and_close(
+    io: &mut FramedRead<Stream, FrameCodec>,
+    code: i64,
+    body: &impl Serialize,
+    limits: &Limits,
+) {
+    let mut out = Vec::new();
+    if write_response(&mut out, code, body).is_ok() {
+        let _ = tokio::time::timeout(limits.write_timeout, write_frame(io, &out)).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
+}
+
+pub(super) enum Next {
+    Frame(Bytes),
+    Close,
+}
+
+/// How much earlier than asked a read or idle timeout may fire: see
+/// [`next_frame`].
+const TIMER_SLACK: Duration = Duration::from_millis(5);
+
+/// At shutdown, how long a connection may still take to deliver the request
+/// it is sending (or has sent but the server has not read yet).
+const SHUTDOWN_READ_GRACE: Duration = Duration::from_secs(1);
+
+pub(super) async fn next_frame(
+    io: &mut FramedRead<Stream, FrameCodec>,
+    wait: Duration,
+    between_requests: bool,
+    timer: Pin<&mut tokio::time::Sleep>,
+    cancelled: Pin<&mut WaitForCancellationFutureOwned>,
+    peer: SocketAddr,
+    limits: &Limits,
+) -> Next {
+    // A kept-alive connection with nothing buffered is idle: close it at once
+    // on shutdown. Otherwise a request may be on its way: give it a moment.
+    let idle = between_requests && io.read_buffer().is_empty() && io.decoder().is_idle();
+    let deadline = tokio::time::Instant::now() + wait;
+    // The connection's one timer, moved to the new deadline. Requests on a
+    // busy connection come much faster than TIMER_SLACK, so most of them keep
+    // the deadline set a moment ago (at most TIMER_SLACK early) instead of
+    // touching the timer wheel every time.
+    let mut timer = timer;
+    let current = timer.deadline();
+    if deadline < current || deadline > current + TIMER_SLACK {
+        timer.as_mut().reset(deadline);
+    }
+    let mut cancelled = cancelled;
+    let result = {
+        let next = io.next();
+        tokio::pin!(next);
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                biased;
+                frame = &mut next => break Ok(frame),
+                _ = timer.as_mut() => break Err(()),
+                _ = cancelled.as_mut(), if !draining => {
+                    if idle {
+                        return Next::Close;
+                    }
+                    draining = true;
+                    let soon = tokio::time::Instant::now() + SHUTDOWN_READ_GRACE;
+                    timer.as_mut().reset(soon.min(deadline));
+                }
+            }
+        }
+    };
+    match result {
+        Err(_) => {
+            debug!(%peer, "read timeout; closing");
+            Next::Close
+        }
+        Ok(None) => Next::Close,
+        Ok(Some(Ok(frame))) => Next::Frame(frame),
+        Ok(Some(Err(e))) => {
+            if e.is_answerable() {
+                warn!(%peer, error = %e, "framing error");
+                let msg = format!("Something wrong with your data: {e}");
+                answer_and_close(io, 1, &ErrorBody { error: &msg }, limits).await;
+            } else if let FrameError::Truncated { .. } = e {
+                debug!(%peer, error = %e, "peer closed mid-message");
+            } else {
+                debug!(%peer, error = %e, "read error");
+            }
+            Next::Close
+        }
+    }
+}

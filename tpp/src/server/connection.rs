@@ -1,0 +1,200 @@
+//! [`Connection`]: the request being handled and the means to answer it
+//! (single-write responses, further reads, close, peer-gone detection).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+
+use bytes::{Buf, Bytes};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::{Context, Limits};
+use crate::error::Error;
+use crate::frame::{header_at_end, put_header, FrameCodec, FrameError, HEADER_ROOM};
+use crate::message::{append_response, append_result, ErrorBody, Request};
+use crate::transport::Stream;
+
+/// The authenticated request being handled, and the connection it came on.
+pub struct Connection {
+    pub(super) io: FramedRead<Stream, FrameCodec>,
+    pub(super) ctx: Context,
+    pub(super) scratch: Vec<u8>,
+    pub(super) sent: usize,
+    pub(super) first_code: Option<i64>,
+    pub(super) keep_open: bool,
+    pub(super) limits: Arc<Limits>,
+    pub(super) shutdown: CancellationToken,
+}
+
+impl Connection {
+    /// The request's context (action, extra fields, peer).
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The requested action.
+    pub fn action(&self) -> &str {
+        self.ctx.action()
+    }
+
+    /// The whole request.
+    pub fn request(&self) -> &Request {
+        &self.ctx.request
+    }
+
+    /// The raw JSON text of the request's `body` (`"null"` when absent).
+    pub fn body_json(&self) -> &str {
+        self.ctx.request.body_json()
+    }
+
+    /// Deserializes the body into `T`.
+    pub fn body<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        Ok(self.ctx.request.body()?)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.ctx.peer_addr
+    }
+
+    /// How many responses were sent for this request so far.
+    pub fn responses_sent(&self) -> usize {
+        self.sent
+    }
+
+    /// Resolves when the server starts shutting down: long streams should end.
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.shutdown.clone().cancelled_owned()
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Sends `{"code": code, "body": body}`.
+    pub async fn send_response<B: Serialize + ?Sized>(
+        &mut self,
+        code: i64,
+        body: &B,
+    ) -> Result<(), Error> {
+        start_frame(&mut self.scratch);
+        append_response(&mut self.scratch, code, body)?;
+        self.send_scratch(code).await
+    }
+
+    /// Sends `{"code": 0, "body": {"<action>": value}}`, the shape toxiccore's
+    /// `request2server` unwraps.
+    pub async fn send_result<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let action = self.ctx.request.action().unwrap_or_default();
+        start_frame(&mut self.scratch);
+        append_result(&mut self.scratch, action, value)?;
+        self.send_scratch(0).await
+    }
+
+    async fn send_scratch(&mut self, code: i64) -> Result<(), Error> {
+        self.first_code.get_or_insert(code);
+        self.sent += 1;
+        let frame = finish_frame(&mut self.scratch);
+        let write = async {
+            let stream = self.io.get_mut();
+            stream.write_all(frame).await?;
+            stream.flush().await?;
+            Ok(())
+        };
+        let mut write = std::pin::pin!(write);
+        // Most responses fit in the socket's send buffer and leave on the
+        // first poll: only a write that has to wait pays for a timer.
+        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            return result;
+        }
+        match tokio::time::timeout(self.limits.write_timeout, write).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.keep_open = false;
+                Err(Error::Timeout)
+            }
+        }
+    }
+
+    /// Sends `{"code": code, "body": {"error": message}}`.
+    pub async fn send_error(&mut self, code: i64, message: &str) -> Result<(), Error> {
+        self.send_response(code, &ErrorBody { error: message })
+            .await
+    }
+
+    /// Reads the peer's next message on this connection, if it sends one
+    /// (`None` when it closes). Bounded by [`Limits::read_timeout`].
+    pub async fn read_message(&mut self) -> Result<Option<Bytes>, Error> {
+        match tokio::time::timeout(self.limits.read_timeout, self.io.next()).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(None) => Ok(None),
+            Ok(Some(frame)) => Ok(Some(frame?)),
+        }
+    }
+
+    /// Closes the connection after this request instead of keeping it alive.
+    pub fn close(&mut self) {
+        self.keep_open = false;
+    }
+
+    /// Resolves when the peer closes or resets the connection (used while
+    /// streaming, when the client has nothing more to send). Messages the
+    /// peer sends meanwhile are read and dropped.
+    pub async fn peer_gone(&mut self) -> &'static str {
+        loop {
+            match self.io.next().await {
+                None => return "closed",
+                Some(Err(FrameError::Io(_))) => return "reset",
+                Some(Err(_)) => return "broke the framing",
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+}
+
+/// Empties `buf` and reserves the header room. A new connection's buffer
+/// starts with room for a small response, so the serializer does not grow it
+/// from a few bytes by doubling.
+pub(super) fn start_frame(buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.reserve(HEADER_ROOM + SMALL_RESPONSE);
+    buf.resize(HEADER_ROOM, 0);
+}
+
+/// See [`start_frame`].
+const SMALL_RESPONSE: usize = 256;
+
+/// Writes the header of the payload that follows the header room; returns
+/// the whole frame. (A response buffer starts with [`HEADER_ROOM`] bytes:
+/// the payload is serialized after them, then the header is written right
+/// before the payload, so a response leaves in one contiguous write.)
+pub(super) fn finish_frame(buf: &mut [u8]) -> &[u8] {
+    let len = buf.len().saturating_sub(HEADER_ROOM);
+    let start = match buf.first_chunk_mut::<HEADER_ROOM>() {
+        Some(room) => header_at_end(room, len),
+        None => 0, // never: start_frame reserved the room
+    };
+    &buf[start..]
+}
+
+/// Writes one frame straight from `payload`, without copying it into the
+/// codec's buffer (vectored: header and payload in one system call).
+pub(super) async fn write_frame(
+    io: &mut FramedRead<Stream, FrameCodec>,
+    payload: &[u8],
+) -> Result<(), Error> {
+    let mut header = bytes::BytesMut::with_capacity(24);
+    put_header(&mut header, payload.len());
+    let stream = io.get_mut();
+    let mut chained = header.chain(payload);
+    stream.write_all_buf(&mut chained).await?;
+    stream.flush().await?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! [`Limits`]: the sizes and timeouts a server enforces, with their defaults.
+
+use std::time::Duration;
+
+use crate::frame::DEFAULT_MAX_FRAME_SIZE;
+
+/// Limits and timeouts of a server. Every field has a documented default.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest accepted request payload (default 64 MiB). A larger declared
+    /// length is answered with code 1 before any memory is reserved.
+    pub max_frame_size: usize,
+    /// Connections served at once (default 4096). Beyond it a new connection
+    /// is answered `{"code": 1, "body": {"error": "Server busy"}}` and closed.
+    pub max_connections: usize,
+    /// Time allowed to receive a whole request, TLS handshake included, from
+    /// the moment the server starts waiting for it (default 30 s).
+    pub read_timeout: Duration,
+    /// Time allowed for one response write (default 30 s); a peer that does
+    /// not read is disconnected.
+    pub write_timeout: Duration,
+    /// Serve further requests on a connection after a unary response
+    /// (default true). Python clients never send one, so they cannot tell.
+    pub keep_alive: bool,
+    /// How long a kept-alive connection may wait for its next request
+    /// (default 30 s).
+    pub idle_timeout: Duration,
+    /// Upper bound on one handler call, if set (default none). A handler that
+    /// overruns is dropped and, if it had not answered, code 1 is sent.
+    pub handler_timeout: Option<Duration>,
+    /// On shutdown, how long in-flight connections may take to finish before
+    /// they are dropped (default 30 s). Requests already received are served;
+    /// a connection still sending one gets up to 1 s more to finish it; idle
+    /// kept-alive connections are closed at once.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_connections: 4096,
+            read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            keep_alive: true,
+            idle_timeout: Duration::from_secs(30),
+            handler_timeout: None,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! One request from frame to handler: envelope, token, action, then the
+//! handler (with panic catching and its optional timeout).
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use tokio_util::codec::FramedRead;
+use tracing::warn;
+
+use super::{conn_loop::answer_and_close, Connection, Handler, Limits, Shared};
+use crate::auth::Authenticator;
+use crate::error::Error;
+use crate::frame::FrameCodec;
+use crate::message::{ActionField, BadData, ErrorBody, Request, TokenField};
+use crate::transport::Stream;
+
+/// The outcome of the checks before the handler runs.
+pub(super) enum Checked {
+    Ok(Request),
+    Refused,
+}
+
+pub(super) async fn check_request(
+    io: &mut FramedRead<Stream, FrameCodec>,
+    frame: Bytes,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Checked {
+    let limits = &shared.limits;
+    let request = match Request::parse(frame) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(%peer, error = %e, "bad data");
+            let msg = match &e {
+                BadData::Empty => "Something wrong with your data: empty message".to_owned(),
+                e => format!("Something wrong with your data: {e}"),
+            };
+            answer_and_close(io, 1, &ErrorBody { error: &msg }, limits).await;
+            return Checked::Refused;
+        }
+    };
+    let verdict = match request.token_field() {
+        TokenField::Missing => {
+            warn!(%peer, "no auth token");
+            answer_and_close(
+                io,
+                2,
+                &ErrorBody {
+                    error: "No auth token",
+                },
+                limits,
+            )
+            .await;
+            return Checked::Refused;
+        }
+        TokenField::NotAString => false,
+        TokenField::Present(token) => shared.auth.check(token).verdict().await,
+    };
+    if !verdict {
+        warn!(%peer, "bad auth token");
+        answer_and_close(
+            io,
+            3,
+            &ErrorBody {
+                error: "Bad auth token",
+            },
+            limits,
+        )
+        .await;
+        return Checked::Refused;
+    }
+    match request.action_field() {
+        ActionField::Present(_) => Checked::Ok(request),
+        ActionField::Missing => {
+            warn!(%peer, "no action");
+            answer_and_close(
+                io,
+                1,
+                &ErrorBody {
+                    error: "No action found!",
+                },
+                limits,
+            )
+            .await;
+            Checked::Refused
+        }
+        ActionField::NotAString => {
+            warn!(%peer, "action is not a string");
+            let msg = "Something wrong with your data: action must be a string";
+            answer_and_close(io, 1, &ErrorBody { error: msg }, limits).await;
+            Checked::Refused
+        }
+    }
+}
+
+/// Why a handler call failed, as the client is told.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Failure {
+    #[error("{0}")]
+    Handler(Error),
+    #[error("internal error: the handler panicked")]
+    Panicked,
+    #[error("the action took too long")]
+    TimedOut,
+}
+
+pub(super) async fn run_handler<H: Handler>(
+    handler: &H,
+    conn: &mut Connection,
+    limits: &Limits,
+) -> Result<(), Failure> {
+    let call = AssertUnwindSafe(handler.handle(conn)).catch_unwind();
+    let result = match limits.handler_timeout {
+        Some(d) => match tokio::time::timeout(d, call).await {
+            Ok(r) => r,
+            Err(_) => return Err(Failure::TimedOut),
+        },
+        None => call.await,
+    };
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Failure::Handler(e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            warn!(panic = %what, "handler panicked");
+            Err(Failure::Panicked)
+        }
+    }
+}
