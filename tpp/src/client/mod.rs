@@ -6,31 +6,31 @@
 //! and response streams.
 
 use std::collections::VecDeque;
-use std::future::Future as _;
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{ready, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use futures_core::Stream as FuturesStream;
-use futures_util::StreamExt;
 use rustls_pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 use tokio_util::codec::FramedRead;
 
-use crate::frame::{put_header, FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
-use crate::message::{BadResponse, OutgoingRequest, Response};
+use crate::frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
+use crate::message::{BadResponse, Response};
 use crate::service::ToxicError;
 use crate::tls::{self, TlsError};
 use crate::transport::Stream;
+
+mod conn;
+mod stream;
+
+use conn::check_code;
+pub use conn::ClientConnection;
+pub use stream::ResponseStream;
 
 /// Everything that can go wrong on the client side, each failure named.
 #[derive(Debug, thiserror::Error)]
@@ -599,185 +599,3 @@ pub(crate) fn action_result<T: DeserializeOwned>(
     }
 }
 
-/// One open connection: raw messages, request/response, response streams.
-pub struct ClientConnection {
-    io: FramedRead<Stream, FrameCodec>,
-    scratch: Vec<u8>,
-}
-
-impl ClientConnection {
-    /// Sends any serializable value as one message.
-    pub async fn write<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<(), ClientError> {
-        self.scratch.clear();
-        serde_json::to_writer(&mut self.scratch, message).map_err(ClientError::Serialize)?;
-        self.write_raw_scratch().await
-    }
-
-    /// Sends raw payload bytes as one message (framing added).
-    pub async fn write_raw(&mut self, payload: &[u8]) -> Result<(), ClientError> {
-        write_frame(self.io.get_mut(), payload).await
-    }
-
-    async fn write_raw_scratch(&mut self) -> Result<(), ClientError> {
-        write_frame(self.io.get_mut(), &self.scratch).await
-    }
-
-    /// Sends a request: `{"action", "body", "token", …extras}`.
-    pub async fn write_request<B: Serialize + ?Sized>(
-        &mut self,
-        action: &str,
-        body: &B,
-        token: Option<&str>,
-        extras: &Map<String, Value>,
-    ) -> Result<(), ClientError> {
-        self.write(&OutgoingRequest {
-            action,
-            body,
-            token,
-            extras,
-        })
-        .await
-    }
-
-    /// Reads the next response; `None` when the server closed the connection
-    /// between messages.
-    pub async fn read(&mut self) -> Result<Option<Response>, ClientError> {
-        match self.io.next().await {
-            None => Ok(None),
-            Some(Err(e)) => Err(ClientError::from_frame(e)),
-            Some(Ok(frame)) => Ok(Some(Response::parse(frame)?)),
-        }
-    }
-
-    /// Reads the next response and turns a code other than 0 into
-    /// [`ClientError::Server`], and a closed connection into [`ClientError::Closed`].
-    pub async fn get_response(&mut self) -> Result<Response, ClientError> {
-        let response = self.read().await?.ok_or(ClientError::Closed)?;
-        check_code(response)
-    }
-
-    /// toxiccore's `request2server` on this connection: writes the request,
-    /// reads one response within `timeout`, returns `body[action]`.
-    pub async fn request2server<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &mut self,
-        action: &str,
-        body: &B,
-        token: &str,
-        timeout: Option<Duration>,
-    ) -> Result<T, ClientError> {
-        let work = async {
-            self.write_request(action, body, Some(token), &Map::new())
-                .await?;
-            let response = self.get_response().await?;
-            action_result(&response, action)
-        };
-        match timeout {
-            Some(d) => tokio::time::timeout(d, work)
-                .await
-                .unwrap_or(Err(ClientError::Timeout(d))),
-            None => work.await,
-        }
-    }
-
-    /// Turns this connection into the stream of its remaining responses.
-    pub fn into_stream(self, item_timeout: Option<Duration>) -> ResponseStream {
-        ResponseStream {
-            io: self.io,
-            item_timeout,
-            sleep: None,
-            done: false,
-        }
-    }
-
-    /// Closes the connection (TLS close_notify included).
-    pub async fn close(mut self) -> Result<(), ClientError> {
-        self.io.get_mut().shutdown().await?;
-        Ok(())
-    }
-}
-
-fn check_code(response: Response) -> Result<Response, ClientError> {
-    if response.code() != 0 {
-        return Err(ClientError::Server {
-            code: response.code(),
-            message: response.error_message(),
-        });
-    }
-    Ok(response)
-}
-
-async fn write_frame(stream: &mut Stream, payload: &[u8]) -> Result<(), ClientError> {
-    let mut header = BytesMut::with_capacity(24);
-    put_header(&mut header, payload.len());
-    let mut chained = header.chain(payload);
-    stream.write_all_buf(&mut chained).await?;
-    stream.flush().await?;
-    Ok(())
-}
-
-/// The responses of a streaming action, in order. Ends when the server
-/// closes the connection or sends a `null` body (toxicbuild's build loop);
-/// an error code ends it with [`ClientError::Server`].
-pub struct ResponseStream {
-    io: FramedRead<Stream, FrameCodec>,
-    item_timeout: Option<Duration>,
-    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
-    done: bool,
-}
-
-impl ResponseStream {
-    /// The next response, or `None` at the end of the stream.
-    pub async fn next_response(&mut self) -> Option<Result<Response, ClientError>> {
-        self.next().await
-    }
-
-    /// Deserializes each response's body into `T`.
-    pub fn typed<T: DeserializeOwned>(self) -> impl FuturesStream<Item = Result<T, ClientError>> {
-        self.map(|item| {
-            item.and_then(|r| {
-                r.body().map_err(|source| ClientError::Decode {
-                    action: "stream item".to_owned(),
-                    source,
-                })
-            })
-        })
-    }
-}
-
-impl FuturesStream for ResponseStream {
-    type Item = Result<Response, ClientError>;
-
-    fn poll_next(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        if let Some(limit) = this.item_timeout {
-            let sleep = this
-                .sleep
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-            if sleep.as_mut().poll(cx).is_ready() {
-                this.done = true;
-                return Poll::Ready(Some(Err(ClientError::Timeout(limit))));
-            }
-        }
-        let polled = ready!(this.io.poll_next_unpin(cx));
-        this.sleep = None;
-        let item = match polled {
-            None => None,
-            Some(Err(e)) => Some(Err(ClientError::from_frame(e))),
-            Some(Ok(frame)) => match Response::parse(frame) {
-                Err(e) => Some(Err(e.into())),
-                Ok(r) if r.body_is_null() && r.code() == 0 => None,
-                Ok(r) => Some(check_code(r)),
-            },
-        };
-        if !matches!(item, Some(Ok(_))) {
-            this.done = true;
-        }
-        Poll::Ready(item)
-    }
-}

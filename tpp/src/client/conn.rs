@@ -1,0 +1,134 @@
+//! [`ClientConnection`]: one open connection for raw messages,
+//! request/response exchanges and response streams.
+
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::io::AsyncWriteExt;
+use tokio_util::codec::FramedRead;
+
+use super::{action_result, ClientError, ResponseStream};
+use crate::frame::{put_header, FrameCodec};
+use crate::message::{OutgoingRequest, Response};
+use crate::transport::Stream;
+
+/// One open connection: raw messages, request/response, response streams.
+pub struct ClientConnection {
+    pub(super) io: FramedRead<Stream, FrameCodec>,
+    pub(super) scratch: Vec<u8>,
+}
+
+impl ClientConnection {
+    /// Sends any serializable value as one message.
+    pub async fn write<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<(), ClientError> {
+        self.scratch.clear();
+        serde_json::to_writer(&mut self.scratch, message).map_err(ClientError::Serialize)?;
+        self.write_raw_scratch().await
+    }
+
+    /// Sends raw payload bytes as one message (framing added).
+    pub async fn write_raw(&mut self, payload: &[u8]) -> Result<(), ClientError> {
+        write_frame(self.io.get_mut(), payload).await
+    }
+
+    async fn write_raw_scratch(&mut self) -> Result<(), ClientError> {
+        write_frame(self.io.get_mut(), &self.scratch).await
+    }
+
+    /// Sends a request: `{"action", "body", "token", …extras}`.
+    pub async fn write_request<B: Serialize + ?Sized>(
+        &mut self,
+        action: &str,
+        body: &B,
+        token: Option<&str>,
+        extras: &Map<String, Value>,
+    ) -> Result<(), ClientError> {
+        self.write(&OutgoingRequest {
+            action,
+            body,
+            token,
+            extras,
+        })
+        .await
+    }
+
+    /// Reads the next response; `None` when the server closed the connection
+    /// between messages.
+    pub async fn read(&mut self) -> Result<Option<Response>, ClientError> {
+        match self.io.next().await {
+            None => Ok(None),
+            Some(Err(e)) => Err(ClientError::from_frame(e)),
+            Some(Ok(frame)) => Ok(Some(Response::parse(frame)?)),
+        }
+    }
+
+    /// Reads the next response and turns a code other than 0 into
+    /// [`ClientError::Server`], and a closed connection into [`ClientError::Closed`].
+    pub async fn get_response(&mut self) -> Result<Response, ClientError> {
+        let response = self.read().await?.ok_or(ClientError::Closed)?;
+        check_code(response)
+    }
+
+    /// toxiccore's `request2server` on this connection: writes the request,
+    /// reads one response within `timeout`, returns `body[action]`.
+    pub async fn request2server<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &mut self,
+        action: &str,
+        body: &B,
+        token: &str,
+        timeout: Option<Duration>,
+    ) -> Result<T, ClientError> {
+        let work = async {
+            self.write_request(action, body, Some(token), &Map::new())
+                .await?;
+            let response = self.get_response().await?;
+            action_result(&response, action)
+        };
+        match timeout {
+            Some(d) => tokio::time::timeout(d, work)
+                .await
+                .unwrap_or(Err(ClientError::Timeout(d))),
+            None => work.await,
+        }
+    }
+
+    /// Turns this connection into the stream of its remaining responses.
+    pub fn into_stream(self, item_timeout: Option<Duration>) -> ResponseStream {
+        ResponseStream {
+            io: self.io,
+            item_timeout,
+            sleep: None,
+            done: false,
+        }
+    }
+
+    /// Closes the connection (TLS close_notify included).
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        self.io.get_mut().shutdown().await?;
+        Ok(())
+    }
+}
+
+pub(super) fn check_code(response: Response) -> Result<Response, ClientError> {
+    if response.code() != 0 {
+        return Err(ClientError::Server {
+            code: response.code(),
+            message: response.error_message(),
+        });
+    }
+    Ok(response)
+}
+
+async fn write_frame(stream: &mut Stream, payload: &[u8]) -> Result<(), ClientError> {
+    let mut header = BytesMut::with_capacity(24);
+    put_header(&mut header, payload.len());
+    let mut chained = header.chain(payload);
+    stream.write_all_buf(&mut chained).await?;
+    stream.flush().await?;
+    Ok(())
+}
+
