@@ -38,6 +38,10 @@ impl Handler for TestHandler {
                 conn.send_result(&json!({"user_id": user, "peer": peer}))
                     .await
             }
+            "extras" => {
+                let extras = conn.context().extras().clone();
+                conn.send_result(&extras).await
+            }
             "fail" => Err(tpp::Error::handler("it broke")),
             "panic" => panic!("handler panicked on purpose"),
             "silent" => Ok(()),
@@ -156,25 +160,67 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
     let server = start(Server::builder().token("tok"), handler.clone()).await;
     let mut s = within(TcpStream::connect(server.addr)).await.unwrap();
     for i in 0..3 {
-        let req = format!(r#"{{"token":"tok","action":"echo","body":{i}}}"#);
+        let req = format!(r#"{{"token":"tok","action":"echo","body":{i},"tpp_keep_alive":true}}"#);
         within(s.write_all(&frame(&req))).await.unwrap();
         let mut buf = vec![0u8; 64];
         let n = within(s.read(&mut buf)).await.unwrap();
         assert_eq!(
             &buf[..n],
-            frame(&format!(r#"{{"code":0,"body":{{"echo":{i}}}}}"#)).as_slice()
+            frame(&format!(
+                r#"{{"code":0,"body":{{"echo":{i}}},"tpp_keep_alive":true}}"#
+            ))
+            .as_slice()
         );
     }
     assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
-    // The reused client does the same through its connection cache.
-    let c = client_builder(server.port())
-        .reuse_connections(true)
-        .build()
-        .unwrap();
+    // The pooled client does the same through its pool: one connection.
+    let c = client(server.port());
     for i in 0..5 {
         let v: i32 = within(c.request2server("echo", &i)).await.unwrap();
         assert_eq!(v, i);
     }
+    assert_eq!(c.connections_opened(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_marker_the_server_closes_after_a_unary_response() {
+    let server = start(Server::builder().token("tok"), TestHandler::new()).await;
+    // Two requests in one write, neither asking for keep-alive: the first is
+    // answered (byte for byte what the reference sends), then the close.
+    let req = frame(r#"{"token":"tok","action":"echo","body":1}"#);
+    let mut twice = req.clone();
+    twice.extend_from_slice(&req);
+    let answer = raw_exchange(server.addr, &twice).await;
+    assert_eq!(answer, frame(r#"{"code":0,"body":{"echo":1}}"#));
+    // Asked with anything but `true`, it is not kept either; and the marker
+    // never reaches the handler's extras.
+    let req = frame(r#"{"token":"tok","action":"extras","body":1,"tpp_keep_alive":"yes","tpp_x":1,"user_id":"u"}"#);
+    let mut twice = req.clone();
+    twice.extend_from_slice(&req);
+    let answer = raw_exchange(server.addr, &twice).await;
+    let (first, rest) = split_frame(&answer).unwrap();
+    assert!(rest.is_empty(), "only the first request is answered");
+    assert_eq!(
+        serde_json::from_slice::<Value>(first).unwrap(),
+        json!({"code": 0, "body": {"extras": {"user_id": "u"}}})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_without_pooling_opens_one_connection_per_call() {
+    let server = start(Server::builder().token("tok"), TestHandler::new()).await;
+    let c = client_builder(server.port())
+        .reuse_connections(false)
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        let v: i32 = within(c.request2server("echo", &i)).await.unwrap();
+        assert_eq!(v, i);
+    }
+    assert_eq!(c.connections_opened(), 3);
+    assert_eq!(c.idle_connections(), 0);
     server.stop().await;
 }
 
@@ -205,13 +251,13 @@ async fn idle_keep_alive_connections_time_out() {
     .await;
     let answer = raw_exchange(
         server.addr,
-        &frame(r#"{"token":"tok","action":"echo","body":1}"#),
+        &frame(r#"{"token":"tok","action":"echo","body":1,"tpp_keep_alive":true}"#),
     )
     .await;
     // raw_exchange reads to EOF: it returns because the idle timeout closed it.
     assert_eq!(
         response_json(&answer),
-        json!({"code": 0, "body": {"echo": 1}})
+        json!({"code": 0, "body": {"echo": 1}, "tpp_keep_alive": true})
     );
     server.stop().await;
 }
@@ -297,7 +343,7 @@ async fn graceful_shutdown_answers_every_request_in_flight() {
 async fn shutdown_closes_idle_kept_alive_connections() {
     let server = start(Server::builder().token("tok"), TestHandler::new()).await;
     let mut s = within(TcpStream::connect(server.addr)).await.unwrap();
-    within(s.write_all(&frame(r#"{"token":"tok","action":"echo","body":1}"#)))
+    within(s.write_all(&frame(r#"{"token":"tok","action":"echo","body":1,"tpp_keep_alive":true}"#)))
         .await
         .unwrap();
     let mut buf = [0u8; 64];

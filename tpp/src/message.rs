@@ -94,7 +94,17 @@ pub struct Request {
     action: Field,
     body: Option<Range<usize>>,
     extras: Map<String, Value>,
+    keep_alive: bool,
 }
+
+/// The request field by which a client asks the server to keep the
+/// connection open after a unary response (`"tpp_keep_alive": true`).
+/// toxiccore servers ignore it, as they ignore every unknown top-level field.
+pub const KEEP_ALIVE_FIELD: &str = "tpp_keep_alive";
+
+/// The prefix of the framework's own top-level fields (`tpp_keep_alive`…):
+/// recognised by the server and never shown to handlers as extras.
+pub const RESERVED_PREFIX: &str = "tpp_";
 
 impl Request {
     /// Parses a frame's payload.
@@ -115,6 +125,7 @@ impl Request {
             action: Field::from_value(text, envelope.action),
             body,
             extras: envelope.extras,
+            keep_alive: envelope.keep_alive,
             payload,
         })
     }
@@ -127,7 +138,14 @@ impl Request {
             action: Field::Missing,
             body: None,
             extras: Map::new(),
+            keep_alive: false,
         }
+    }
+
+    /// Whether the request carried `"tpp_keep_alive": true`: the client asks
+    /// to send further requests on this connection after a unary response.
+    pub fn wants_keep_alive(&self) -> bool {
+        self.keep_alive
     }
 
     /// The `token` field.
@@ -174,8 +192,8 @@ impl Request {
         serde_json::from_str(self.body_json())
     }
 
-    /// An extra top-level field (anything but `token`, `action` and `body`),
-    /// such as toxicbuild's `user_id`.
+    /// An extra top-level field (anything but `token`, `action`, `body` and
+    /// the framework's `tpp_*` fields), such as toxicbuild's `user_id`.
     pub fn extra(&self, key: &str) -> Option<&Value> {
         self.extras.get(key)
     }
@@ -331,11 +349,65 @@ fn falsy_if<'de>(falsy: bool) -> FieldValue<'de> {
     }
 }
 
+/// Whether a value is JSON `true` (anything else, skipped without building it, is not).
+struct IsTrue(bool);
+
+impl<'de> Deserialize<'de> for IsTrue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IsTrueVisitor;
+
+        impl<'de> Visitor<'de> for IsTrueVisitor {
+            type Value = IsTrue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<IsTrue, E> {
+                Ok(IsTrue(b))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<IsTrue, E> {
+                Ok(IsTrue(false))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<IsTrue, E> {
+                Ok(IsTrue(false))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<IsTrue, E> {
+                Ok(IsTrue(false))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<IsTrue, E> {
+                Ok(IsTrue(false))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<IsTrue, E> {
+                Ok(IsTrue(false))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<IsTrue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IsTrue(false))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsTrue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IsTrue(false))
+            }
+        }
+
+        d.deserialize_any(IsTrueVisitor)
+    }
+}
+
 struct Envelope<'a> {
     token: FieldValue<'a>,
     action: FieldValue<'a>,
     body: Option<&'a RawValue>,
     extras: Map<String, Value>,
+    keep_alive: bool,
 }
 
 struct EnvelopeVisitor;
@@ -353,6 +425,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
             action: FieldValue::Falsy,
             body: None,
             extras: Map::new(),
+            keep_alive: false,
         };
         let mut keys = 0usize;
         while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
@@ -363,6 +436,11 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                 "token" => env.token = map.next_value()?,
                 "action" => env.action = map.next_value()?,
                 "body" => env.body = Some(map.next_value::<&'de RawValue>()?),
+                KEEP_ALIVE_FIELD => env.keep_alive = map.next_value::<IsTrue>()?.0,
+                // The framework's own fields are not application extras.
+                k if k.starts_with(RESERVED_PREFIX) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
                 _ => {
                     let value = map.next_value::<Value>()?;
                     env.extras.insert(key.into_owned(), value);
@@ -411,16 +489,22 @@ pub(crate) struct OutgoingRequest<'a, B: ?Sized> {
     pub body: &'a B,
     pub token: Option<&'a str>,
     pub extras: &'a Map<String, Value>,
+    /// Adds `"tpp_keep_alive": true` (see [`KEEP_ALIVE_FIELD`]).
+    pub keep_alive: bool,
 }
 
 impl<B: Serialize + ?Sized> Serialize for OutgoingRequest<'_, B> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(3 + self.extras.len()))?;
+        let fields = 3 + self.extras.len() + usize::from(self.keep_alive);
+        let mut map = s.serialize_map(Some(fields))?;
         map.serialize_entry("action", self.action)?;
         map.serialize_entry("body", self.body)?;
         map.serialize_entry("token", &self.token)?;
         for (k, v) in self.extras {
             map.serialize_entry(k, v)?;
+        }
+        if self.keep_alive {
+            map.serialize_entry(KEEP_ALIVE_FIELD, &true)?;
         }
         map.end()
     }
@@ -496,6 +580,7 @@ pub struct Response {
     payload: ByteString,
     code: i64,
     body: Option<Range<usize>>,
+    keep_alive: bool,
 }
 
 /// Why a payload is not a usable response.
@@ -524,6 +609,7 @@ impl Response {
                 payload,
                 code: 0,
                 body: None,
+                keep_alive: false,
             });
         }
         let raw: ResponseFields<'_> = serde_json::from_str(text).map_err(BadResponse::Json)?;
@@ -533,11 +619,21 @@ impl Response {
                 .ok_or_else(|| BadResponse::BadCode(raw_code.get().to_owned()))?,
         };
         let body = raw.body.map(|raw| str_range(text, raw.get()));
+        let keep_alive = raw.keep_alive.is_some_and(|v| v.get() == "true");
         Ok(Response {
             payload,
             code,
             body,
+            keep_alive,
         })
+    }
+
+    /// Whether the server promised to keep the connection open for another
+    /// request (`"tpp_keep_alive": true` in the response, which a tpp server
+    /// adds only when the request asked for it). toxiccore servers never do:
+    /// they close after every response.
+    pub fn keeps_alive(&self) -> bool {
+        self.keep_alive
     }
 
     /// The response code: 0 is success, anything else an error.
@@ -617,6 +713,8 @@ struct ResponseFields<'a> {
     code: Option<&'a RawValue>,
     #[serde(borrow, default)]
     body: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "tpp_keep_alive")]
+    keep_alive: Option<&'a RawValue>,
 }
 
 /// Finds one key of a JSON object and deserializes only its value.

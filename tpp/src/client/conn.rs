@@ -52,8 +52,60 @@ impl ClientConnection {
             body,
             token,
             extras,
+            keep_alive: false,
         })
         .await
+    }
+
+    /// Sends a request for the pool: asks for keep-alive when `keep_alive`,
+    /// and on failure says whether no byte of it left this client (then the
+    /// server cannot have read any, and it may be sent again elsewhere).
+    pub(super) async fn send_request<B: Serialize + ?Sized>(
+        &mut self,
+        request: &OutgoingRequest<'_, B>,
+    ) -> Result<(), SendFailure> {
+        self.scratch.clear();
+        if let Err(e) = serde_json::to_writer(&mut self.scratch, request) {
+            return Err(SendFailure {
+                error: ClientError::Serialize(e),
+                unsent: false,
+            });
+        }
+        let mut header = BytesMut::with_capacity(24);
+        put_header(&mut header, self.scratch.len());
+        let total = header.len() + self.scratch.len();
+        let stream = self.io.get_mut();
+        // TLS accepts plaintext into its own buffer before the socket does,
+        // so only plain TCP can tell that nothing was sent.
+        let tracks = !stream.is_tls();
+        let mut chained = header.chain(&self.scratch[..]);
+        let written = stream.write_all_buf(&mut chained).await;
+        let unsent = tracks && chained.remaining() == total;
+        match written {
+            Ok(()) => stream.flush().await.map_err(|e| SendFailure {
+                error: e.into(),
+                unsent: false,
+            }),
+            Err(e) => Err(SendFailure {
+                error: e.into(),
+                unsent,
+            }),
+        }
+    }
+
+    /// Whether a kept connection cannot take a request: the server closed
+    /// or reset it, or sent something nobody asked for. Looks without
+    /// waiting and without consuming anything.
+    pub(super) fn is_closed_or_dirty(&mut self) -> bool {
+        if !self.io.read_buffer().is_empty() {
+            return true;
+        }
+        let mut probe = [0u8; 1];
+        let mut buf = tokio::io::ReadBuf::new(&mut probe);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // Ready(Ok(0)): the server closed; Ready(Ok(n)): unasked bytes;
+        // Ready(Err): reset. Pending: open and quiet, as it should be.
+        self.io.get_ref().tcp().poll_peek(&mut cx, &mut buf).is_ready()
     }
 
     /// Reads the next response; `None` when the server closed the connection
@@ -111,6 +163,13 @@ impl ClientConnection {
         self.io.get_mut().shutdown().await?;
         Ok(())
     }
+}
+
+/// Why a pooled request could not be sent.
+pub(super) struct SendFailure {
+    pub(super) error: ClientError,
+    /// No byte of the request left the client.
+    pub(super) unsent: bool,
 }
 
 pub(super) fn check_code(response: Response) -> Result<Response, ClientError> {

@@ -1,36 +1,74 @@
 //! The client, mirroring toxiccore's `BaseToxicClient`.
 //!
 //! [`Client`] holds the configuration (address, TLS, token, timeout, extra
-//! fields) and opens one connection per request by default, as the reference
-//! does; [`ClientConnection`] is one open connection for raw `write`/`read`
-//! and response streams.
+//! fields) and a pool of connections; [`ClientConnection`] is one open
+//! connection for raw `write`/`read` and response streams.
+//!
+//! # Connections, keep-alive and the retry rule
+//!
+//! By default a client pools connections. Each unary request carries
+//! `"tpp_keep_alive": true`; a tpp server then keeps the connection open and
+//! says so in its response (`"tpp_keep_alive": true`), and the client keeps
+//! the connection for a later call. A server that does not answer so (a
+//! toxiccore server, which closes after every response; a tpp server with
+//! [`Limits::keep_alive`](crate::Limits::keep_alive) off) gets its
+//! connection dropped after the response, never reused.
+//!
+//! Before a kept connection is used, the client checks, without waiting,
+//! that the server has not closed it meanwhile (idle timeout, restart,
+//! shutdown); a closed one is discarded and another taken or opened.
+//!
+//! **Retry rule.** A request is sent again on another connection only when
+//! no byte of it can have been read by the server: the kept connection was
+//! found closed before writing, or the write failed before the first byte
+//! left (plain TCP). Once any byte was written, a failure is returned
+//! ([`ClientError::Closed`] and friends: the request may have run), so an
+//! action never runs twice because of the pool.
+//!
+//! Defaults: at most [`DEFAULT_MAX_IDLE`] idle connections, each kept at
+//! most [`DEFAULT_IDLE_TIMEOUT`]; no bound on the connections open at once
+//! ([`ClientBuilder::pool_max_open`] sets one; callers beyond it wait their
+//! turn); each whole call bounded by [`DEFAULT_TIMEOUT`]. Streams always use
+//! a connection of their own, outside the pool and its bound.
 
-use std::collections::VecDeque;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 use tokio_util::codec::FramedRead;
 
 use crate::frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
-use crate::message::{BadResponse, Response};
+use crate::message::{BadResponse, OutgoingRequest, Response};
 use crate::service::ToxicError;
 use crate::tls::{self, TlsError};
 use crate::transport::Stream;
 
+mod call;
 mod conn;
+mod connect;
+mod pool;
 mod stream;
 
 use conn::check_code;
 pub use conn::ClientConnection;
+use connect::Addresses;
+pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
+use pool::{Pool, PoolSettings};
 pub use stream::ResponseStream;
+
+/// The whole-call timeout of a client unless configured
+/// ([`ClientBuilder::timeout`], [`ClientBuilder::no_timeout`]): 30 s, the
+/// same as a tpp server's read and idle timeouts. A server that has not
+/// answered by then has most likely stopped serving this connection, and
+/// a caller without a timeout would wait for ever; actions known to take
+/// longer set their own.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything that can go wrong on the client side, each failure named.
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +96,14 @@ pub enum ClientError {
     /// The whole call took longer than its timeout.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
-    /// The server closed the connection before answering.
-    #[error("connection closed by the server before a response")]
+    /// The server closed the connection before answering. The request had
+    /// been sent, so it may have run.
+    #[error("connection closed by the server before a response (the request was sent and may have run)")]
     Closed,
+    /// The request was never sent: the pipelined connection it was queued
+    /// on ended before its turn. It did not run; sending it again is safe.
+    #[error("the request was not sent ({0}); it did not run")]
+    NotSent(&'static str),
     /// The server closed the connection in the middle of a message.
     #[error("connection closed mid-message: {0}")]
     ClosedMidMessage(FrameError),
@@ -163,17 +206,15 @@ struct TlsSettings {
 }
 
 struct Inner {
-    host: String,
-    port: u16,
-    addr: String,
+    addrs: Addresses,
     tls: Option<TlsSettings>,
     max_frame_size: usize,
-    reuse: bool,
-    idle: Mutex<VecDeque<ClientConnection>>,
+    pool: Pool,
 }
 
 /// A TPP client: where to connect and how to authenticate. Cheap to clone;
-/// clones share the configuration and any kept connection.
+/// clones share the configuration and the connection pool (see the
+/// [module documentation](self) for keep-alive, pooling and the retry rule).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), tpp::ClientError> {
@@ -209,7 +250,7 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     extras: Map<String, Value>,
     max_frame_size: usize,
-    reuse: bool,
+    pool: PoolSettings,
 }
 
 impl ClientBuilder {
@@ -219,9 +260,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Bounds each whole call: connect, write, and read (default: none).
+    /// Bounds each whole call: waiting for a connection, connecting,
+    /// writing and reading (default [`DEFAULT_TIMEOUT`], 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Calls wait as long as the server takes (no whole-call timeout).
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 
@@ -278,11 +326,37 @@ impl ClientBuilder {
         self
     }
 
-    /// Keeps the connection open after a unary response and reuses it for
-    /// the next request. Only for servers that serve several requests per
-    /// connection (tpp servers do; toxiccore servers do not).
+    /// Pools connections (default true): asks the server to keep each
+    /// connection open (`"tpp_keep_alive": true`) and reuses those it agreed
+    /// to keep. Safe against every server: a toxiccore server, which closes
+    /// after each response, simply gets one connection per call. `false`
+    /// opens one connection per call and does not ask for keep-alive, as
+    /// toxiccore's client does.
     pub fn reuse_connections(mut self, on: bool) -> Self {
-        self.reuse = on;
+        self.pool.enabled = on;
+        self
+    }
+
+    /// Most idle connections kept for later calls (default
+    /// [`DEFAULT_MAX_IDLE`], 64). A connection handed back beyond it is closed.
+    pub fn pool_max_idle(mut self, connections: usize) -> Self {
+        self.pool.max_idle = connections;
+        self
+    }
+
+    /// Most connections of the pool open at once (default: no bound). A call
+    /// that finds them all busy waits (first come, first served, within its
+    /// timeout) for one to be handed back. Streams do not count.
+    pub fn pool_max_open(mut self, connections: usize) -> Self {
+        self.pool.max_open = Some(connections.max(1));
+        self
+    }
+
+    /// How long an idle connection is kept (default [`DEFAULT_IDLE_TIMEOUT`],
+    /// 20 s, below a tpp server's 30 s idle timeout). Older ones are closed
+    /// when the pool is next used.
+    pub fn pool_idle_timeout(mut self, idle: Duration) -> Self {
+        self.pool.idle_timeout = idle;
         self
     }
 
@@ -308,20 +382,12 @@ impl ClientBuilder {
                 })
             }
         };
-        let addr = if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        };
         Ok(Client {
             inner: Arc::new(Inner {
-                host: self.host,
-                port: self.port,
-                addr,
+                addrs: Addresses::new(self.host, self.port),
                 tls,
                 max_frame_size: self.max_frame_size,
-                reuse: self.reuse,
-                idle: Mutex::new(VecDeque::new()),
+                pool: Pool::new(self.pool),
             }),
             token: self.token.map(Arc::from),
             timeout: self.timeout,
@@ -331,7 +397,8 @@ impl ClientBuilder {
 }
 
 impl Client {
-    /// A builder for a client of `host:port` (plain TCP, no token, no timeout).
+    /// A builder for a client of `host:port` (plain TCP, no token, pooled
+    /// connections, [`DEFAULT_TIMEOUT`] per call).
     pub fn builder(host: impl Into<String>, port: u16) -> ClientBuilder {
         ClientBuilder {
             host: host.into(),
@@ -339,16 +406,28 @@ impl Client {
             tls: TlsMode::Off,
             server_name: None,
             token: None,
-            timeout: None,
+            timeout: Some(DEFAULT_TIMEOUT),
             extras: Map::new(),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
-            reuse: false,
+            pool: PoolSettings::default(),
         }
     }
 
     /// The server's `host:port`.
     pub fn addr(&self) -> &str {
-        &self.inner.addr
+        &self.inner.addrs.display
+    }
+
+    /// How many connections this client (and its clones) opened so far,
+    /// streams included: with a pool against a keep-alive server, far fewer
+    /// than calls made.
+    pub fn connections_opened(&self) -> u64 {
+        self.inner.pool.opened()
+    }
+
+    /// How many idle connections the pool holds now.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.idle_count()
     }
 
     /// A copy of this client with another timeout for each call.
@@ -389,13 +468,8 @@ impl Client {
 
     async fn open(&self) -> Result<ClientConnection, ClientError> {
         let inner = &self.inner;
-        let tcp = TcpStream::connect((inner.host.as_str(), inner.port))
-            .await
-            .map_err(|source| ClientError::Connect {
-                addr: inner.addr.clone(),
-                source,
-            })?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = inner.addrs.connect().await?;
+        inner.pool.count_open();
         let stream = match &inner.tls {
             None => Stream::Tcp(tcp),
             Some(tls) => {
@@ -404,7 +478,7 @@ impl Client {
                     .connect(tls.server_name.clone(), tcp)
                     .await
                     .map_err(|source| ClientError::Tls {
-                        addr: inner.addr.clone(),
+                        addr: inner.addrs.display.clone(),
                         source,
                     })?;
                 Stream::Tls(Box::new(s.into()))
@@ -440,55 +514,6 @@ impl Client {
         body: &B,
     ) -> Result<Response, ClientError> {
         self.bounded(self.exchange(action, body)).await
-    }
-
-    async fn exchange<B: Serialize + ?Sized>(
-        &self,
-        action: &str,
-        body: &B,
-    ) -> Result<Response, ClientError> {
-        let reused = if self.inner.reuse {
-            self.inner.idle.lock().ok().and_then(|mut q| q.pop_front())
-        } else {
-            None
-        };
-        if let Some(mut conn) = reused {
-            match self.exchange_on(&mut conn, action, body).await {
-                // The server may have closed a kept connection while it sat
-                // idle; that request was never read, so send it on a new one.
-                Err(ClientError::Closed) | Err(ClientError::Io(_)) => {}
-                Ok(response) => {
-                    self.keep(conn);
-                    return Ok(response);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let mut conn = self.open().await?;
-        let response = self.exchange_on(&mut conn, action, body).await?;
-        if self.inner.reuse {
-            self.keep(conn);
-        }
-        Ok(response)
-    }
-
-    async fn exchange_on<B: Serialize + ?Sized>(
-        &self,
-        conn: &mut ClientConnection,
-        action: &str,
-        body: &B,
-    ) -> Result<Response, ClientError> {
-        conn.write_request(action, body, self.token.as_deref(), &self.extras)
-            .await?;
-        conn.get_response().await
-    }
-
-    fn keep(&self, conn: ClientConnection) {
-        if let Ok(mut idle) = self.inner.idle.lock() {
-            if idle.len() < 8 {
-                idle.push_back(conn);
-            }
-        }
     }
 
     /// Calls `action` and returns `body[action]` deserialized, as toxiccore's

@@ -60,6 +60,7 @@ pub(super) async fn serve_connection<H: Handler>(
         sent: 0,
         first_code: None,
         keep_open: true,
+        promise_keep_alive: false,
         limits: limits.clone(),
         shutdown: shutdown.clone(),
     };
@@ -99,6 +100,10 @@ pub(super) async fn serve_connection<H: Handler>(
         first = false;
         conn.sent = 0;
         conn.first_code = None;
+        // Closing after a unary response is the reference's behaviour; only a
+        // client that asks (`"tpp_keep_alive": true`) gets the connection kept.
+        conn.promise_keep_alive =
+            limits.keep_alive && conn.ctx.request.wants_keep_alive() && !shutdown.is_cancelled();
         let outcome = run_handler(&*handler, &mut conn, &limits).await;
         let c = &mut conn;
         let action = c.action();
@@ -120,7 +125,7 @@ pub(super) async fn serve_connection<H: Handler>(
                 c.keep_open = false;
             }
         }
-        let reusable = limits.keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
+        let reusable = c.promise_keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
         if !reusable {
             let _ = tokio::time::timeout(Duration::from_secs(1), c.io.get_mut().shutdown()).await;
             break;

@@ -27,6 +27,9 @@ pub struct Connection {
     pub(super) sent: usize,
     pub(super) first_code: Option<i64>,
     pub(super) keep_open: bool,
+    /// The request asked for keep-alive and the server allows it: the first
+    /// response carries `"tpp_keep_alive": true`.
+    pub(super) promise_keep_alive: bool,
     pub(super) limits: Arc<Limits>,
     pub(super) shutdown: CancellationToken,
 }
@@ -98,6 +101,9 @@ impl Connection {
     }
 
     async fn send_scratch(&mut self, code: i64) -> Result<(), Error> {
+        if self.sent == 0 && self.promise_keep_alive && self.keep_open {
+            promise_keep_alive(&mut self.scratch);
+        }
         self.first_code.get_or_insert(code);
         self.sent += 1;
         let frame = finish_frame(&mut self.scratch);
@@ -139,7 +145,10 @@ impl Connection {
         }
     }
 
-    /// Closes the connection after this request instead of keeping it alive.
+    /// Closes the connection after this request instead of keeping it alive
+    /// (call it before the first response: a client that asked for
+    /// keep-alive is told in that response that the connection stays open;
+    /// it will find the connection closed and use another).
     pub fn close(&mut self) {
         self.keep_open = false;
     }
@@ -158,6 +167,18 @@ impl Connection {
         }
     }
 }
+
+/// Adds `"tpp_keep_alive":true` to the response object serialized in `buf`
+/// (which ends with the object's `}`), telling the client that the
+/// connection stays open for its next request.
+fn promise_keep_alive(buf: &mut Vec<u8>) {
+    if buf.last() == Some(&b'}') {
+        buf.pop();
+        buf.extend_from_slice(KEEP_ALIVE_PROMISE);
+    }
+}
+
+const KEEP_ALIVE_PROMISE: &[u8] = br#","tpp_keep_alive":true}"#;
 
 /// Empties `buf` and reserves the header room. A new connection's buffer
 /// starts with room for a small response, so the serializer does not grow it

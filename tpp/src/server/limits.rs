@@ -19,8 +19,14 @@ pub struct Limits {
     /// Time allowed for one response write (default 30 s); a peer that does
     /// not read is disconnected.
     pub write_timeout: Duration,
-    /// Serve further requests on a connection after a unary response
-    /// (default true). Python clients never send one, so they cannot tell.
+    /// Allow clients to keep a connection open after a unary response
+    /// (default true). The connection is kept only when the request asked,
+    /// with the top-level field `"tpp_keep_alive": true` (tpp clients send it
+    /// when they pool connections); the response then carries
+    /// `"tpp_keep_alive": true` too. Any other request is answered and the
+    /// connection closed, as the Python reference does, so clients that read
+    /// until the server closes (toxiccore's, `nc`) see the end at once.
+    /// With `false` every connection closes after its response.
     pub keep_alive: bool,
     /// How long a kept-alive connection may wait for its next request
     /// (default 30 s).

@@ -1,0 +1,84 @@
+//! Opening a TCP connection to the server: the host name is resolved once,
+//! and again only after a connection attempt failed (the server may have
+//! moved).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpStream;
+
+use super::ClientError;
+
+/// Where the server is, and its resolved addresses once known.
+pub(super) struct Addresses {
+    host: String,
+    port: u16,
+    /// `host:port`, for messages.
+    pub(super) display: String,
+    resolved: Mutex<Option<Arc<[SocketAddr]>>>,
+}
+
+impl Addresses {
+    pub(super) fn new(host: String, port: u16) -> Addresses {
+        let display = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        Addresses {
+            host,
+            port,
+            display,
+            resolved: Mutex::new(None),
+        }
+    }
+
+    /// Connects to the first address that accepts, in the resolver's order.
+    pub(super) async fn connect(&self) -> Result<TcpStream, ClientError> {
+        let addrs = self.resolve().await?;
+        let mut last = None;
+        for addr in addrs.iter() {
+            match TcpStream::connect(addr).await {
+                Ok(tcp) => {
+                    let _ = tcp.set_nodelay(true);
+                    return Ok(tcp);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        // Resolve again next time.
+        if let Ok(mut resolved) = self.resolved.lock() {
+            *resolved = None;
+        }
+        Err(self.connect_error(last.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+        })))
+    }
+
+    async fn resolve(&self) -> Result<Arc<[SocketAddr]>, ClientError> {
+        if let Some(addrs) = self.resolved.lock().ok().and_then(|r| r.clone()) {
+            return Ok(addrs);
+        }
+        let found: Arc<[SocketAddr]> = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| self.connect_error(e))?
+            .collect();
+        if found.is_empty() {
+            return Err(self.connect_error(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the host name has no address",
+            )));
+        }
+        if let Ok(mut resolved) = self.resolved.lock() {
+            *resolved = Some(found.clone());
+        }
+        Ok(found)
+    }
+
+    fn connect_error(&self, source: std::io::Error) -> ClientError {
+        ClientError::Connect {
+            addr: self.display.clone(),
+            source,
+        }
+    }
+}
