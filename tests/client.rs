@@ -49,8 +49,24 @@ async fn sends_what_the_reference_sends_and_unwraps_the_action() {
         .unwrap();
     assert_eq!(v, vec![1, 2]);
     let request = within(task).await.unwrap();
+    // The pooling client also asks for keep-alive (a toxiccore server ignores it).
     assert_eq!(
         request,
+        json!({"action": "act", "body": {"k": "é"}, "token": "tok", "user_id": "u1", "tpp_keep_alive": true})
+    );
+    // Without pooling, exactly what the reference sends.
+    let (port, task) = raw_server(frame(r#"{"code": 0, "body": {"act": [1, 2]}}"#), false).await;
+    let c = client_builder(port)
+        .reuse_connections(false)
+        .field("user_id", "u1")
+        .build()
+        .unwrap();
+    let v: Vec<i32> = within(c.request2server("act", &json!({"k": "é"})))
+        .await
+        .unwrap();
+    assert_eq!(v, vec![1, 2]);
+    assert_eq!(
+        within(task).await.unwrap(),
         json!({"action": "act", "body": {"k": "é"}, "token": "tok", "user_id": "u1"})
     );
 }

@@ -831,8 +831,10 @@ async fn s9_request_then_half_close_is_answered() {
         Expect::Echo(body),
     );
     check(server.addr, &c, true).await;
-    // Two requests then half-close: both answered (keep-alive), then closed.
-    let mut input = frame(&echo_request(&json!(1)));
+    // Two requests then half-close, the first asking for keep-alive: both
+    // answered, then closed.
+    let keep = json!({"token": TOKEN, "action": "echo", "body": 1, "tpp_keep_alive": true});
+    let mut input = frame(&keep.to_string());
     input.extend(frame(&echo_request(&json!(2))));
     let mut s = within(TcpStream::connect(server.addr))
         .await
@@ -843,7 +845,10 @@ async fn s9_request_then_half_close_is_answered() {
     assert!(closed, "not closed");
     let (first, rest) = split_frame(&bytes).expect("first response");
     let first: Value = serde_json::from_slice(first).expect("json");
-    assert_eq!(first, json!({"code": 0, "body": {"echo": 1}}));
+    assert_eq!(
+        first,
+        json!({"code": 0, "body": {"echo": 1}, "tpp_keep_alive": true})
+    );
     assert_eq!(
         one_response(rest, "second response"),
         json!({"code": 0, "body": {"echo": 2}})
