@@ -320,11 +320,11 @@ async fn python_build_loop(test: &str, tls: bool) {
         // An error code ends it with ToxicClientException.
         build(json!({"steps": 3, "end": "error"})),
         // Extra top-level fields reach the handler (toxicbuild's user_id).
-        // whoami is unary and our server keeps the connection open for a
-        // next request, so this one reads a single response.
+        // whoami is unary: our server answers and closes, as the reference
+        // does, so the loop (reading until the close, bounded by the spec's
+        // 15 s, well under the server's 30 s idle timeout) ends on `{}`.
         json!({
             "op": "exchange",
-            "count": 1,
             "message": {"action": "whoami", "body": {}, "token": HASHED_TOKEN, "user_id": "u-1 ü"},
         }),
     ];
@@ -357,6 +357,7 @@ async fn python_build_loop(test: &str, tls: bool) {
         r["responses"],
         json!([{"code": 0, "body": {"whoami": "u-1 ü"}}])
     );
+    assert_eq!(r["last"], json!({}), "the close right after the response");
     server.stop().await;
 }
 

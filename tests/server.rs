@@ -195,7 +195,9 @@ async fn without_the_marker_the_server_closes_after_a_unary_response() {
     assert_eq!(answer, frame(r#"{"code":0,"body":{"echo":1}}"#));
     // Asked with anything but `true`, it is not kept either; and the marker
     // never reaches the handler's extras.
-    let req = frame(r#"{"token":"tok","action":"extras","body":1,"tpp_keep_alive":"yes","tpp_x":1,"user_id":"u"}"#);
+    let req = frame(
+        r#"{"token":"tok","action":"extras","body":1,"tpp_keep_alive":"yes","tpp_x":1,"user_id":"u"}"#,
+    );
     let mut twice = req.clone();
     twice.extend_from_slice(&req);
     let answer = raw_exchange(server.addr, &twice).await;
@@ -205,6 +207,27 @@ async fn without_the_marker_the_server_closes_after_a_unary_response() {
         serde_json::from_slice::<Value>(first).unwrap(),
         json!({"code": 0, "body": {"extras": {"user_id": "u"}}})
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_raw_socket_sees_the_close_right_after_a_unary_response() {
+    // An idle timeout far beyond the test's bound: only the close after the
+    // response can end the read in time.
+    let server = start(
+        Server::builder()
+            .token("tok")
+            .idle_timeout(Duration::from_secs(600)),
+        TestHandler::new(),
+    )
+    .await;
+    let mut s = within(TcpStream::connect(server.addr)).await.unwrap();
+    within(s.write_all(&frame(r#"{"token":"tok","action":"echo","body":"x"}"#)))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    within(s.read_to_end(&mut out)).await.unwrap();
+    assert_eq!(out, frame(r#"{"code":0,"body":{"echo":"x"}}"#));
     server.stop().await;
 }
 
@@ -343,9 +366,11 @@ async fn graceful_shutdown_answers_every_request_in_flight() {
 async fn shutdown_closes_idle_kept_alive_connections() {
     let server = start(Server::builder().token("tok"), TestHandler::new()).await;
     let mut s = within(TcpStream::connect(server.addr)).await.unwrap();
-    within(s.write_all(&frame(r#"{"token":"tok","action":"echo","body":1,"tpp_keep_alive":true}"#)))
-        .await
-        .unwrap();
+    within(s.write_all(&frame(
+        r#"{"token":"tok","action":"echo","body":1,"tpp_keep_alive":true}"#,
+    )))
+    .await
+    .unwrap();
     let mut buf = [0u8; 64];
     let _ = within(s.read(&mut buf)).await.unwrap();
     server.shutdown.shutdown();

@@ -294,6 +294,9 @@ pub fn from_client(e: ClientError, ctx: &CallContext<'_>, phase: Phase) -> Failu
             "{addr} closed the connection without answering{}",
             not_tls_hint(ctx)
         )),
+        ClientError::NotSent(why) => {
+            Failure::Connection(format!("the request to {addr} was not sent: {why}"))
+        }
         ClientError::ClosedMidMessage(e) => {
             let what = match e {
                 FrameError::Truncated { expected: 0, .. } => {

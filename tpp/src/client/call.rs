@@ -23,6 +23,15 @@ impl Client {
             extras: &self.extras,
             keep_alive: pool.enabled(),
         };
+        if let Some(pipelines) = self.inner.pipelines.as_ref().filter(|p| !p.refused()) {
+            let frame = super::conn::encode_request(&request)?;
+            match pipelines.call(self, frame).await {
+                // The server does not keep connections open: not sent, so
+                // it goes through the pool instead.
+                Err(ClientError::NotSent(_)) if pipelines.refused() => {}
+                result => return check_code(result?),
+            }
+        }
         if !pool.enabled() {
             let mut conn = self.open().await?;
             conn.send_request(&request).await.map_err(|f| f.error)?;

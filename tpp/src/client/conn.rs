@@ -105,7 +105,11 @@ impl ClientConnection {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         // Ready(Ok(0)): the server closed; Ready(Ok(n)): unasked bytes;
         // Ready(Err): reset. Pending: open and quiet, as it should be.
-        self.io.get_ref().tcp().poll_peek(&mut cx, &mut buf).is_ready()
+        self.io
+            .get_ref()
+            .tcp()
+            .poll_peek(&mut cx, &mut buf)
+            .is_ready()
     }
 
     /// Reads the next response; `None` when the server closed the connection
@@ -165,6 +169,17 @@ impl ClientConnection {
     }
 }
 
+/// A request as one framed message, for a pipelined connection.
+pub(super) fn encode_request<B: Serialize + ?Sized>(
+    request: &OutgoingRequest<'_, B>,
+) -> Result<bytes::Bytes, ClientError> {
+    let payload = serde_json::to_vec(request).map_err(ClientError::Serialize)?;
+    let mut framed = BytesMut::with_capacity(payload.len() + 24);
+    put_header(&mut framed, payload.len());
+    framed.extend_from_slice(&payload);
+    Ok(framed.freeze())
+}
+
 /// Why a pooled request could not be sent.
 pub(super) struct SendFailure {
     pub(super) error: ClientError,
@@ -190,4 +205,3 @@ async fn write_frame(stream: &mut Stream, payload: &[u8]) -> Result<(), ClientEr
     stream.flush().await?;
     Ok(())
 }
-

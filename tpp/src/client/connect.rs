@@ -50,9 +50,9 @@ impl Addresses {
         if let Ok(mut resolved) = self.resolved.lock() {
             *resolved = None;
         }
-        Err(self.connect_error(last.unwrap_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
-        })))
+        Err(self.connect_error(
+            last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address")),
+        ))
     }
 
     async fn resolve(&self) -> Result<Arc<[SocketAddr]>, ClientError> {

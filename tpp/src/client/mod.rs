@@ -52,14 +52,16 @@ use crate::transport::Stream;
 mod call;
 mod conn;
 mod connect;
+mod pipeline;
 mod pool;
 mod stream;
 
 use conn::check_code;
 pub use conn::ClientConnection;
 use connect::Addresses;
-pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
+use pipeline::Pipelines;
 use pool::{Pool, PoolSettings};
+pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
 pub use stream::ResponseStream;
 
 /// The whole-call timeout of a client unless configured
@@ -98,7 +100,9 @@ pub enum ClientError {
     Timeout(Duration),
     /// The server closed the connection before answering. The request had
     /// been sent, so it may have run.
-    #[error("connection closed by the server before a response (the request was sent and may have run)")]
+    #[error(
+        "connection closed by the server before a response (the request was sent and may have run)"
+    )]
     Closed,
     /// The request was never sent: the pipelined connection it was queued
     /// on ended before its turn. It did not run; sending it again is safe.
@@ -210,6 +214,7 @@ struct Inner {
     tls: Option<TlsSettings>,
     max_frame_size: usize,
     pool: Pool,
+    pipelines: Option<Pipelines>,
 }
 
 /// A TPP client: where to connect and how to authenticate. Cheap to clone;
@@ -251,6 +256,7 @@ pub struct ClientBuilder {
     extras: Map<String, Value>,
     max_frame_size: usize,
     pool: PoolSettings,
+    pipelined: Option<usize>,
 }
 
 impl ClientBuilder {
@@ -352,6 +358,35 @@ impl ClientBuilder {
         self
     }
 
+    /// Pipelines unary calls over `connections` shared connections (default:
+    /// off, one call per connection at a time). Concurrent callers then
+    /// write their requests on the same connection without waiting for the
+    /// earlier answers, which the server sends in order. For servers that
+    /// keep connections open (tpp servers); against one that does not (a
+    /// toxiccore server) calls go through the pool as usual. Streams always
+    /// use a connection of their own.
+    ///
+    /// When a server closes a pipelined connection, the calls it answered
+    /// succeed, those it did not fail with [`ClientError::Closed`] (sent:
+    /// they may have run), and those not written yet are sent on a new
+    /// connection.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tpp::ClientError> {
+    /// let client = tpp::Client::builder("127.0.0.1", 7777)
+    ///     .token("secret")
+    ///     .pipelined(2)
+    ///     .build()?;
+    /// // 100 calls at once, on two connections.
+    /// let calls = (0..100).map(|i| client.request2server::<_, i64>("echo", &i));
+    /// let answers = futures_util::future::try_join_all(calls).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pipelined(mut self, connections: usize) -> Self {
+        self.pipelined = Some(connections.max(1));
+        self
+    }
+
     /// How long an idle connection is kept (default [`DEFAULT_IDLE_TIMEOUT`],
     /// 20 s, below a tpp server's 30 s idle timeout). Older ones are closed
     /// when the pool is next used.
@@ -388,6 +423,7 @@ impl ClientBuilder {
                 tls,
                 max_frame_size: self.max_frame_size,
                 pool: Pool::new(self.pool),
+                pipelines: self.pipelined.map(Pipelines::new),
             }),
             token: self.token.map(Arc::from),
             timeout: self.timeout,
@@ -410,6 +446,7 @@ impl Client {
             extras: Map::new(),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             pool: PoolSettings::default(),
+            pipelined: None,
         }
     }
 
@@ -623,4 +660,3 @@ pub(crate) fn action_result<T: DeserializeOwned>(
         }),
     }
 }
-

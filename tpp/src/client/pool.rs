@@ -69,7 +69,9 @@ pub(super) struct Lease {
 
 impl Pool {
     pub(super) fn new(settings: PoolSettings) -> Pool {
-        let open = settings.max_open.map(|n| Arc::new(Semaphore::new(n.max(1))));
+        let open = settings
+            .max_open
+            .map(|n| Arc::new(Semaphore::new(n.max(1))));
         Pool {
             settings,
             idle: Mutex::new(Vec::new()),

@@ -125,9 +125,10 @@ pub(super) async fn serve_connection<H: Handler>(
                 c.keep_open = false;
             }
         }
-        let reusable = c.promise_keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
+        let reusable =
+            c.promise_keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
         if !reusable {
-            let _ = tokio::time::timeout(Duration::from_secs(1), c.io.get_mut().shutdown()).await;
+            close_after_answering(&mut c.io).await;
             break;
         }
     }
@@ -147,6 +148,29 @@ pub(super) async fn answer_and_close(
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
 }
+
+/// Closes after the last response: our side first (so the server, not the
+/// client, holds TIME_WAIT), then reads and drops whatever the client still
+/// sends until it closes too, briefly. Closing with unread requests in the
+/// socket would send a reset, and a reset can destroy responses the client
+/// has not read yet (requests pipelined behind a stream or behind a request
+/// that did not ask for keep-alive).
+async fn close_after_answering(io: &mut FramedRead<Stream, FrameCodec>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        let stream = io.get_mut();
+        while let Ok(n) = tokio::io::AsyncReadExt::read(stream, &mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// How long [`close_after_answering`] waits for the client's close.
+const LINGER: Duration = Duration::from_secs(1);
 
 pub(super) enum Next {
     Frame(Bytes),
