@@ -688,6 +688,69 @@ async fn our_client_against_reference_server_tcp() {
     server_error(r, 2, "No auth token", "no token at all (null)");
 }
 
+/// The default (pooled) client against toxiccore's `ToxicServer`, which
+/// closes after every answer: 1000 sequential and 200 concurrent calls, not
+/// one failure, and no connection ever reused (the server never promised
+/// keep-alive). The pipelined mode falls back to the same.
+#[tokio::test]
+async fn our_pooled_client_against_reference_server_never_fails() {
+    let Some(python) = python_or_skip("our_pooled_client_against_reference_server_never_fails")
+    else {
+        return;
+    };
+    let server = RefServer::start(&python, None).await;
+    let client = server.client().build().expect("client");
+    for i in 0..1000 {
+        let v: Value = within(client.request2server("echo", &json!({"i": i})))
+            .await
+            .unwrap_or_else(|e| panic!("sequential call {i}: {e}"));
+        assert_eq!(v, json!({"i": i}));
+    }
+    let sequential = client.connections_opened();
+    let calls = (0..200).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .request2server::<_, Value>("echo", &json!({"i": i}))
+                .await
+        })
+    });
+    for (i, r) in within(futures_util::future::join_all(calls))
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let v = r.unwrap().unwrap_or_else(|e| panic!("concurrent call {i}: {e}"));
+        assert_eq!(v, json!({"i": i}));
+    }
+    let all = client.connections_opened();
+    eprintln!(
+        "pooled client vs ToxicServer: {:.2} connections per call sequential, {:.2} concurrent",
+        sequential as f64 / 1000.0,
+        (all - sequential) as f64 / 200.0
+    );
+    assert_eq!(all, 1200, "one connection per call, none reused");
+    assert_eq!(client.idle_connections(), 0);
+
+    let pipelined = server.client().pipelined(2).build().expect("client");
+    let calls = (0..50).map(|i| {
+        let client = pipelined.clone();
+        tokio::spawn(async move {
+            client
+                .request2server::<_, Value>("echo", &json!({"i": i}))
+                .await
+        })
+    });
+    for (i, r) in within(futures_util::future::join_all(calls))
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let v = r.unwrap().unwrap_or_else(|e| panic!("pipelined call {i}: {e}"));
+        assert_eq!(v, json!({"i": i}));
+    }
+}
+
 /// Opens the reference server's streaming `action` for `steps` items, each
 /// awaited for at most 10 s.
 async fn ref_stream(client: &tpp::Client, action: &str, steps: u32) -> tpp::ResponseStream {
