@@ -539,6 +539,26 @@ fn stream_error_keeps_what_came_before() {
     assert_eq!(stdout_of(&out).lines().count(), 2);
 }
 
+/// A unary action read as a stream ends as soon as the server answers: a tpp
+/// server closes after a unary response unless the client asked for
+/// keep-alive (the CLI does not), as the reference does. The server's idle
+/// timeout is far beyond the test's bound, so only that close can end it.
+#[test]
+fn stream_on_a_unary_action_returns_at_once() {
+    let server = TppServer::start(
+        TppServer::builder()
+            .token(TOKEN)
+            .idle_timeout(Duration::from_secs(600)),
+    );
+    tpp()
+        .args(["call", &server.addr(), "greet", "name=Ana", "--stream"])
+        .args(["--token", TOKEN])
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .success()
+        .stdout("{\"greet\":\"Hello, Ana!\"}\n");
+}
+
 #[test]
 fn stream_idle_timeout() {
     let server = TppServer::plain();
