@@ -720,7 +720,9 @@ async fn our_pooled_client_against_reference_server_never_fails() {
         .into_iter()
         .enumerate()
     {
-        let v = r.unwrap().unwrap_or_else(|e| panic!("concurrent call {i}: {e}"));
+        let v = r
+            .unwrap()
+            .unwrap_or_else(|e| panic!("concurrent call {i}: {e}"));
         assert_eq!(v, json!({"i": i}));
     }
     let all = client.connections_opened();
@@ -746,7 +748,9 @@ async fn our_pooled_client_against_reference_server_never_fails() {
         .into_iter()
         .enumerate()
     {
-        let v = r.unwrap().unwrap_or_else(|e| panic!("pipelined call {i}: {e}"));
+        let v = r
+            .unwrap()
+            .unwrap_or_else(|e| panic!("pipelined call {i}: {e}"));
         assert_eq!(v, json!({"i": i}));
     }
 }

@@ -17,6 +17,8 @@ use crate::report::{self, Goal, Row};
 use crate::service::BenchClient;
 use crate::Config;
 
+mod clients;
+
 /// The plain token of the floor and plain-token tpp servers (the bcrypt
 /// servers store its hash).
 const TOKEN: &str = "benchT0ken";
@@ -74,7 +76,10 @@ impl Bench {
         if self.cfg.runs("codec") {
             self.codec();
         }
-        if self.cfg.runs("floor") || self.cfg.runs("bodies") || self.cfg.runs("tls") {
+        if ["floor", "bodies", "tls", "client"]
+            .iter()
+            .any(|g| self.cfg.runs(g))
+        {
             let result = self.main_groups().await;
             self.failed("Floor, bodies, TLS", result);
         }
@@ -103,6 +108,9 @@ impl Bench {
         }
         if self.cfg.runs("tls") {
             self.tls(&tpp).await?;
+        }
+        if self.cfg.runs("client") {
+            self.client_configs(&tpp).await?;
         }
         Ok(())
     }
@@ -287,8 +295,8 @@ impl Bench {
     async fn big_echo(&mut self, tpp: &ServerProc, floor: &ServerProc) -> Result<(), String> {
         let doc = body(BIG);
         let case = format!("Body {}, 1 client, keep-alive", size_name(BIG));
-        let echo: Arc<[u8]> = request_frame(TOKEN, "echo", &doc).into();
-        let value: Arc<[u8]> = request_frame(TOKEN, "echo_value", &doc).into();
+        let echo = load::asking_keep_alive(&request_frame(TOKEN, "echo", &doc));
+        let value = load::asking_keep_alive(&request_frame(TOKEN, "echo_value", &doc));
         let mut conns = Vec::new();
         for port in [tpp.port, tpp.port, floor.port] {
             conns.push((
@@ -813,7 +821,7 @@ struct IdleMemory {
 /// request on each; the server's RSS before, when all are accepted, and
 /// after the requests (kept alive, idle).
 async fn idle_memory(server: &ServerProc, n: usize) -> Result<IdleMemory, String> {
-    let request: Arc<[u8]> = request_frame(TOKEN, "echo", &body(SMALL)).into();
+    let request = load::asking_keep_alive(&request_frame(TOKEN, "echo", &body(SMALL)));
     // Warm the runtime (threads, first allocations) before the baseline.
     {
         let target = Target::tcp(server.port);
@@ -883,7 +891,8 @@ async fn idle_memory(server: &ServerProc, n: usize) -> Result<IdleMemory, String
 /// The server's RSS before one `request` (a 16 MiB echo) and its peak RSS
 /// (VmHWM) after it, in KiB.
 async fn peak_memory(server: &ServerProc, request: &[u8]) -> Result<(u64, u64), String> {
-    let small = request_frame(TOKEN, "echo", &body(SMALL));
+    let small = load::asking_keep_alive(&request_frame(TOKEN, "echo", &body(SMALL)));
+    let request = load::asking_keep_alive(request);
     let mut s = Target::tcp(server.port).connect().await.map_err(io_err)?;
     let mut buf = BytesMut::new();
     for _ in 0..10 {
@@ -891,7 +900,7 @@ async fn peak_memory(server: &ServerProc, request: &[u8]) -> Result<(u64, u64), 
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = server.status_kib("VmRSS:");
-    exchange(&mut s, request, &mut buf).await.map_err(io_err)?;
+    exchange(&mut s, &request, &mut buf).await.map_err(io_err)?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok((before, server.status_kib("VmHWM:")))
 }

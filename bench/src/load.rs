@@ -239,7 +239,29 @@ pub async fn run_with(spec: &Spec, server_cpu: impl Fn() -> f64) -> Outcome {
     out
 }
 
+/// `request` with `"tpp_keep_alive": true` added: a tpp server keeps a
+/// connection open after a unary answer only when the request asks (the
+/// floor server ignores the field).
+pub fn asking_keep_alive(request: &[u8]) -> Arc<[u8]> {
+    let payload = request
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(request, |nl| &request[nl + 1..]);
+    match payload.strip_suffix(b"}") {
+        Some(open) => {
+            let mut asked = open.to_vec();
+            asked.extend_from_slice(br#","tpp_keep_alive":true}"#);
+            tpp::frame::encode_frame(&asked).into()
+        }
+        None => request.into(),
+    }
+}
+
 async fn client(spec: Spec, phase: Arc<AtomicU8>, stats: Arc<Mutex<ClientStats>>) {
+    let request = match spec.mode {
+        Mode::KeepAlive => asking_keep_alive(&spec.request),
+        Mode::OneShot => spec.request.clone(),
+    };
     let mut conn: Option<Stream> = None;
     let mut buf = BytesMut::with_capacity(4096);
     loop {
@@ -253,7 +275,7 @@ async fn client(spec: Spec, phase: Arc<AtomicU8>, stats: Arc<Mutex<ClientStats>>
                 conn = Some(spec.target.connect().await?);
             }
             let stream = conn.as_mut().expect("connected above");
-            exchange(stream, &spec.request, &mut buf).await
+            exchange(stream, &request, &mut buf).await
         }
         .await;
         let elapsed = started.elapsed().as_nanos() as u64;

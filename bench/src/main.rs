@@ -42,7 +42,7 @@ OPTIONS:
     --quick         short run (~1 minute) instead of the full one (~3.5 minutes)
     --clients N     concurrent load-generator clients (default 32)
     --threads N     tokio worker threads of every server (default: core count)
-    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,memory,codec
+    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec
     -h, --help      this text
 
 ENVIRONMENT:

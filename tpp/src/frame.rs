@@ -96,6 +96,28 @@ impl FrameCodec {
     pub fn is_idle(&self) -> bool {
         self.state == State::Header
     }
+
+    /// Whether `buf` (what follows the last decoded frame) starts with a
+    /// whole frame that the next decode is sure to return: a plain decimal
+    /// header within the limits, and the payload. Conservative: an unusual
+    /// header (spaces, `+`, `\r`) answers false.
+    pub(crate) fn holds_whole_frame(&self, buf: &[u8]) -> bool {
+        if self.state != State::Header {
+            return false;
+        }
+        let window = &buf[..buf.len().min(MAX_HEADER_LEN + 1)];
+        let Some(nl) = window.iter().position(|b| *b == b'\n') else {
+            return false;
+        };
+        let digits = &buf[..nl];
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        let len = digits.iter().try_fold(0usize, |n, d| {
+            n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+        });
+        matches!(len, Some(len) if len <= self.max_frame_size && buf.len() - nl > len)
+    }
 }
 
 /// Parses a header (without its `\n`) the way the reference's `int()` does,
@@ -303,6 +325,24 @@ mod tests {
             parse_header(b"99999999999999999999"),
             Err(FrameError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn tells_when_a_whole_frame_is_buffered() {
+        let codec = FrameCodec::new(10);
+        assert!(codec.holds_whole_frame(b"2\n{}"));
+        assert!(codec.holds_whole_frame(b"0\n"));
+        assert!(codec.holds_whole_frame(b"002\n{}rest"));
+        assert!(!codec.holds_whole_frame(b"2\n{"));
+        assert!(!codec.holds_whole_frame(b"2"));
+        assert!(!codec.holds_whole_frame(b""));
+        assert!(!codec.holds_whole_frame(b" 2\n{}"));
+        assert!(!codec.holds_whole_frame(b"11\n{}{}{}{}{}{}"));
+        assert!(!codec.holds_whole_frame(b"99999999999999999999999\n"));
+        let mut mid = FrameCodec::new(10);
+        let mut buf = BytesMut::from(&b"4\n{}"[..]);
+        assert!(mid.decode(&mut buf).unwrap().is_none());
+        assert!(!mid.holds_whole_frame(b"2\n{}"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, warn};
 
 use super::{
-    connection::write_frame,
+    connection::{flush_pending, write_frame},
     pipeline::{check_request, run_handler, Checked},
     Connection, Context, Handler, Limits, Shared,
 };
@@ -61,6 +61,8 @@ pub(super) async fn serve_connection<H: Handler>(
         first_code: None,
         keep_open: true,
         promise_keep_alive: false,
+        batch: false,
+        pending: Vec::new(),
         limits: limits.clone(),
         shutdown: shutdown.clone(),
     };
@@ -93,10 +95,11 @@ pub(super) async fn serve_connection<H: Handler>(
         };
         // Timed only for the debug log.
         let request_started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        conn.ctx.request = match check_request(&mut conn.io, frame, &shared, peer).await {
-            Checked::Ok(r) => r,
-            Checked::Refused => break,
-        };
+        conn.ctx.request =
+            match check_request(&mut conn.io, &mut conn.pending, frame, &shared, peer).await {
+                Checked::Ok(r) => r,
+                Checked::Refused => break,
+            };
         first = false;
         conn.sent = 0;
         conn.first_code = None;
@@ -104,6 +107,10 @@ pub(super) async fn serve_connection<H: Handler>(
         // client that asks (`"tpp_keep_alive": true`) gets the connection kept.
         conn.promise_keep_alive =
             limits.keep_alive && conn.ctx.request.wants_keep_alive() && !shutdown.is_cancelled();
+        // Requests already waiting behind this one: its answer leaves with
+        // theirs, in one write (as Redis does), instead of one write each.
+        conn.batch =
+            conn.promise_keep_alive && conn.io.decoder().holds_whole_frame(conn.io.read_buffer());
         let outcome = run_handler(&*handler, &mut conn, &limits).await;
         let c = &mut conn;
         let action = c.action();
@@ -128,7 +135,16 @@ pub(super) async fn serve_connection<H: Handler>(
         let reusable =
             c.promise_keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
         if !reusable {
+            let _ = flush_pending(&mut c.io, &mut c.pending, &limits).await;
             close_after_answering(&mut c.io).await;
+            break;
+        }
+        let more = c.io.decoder().holds_whole_frame(c.io.read_buffer());
+        if !more
+            && flush_pending(&mut c.io, &mut c.pending, &limits)
+                .await
+                .is_err()
+        {
             break;
         }
     }

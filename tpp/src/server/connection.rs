@@ -30,6 +30,11 @@ pub struct Connection {
     /// The request asked for keep-alive and the server allows it: the first
     /// response carries `"tpp_keep_alive": true`.
     pub(super) promise_keep_alive: bool,
+    /// More requests are already buffered: the first response to this one
+    /// waits in `pending` to leave with theirs, in one write.
+    pub(super) batch: bool,
+    /// Responses not written yet (see `batch`), in order.
+    pub(super) pending: Vec<u8>,
     pub(super) limits: Arc<Limits>,
     pub(super) shutdown: CancellationToken,
 }
@@ -107,9 +112,21 @@ impl Connection {
         self.first_code.get_or_insert(code);
         self.sent += 1;
         let frame = finish_frame(&mut self.scratch);
+        let out = if self.pending.is_empty() && !self.batch {
+            frame
+        } else {
+            self.pending.extend_from_slice(frame);
+            // The first answer of a batched request waits for the next ones;
+            // anything else leaves now, with the answers before it.
+            if self.batch && self.keep_open && self.sent == 1 && self.pending.len() < BATCH_BYTES {
+                return Ok(());
+            }
+            &self.pending[..]
+        };
+        let io = &mut self.io;
         let write = async {
-            let stream = self.io.get_mut();
-            stream.write_all(frame).await?;
+            let stream = io.get_mut();
+            stream.write_all(out).await?;
             stream.flush().await?;
             Ok(())
         };
@@ -117,16 +134,18 @@ impl Connection {
         // Most responses fit in the socket's send buffer and leave on the
         // first poll: only a write that has to wait pays for a timer.
         let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-        if let Poll::Ready(result) = first {
-            return result;
-        }
-        match tokio::time::timeout(self.limits.write_timeout, write).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.keep_open = false;
-                Err(Error::Timeout)
-            }
-        }
+        let result = match first {
+            Poll::Ready(result) => result,
+            Poll::Pending => match tokio::time::timeout(self.limits.write_timeout, write).await {
+                Ok(result) => result,
+                Err(_) => {
+                    self.keep_open = false;
+                    Err(Error::Timeout)
+                }
+            },
+        };
+        self.pending.clear();
+        result
     }
 
     /// Sends `{"code": code, "body": {"error": message}}`.
@@ -165,6 +184,32 @@ impl Connection {
                 Some(Ok(_)) => continue,
             }
         }
+    }
+}
+
+/// Most bytes of responses held back for one write.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Writes the responses held back for a batch (see [`Connection::batch`]),
+/// bounded by the write timeout.
+pub(super) async fn flush_pending(
+    io: &mut FramedRead<Stream, FrameCodec>,
+    pending: &mut Vec<u8>,
+    limits: &Limits,
+) -> Result<(), Error> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let write = async {
+        let stream = io.get_mut();
+        stream.write_all(pending).await?;
+        stream.flush().await
+    };
+    let result = tokio::time::timeout(limits.write_timeout, write).await;
+    pending.clear();
+    match result {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(Error::Timeout),
     }
 }
 

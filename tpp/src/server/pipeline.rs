@@ -9,7 +9,9 @@ use futures_util::FutureExt;
 use tokio_util::codec::FramedRead;
 use tracing::warn;
 
-use super::{conn_loop::answer_and_close, Connection, Handler, Limits, Shared};
+use super::{
+    conn_loop::answer_and_close, connection::flush_pending, Connection, Handler, Limits, Shared,
+};
 use crate::auth::Authenticator;
 use crate::error::Error;
 use crate::frame::FrameCodec;
@@ -24,6 +26,7 @@ pub(super) enum Checked {
 
 pub(super) async fn check_request(
     io: &mut FramedRead<Stream, FrameCodec>,
+    pending: &mut Vec<u8>,
     frame: Bytes,
     shared: &Shared,
     peer: SocketAddr,
@@ -37,15 +40,16 @@ pub(super) async fn check_request(
                 BadData::Empty => "Something wrong with your data: empty message".to_owned(),
                 e => format!("Something wrong with your data: {e}"),
             };
-            answer_and_close(io, 1, &ErrorBody { error: &msg }, limits).await;
+            refuse(io, pending, 1, &ErrorBody { error: &msg }, limits).await;
             return Checked::Refused;
         }
     };
     let verdict = match request.token_field() {
         TokenField::Missing => {
             warn!(%peer, "no auth token");
-            answer_and_close(
+            refuse(
                 io,
+                pending,
                 2,
                 &ErrorBody {
                     error: "No auth token",
@@ -60,8 +64,9 @@ pub(super) async fn check_request(
     };
     if !verdict {
         warn!(%peer, "bad auth token");
-        answer_and_close(
+        refuse(
             io,
+            pending,
             3,
             &ErrorBody {
                 error: "Bad auth token",
@@ -75,8 +80,9 @@ pub(super) async fn check_request(
         ActionField::Present(_) => Checked::Ok(request),
         ActionField::Missing => {
             warn!(%peer, "no action");
-            answer_and_close(
+            refuse(
                 io,
+                pending,
                 1,
                 &ErrorBody {
                     error: "No action found!",
@@ -89,9 +95,23 @@ pub(super) async fn check_request(
         ActionField::NotAString => {
             warn!(%peer, "action is not a string");
             let msg = "Something wrong with your data: action must be a string";
-            answer_and_close(io, 1, &ErrorBody { error: msg }, limits).await;
+            refuse(io, pending, 1, &ErrorBody { error: msg }, limits).await;
             Checked::Refused
         }
+    }
+}
+
+/// Answers a refused request and closes, after the answers still held
+/// back for earlier requests of the batch (they were served).
+async fn refuse(
+    io: &mut FramedRead<Stream, FrameCodec>,
+    pending: &mut Vec<u8>,
+    code: i64,
+    body: &impl serde::Serialize,
+    limits: &Limits,
+) {
+    if flush_pending(io, pending, limits).await.is_ok() {
+        answer_and_close(io, code, body, limits).await;
     }
 }
 
