@@ -707,7 +707,23 @@ async fn our_pooled_client_against_reference_server_never_fails() {
         assert_eq!(v, json!({"i": i}));
     }
     let sequential = client.connections_opened();
-    let calls = (0..200).map(|i| {
+    concurrent_echoes(&client, 200).await;
+    let all = client.connections_opened();
+    eprintln!(
+        "pooled client vs ToxicServer: {:.2} connections per call sequential, {:.2} concurrent",
+        sequential as f64 / 1000.0,
+        (all - sequential) as f64 / 200.0
+    );
+    assert_eq!(all, 1200, "one connection per call, none reused");
+    assert_eq!(client.idle_connections(), 0);
+
+    let pipelined = server.client().pipelined(2).build().expect("client");
+    concurrent_echoes(&pipelined, 50).await;
+}
+
+/// `n` concurrent `echo` calls on `client`: each must get its own answer.
+async fn concurrent_echoes(client: &tpp::Client, n: usize) {
+    let calls = (0..n).map(|i| {
         let client = client.clone();
         tokio::spawn(async move {
             client
@@ -723,34 +739,6 @@ async fn our_pooled_client_against_reference_server_never_fails() {
         let v = r
             .unwrap()
             .unwrap_or_else(|e| panic!("concurrent call {i}: {e}"));
-        assert_eq!(v, json!({"i": i}));
-    }
-    let all = client.connections_opened();
-    eprintln!(
-        "pooled client vs ToxicServer: {:.2} connections per call sequential, {:.2} concurrent",
-        sequential as f64 / 1000.0,
-        (all - sequential) as f64 / 200.0
-    );
-    assert_eq!(all, 1200, "one connection per call, none reused");
-    assert_eq!(client.idle_connections(), 0);
-
-    let pipelined = server.client().pipelined(2).build().expect("client");
-    let calls = (0..50).map(|i| {
-        let client = pipelined.clone();
-        tokio::spawn(async move {
-            client
-                .request2server::<_, Value>("echo", &json!({"i": i}))
-                .await
-        })
-    });
-    for (i, r) in within(futures_util::future::join_all(calls))
-        .await
-        .into_iter()
-        .enumerate()
-    {
-        let v = r
-            .unwrap()
-            .unwrap_or_else(|e| panic!("pipelined call {i}: {e}"));
         assert_eq!(v, json!({"i": i}));
     }
 }

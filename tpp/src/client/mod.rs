@@ -378,7 +378,10 @@ impl ClientBuilder {
     ///     .pipelined(2)
     ///     .build()?;
     /// // 100 calls at once, on two connections.
-    /// let calls = (0..100).map(|i| client.request2server::<_, i64>("echo", &i));
+    /// let calls = (0..100).map(|i| {
+    ///     let client = client.clone();
+    ///     async move { client.request2server::<_, i64>("echo", &i).await }
+    /// });
     /// let answers = futures_util::future::try_join_all(calls).await?;
     /// # Ok(()) }
     /// ```

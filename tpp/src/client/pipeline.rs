@@ -287,6 +287,9 @@ async fn read_responses(
         };
         let response = Response::parse(frame);
         let keeps_alive = matches!(&response, Ok(r) if r.keeps_alive());
+        // A well-formed answer without the promise: this server closes
+        // after every answer, pipelining it is pointless.
+        let refuses = matches!(&response, Ok(r) if !r.keeps_alive());
         let reply = match shared.state.lock() {
             Ok(mut state) => {
                 if keeps_alive {
@@ -302,7 +305,9 @@ async fn read_responses(
         };
         let _ = reply.send(response.map_err(ClientError::from));
         if !keeps_alive {
-            refused.store(true, Ordering::Relaxed);
+            if refuses {
+                refused.store(true, Ordering::Relaxed);
+            }
             break;
         }
         shared.changed.notify_waiters();
