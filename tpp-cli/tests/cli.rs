@@ -276,7 +276,14 @@ fn call_builds_the_body_from_key_value_pairs() {
     );
     // KEY=VALUE is always a string, as in HTTPie: a commit id stays a commit id.
     tpp()
-        .args(["call", &server.addr(), "echo", "named_tree=1234e5", "n=7", "z=007"])
+        .args([
+            "call",
+            &server.addr(),
+            "echo",
+            "named_tree=1234e5",
+            "n=7",
+            "z=007",
+        ])
         .args(["--token", TOKEN, "--compact"])
         .assert()
         .success()
@@ -284,7 +291,12 @@ fn call_builds_the_body_from_key_value_pairs() {
     // Python's literals and big integers go out and come back as written.
     tpp()
         .args(["call", &server.addr(), "echo", "x:=NaN", "y:=-Infinity"])
-        .args(["big:=-1267650600228229401496703205376", "--token", TOKEN, "-c"])
+        .args([
+            "big:=-1267650600228229401496703205376",
+            "--token",
+            TOKEN,
+            "-c",
+        ])
         .assert()
         .success()
         .stdout("{\"x\":NaN,\"y\":-Infinity,\"big\":-1267650600228229401496703205376}\n");
