@@ -842,6 +842,53 @@ build   steps            Streams one message per step.
 }
 
 #[test]
+fn call_on_a_streaming_action_without_stream_says_to_use_it() {
+    let server = TppServer::plain();
+    // Items keep coming after the first: certainly a stream.
+    tpp()
+        .args([
+            "call",
+            &server.addr(),
+            "build",
+            "steps:=3",
+            "--token",
+            TOKEN,
+        ])
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(contains("build answers with a stream").and(contains("use --stream")));
+    // One item, then nothing within a second: maybe a stream; the hint says so.
+    tpp()
+        .args(["call", &server.addr(), "hang", "--token", TOKEN])
+        .assert()
+        .code(4)
+        .stderr(
+            contains("no \"hang\" key")
+                .and(contains("if hang is a streaming action, use --stream")),
+        );
+}
+
+#[test]
+fn funcs_says_when_a_server_has_no_list_funcs() {
+    let Some(py) = python_or_skip("funcs_says_when_a_server_has_no_list_funcs") else {
+        return;
+    };
+    // toxiccore's servers (as toxicbuild's build server) have no list-funcs.
+    let server = RefServer::start_blocking(&py, None);
+    let addr = server.addr().to_string();
+    tpp()
+        .args(["funcs", &addr, "--token", REF_TOKEN])
+        .assert()
+        .code(11)
+        .stderr(
+            contains("error 1: Action list-funcs does not exist")
+                .and(contains(format!("{addr} offers no list-funcs")))
+                .and(contains(format!("tpp call {addr} ACTION"))),
+        );
+}
+
+#[test]
 fn funcs_long_and_json() {
     let server = TppServer::plain();
     tpp()
