@@ -77,6 +77,26 @@ pub const BUILDERS: &[BuilderConfig] = &[
     },
 ];
 
+/// The body of `build`: the repository at a commit, and the builder to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildRequest {
+    /// The repository's id.
+    pub repo_id: String,
+    /// Where to clone it from.
+    pub repo_url: String,
+    /// `git`.
+    pub vcs_type: String,
+    /// The branch.
+    pub branch: String,
+    /// The commit.
+    pub named_tree: String,
+    /// Which builder to run.
+    pub builder_name: String,
+    /// Environment variables for every step.
+    #[serde(default)]
+    pub envvars: HashMap<String, String>,
+}
+
 /// The body of `list_builders`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Builders {
@@ -86,14 +106,19 @@ pub struct Builders {
 
 /// One frame of a build, tagged by `info_type` as toxicbuild tags them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "info_type", rename_all = "snake_case")]
+#[serde(tag = "info_type")]
 pub enum BuildEvent {
-    /// The build: first running (no steps), last finished (every step, `total_steps`).
-    BuildInfo(BuildInfo),
-    /// A step starting (`status: "running"`) or finished (`success`, `fail`, `exception`).
-    StepInfo(StepInfo),
-    /// Output of the running step.
-    StepOutputInfo(StepOutput),
+    /// `build_info`: the build, first running (no steps), last finished (every step,
+    /// `total_steps`).
+    #[serde(rename = "build_info")]
+    Build(BuildInfo),
+    /// `step_info`: a step starting (`status: "running"`) or finished (`success`, `fail`,
+    /// `exception`).
+    #[serde(rename = "step_info")]
+    Step(StepInfo),
+    /// `step_output_info`: output of the running step.
+    #[serde(rename = "step_output_info")]
+    StepOutput(StepOutput),
 }
 
 /// A build's state.
@@ -196,19 +221,11 @@ pub trait BuildServer {
         named_tree: String,
     ) -> Result<Builders, SlaveError>;
 
-    /// Runs a builder, streaming `build_info`, `step_info` and `step_output_info` frames;
-    /// `envvars` are set for every step.
+    /// Runs a builder, streaming `build_info`, `step_info` and `step_output_info` frames.
     #[action(stream)]
-    #[allow(clippy::too_many_arguments)]
     async fn build(
         &self,
-        repo_id: String,
-        repo_url: String,
-        vcs_type: String,
-        branch: String,
-        named_tree: String,
-        builder_name: String,
-        envvars: Option<HashMap<String, String>>,
+        #[body] request: BuildRequest,
     ) -> Result<ItemStream<BuildEvent>, SlaveError>;
 }
 
@@ -233,24 +250,16 @@ impl BuildServer for Slave {
         })
     }
 
-    async fn build(
-        &self,
-        _repo_id: String,
-        repo_url: String,
-        _vcs_type: String,
-        branch: String,
-        _named_tree: String,
-        builder_name: String,
-        envvars: Option<HashMap<String, String>>,
-    ) -> Result<ItemStream<BuildEvent>, SlaveError> {
-        let Some(builder) = BUILDERS.iter().find(|b| b.name == builder_name) else {
+    async fn build(&self, request: BuildRequest) -> Result<ItemStream<BuildEvent>, SlaveError> {
+        let Some(builder) = BUILDERS.iter().find(|b| b.name == request.builder_name) else {
             return Err(SlaveError::BuilderNotFound(format!(
-                "builder {builder_name} does not exist for {repo_url} branch {branch}"
+                "builder {} does not exist for {} branch {}",
+                request.builder_name, request.repo_url, request.branch
             )));
         };
         // Frames go out as the task sends them; it waits while 8 are unread.
         let (tx, events) = ItemStream::channel(8);
-        tokio::spawn(run_build(builder, envvars.unwrap_or_default(), tx));
+        tokio::spawn(run_build(builder, request.envvars, tx));
         Ok(events)
     }
 }
@@ -270,7 +279,7 @@ async fn run_build(
         finished: None,
         total_steps: None,
     };
-    if tx.send(BuildEvent::BuildInfo(running)).await.is_err() {
+    if tx.send(BuildEvent::Build(running)).await.is_err() {
         return;
     }
     let mut steps: Vec<ListedStep> = Vec::new();
@@ -289,7 +298,7 @@ async fn run_build(
             last_step_finished: last.and_then(|s| s.finished.clone()),
             last_step_status: last.map(|s| s.status.clone()),
         };
-        if tx.send(BuildEvent::StepInfo(step.clone())).await.is_err() {
+        if tx.send(BuildEvent::Step(step.clone())).await.is_err() {
             return;
         }
         let clock = Instant::now();
@@ -300,7 +309,7 @@ async fn run_build(
                 output_index: 0,
                 output: output.clone(),
             };
-            if tx.send(BuildEvent::StepOutputInfo(frame)).await.is_err() {
+            if tx.send(BuildEvent::StepOutput(frame)).await.is_err() {
                 return;
             }
         }
@@ -308,7 +317,7 @@ async fn run_build(
         step.output = output;
         step.finished = Some(timestamp());
         step.total_time = Some(clock.elapsed().as_secs());
-        if tx.send(BuildEvent::StepInfo(step.clone())).await.is_err() {
+        if tx.send(BuildEvent::Step(step.clone())).await.is_err() {
             return;
         }
         steps.push(ListedStep {
@@ -325,7 +334,7 @@ async fn run_build(
         started,
         finished: Some(timestamp()),
     };
-    let _ = tx.send(BuildEvent::BuildInfo(finished)).await;
+    let _ = tx.send(BuildEvent::Build(finished)).await;
 }
 
 /// Runs one shell command: its status (`success`, `fail`, `exception`) and its output,
@@ -466,32 +475,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("builders: {}", builders.builders.join(", "));
     for name in builders.builders {
-        let mut events = client
-            .build(
-                repo.0.into(),
-                repo.1.into(),
-                repo.2.into(),
-                repo.3.into(),
-                repo.4.into(),
-                name.clone(),
-                None,
-            )
-            .await?;
+        let request = BuildRequest {
+            repo_id: repo.0.into(),
+            repo_url: repo.1.into(),
+            vcs_type: repo.2.into(),
+            branch: repo.3.into(),
+            named_tree: repo.4.into(),
+            builder_name: name.clone(),
+            envvars: HashMap::new(),
+        };
+        let mut events = client.build(request).await?;
         while let Some(event) = events.next().await {
             match event? {
-                BuildEvent::BuildInfo(b) if b.finished.is_none() => println!("{name}: running"),
-                BuildEvent::BuildInfo(b) => {
+                BuildEvent::Build(b) if b.finished.is_none() => println!("{name}: running"),
+                BuildEvent::Build(b) => {
                     println!(
                         "{name}: {} ({} steps)",
                         b.status,
                         b.total_steps.unwrap_or(0)
                     )
                 }
-                BuildEvent::StepInfo(s) if s.finished.is_none() => {
+                BuildEvent::Step(s) if s.finished.is_none() => {
                     println!("  step {} {:?}: {}", s.index, s.name, s.cmd)
                 }
-                BuildEvent::StepInfo(s) => println!("  step {} {}", s.index, s.status),
-                BuildEvent::StepOutputInfo(o) => {
+                BuildEvent::Step(s) => println!("  step {} {}", s.index, s.status),
+                BuildEvent::StepOutput(o) => {
                     for line in o.output.lines() {
                         println!("    | {line}");
                     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tpp::Client;
 
-use build_server::{BuildEvent, BuildServerServer, Slave, TOKEN};
+use build_server::{BuildEvent, BuildRequest, BuildServerServer, Slave, TOKEN};
 
 /// Bounds every wait of these tests.
 const WAIT: Duration = Duration::from_secs(20);
@@ -63,6 +63,33 @@ fn recordings() -> Vec<Recording> {
     all.sort_by(|a, b| a.name.cmp(&b.name));
     assert!(all.len() >= 13, "the recordings are missing: {}", all.len());
     all
+}
+
+/// The example's server on 127.0.0.1 and a free port.
+struct Running {
+    port: u16,
+    shutdown: tpp::ShutdownHandle,
+    task: tokio::task::JoinHandle<Result<(), tpp::Error>>,
+}
+
+impl Running {
+    async fn start() -> Running {
+        let server = build_server::bind("127.0.0.1:0").await.expect("bind");
+        Running {
+            port: server.local_addr().port(),
+            shutdown: server.shutdown_handle(),
+            task: tokio::spawn(server.serve(BuildServerServer::new(Slave))),
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.shutdown();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the server stops")
+            .expect("join")
+            .expect("serve");
+    }
 }
 
 /// Sends `payload` as one frame on a new connection; every response until the server
@@ -174,10 +201,8 @@ fn compare(ours: &Value, real: &Value, path: &str, aside: &Aside, failures: &mut
 
 #[tokio::test]
 async fn the_example_answers_every_recorded_request_as_toxicbuild_did() {
-    let server = build_server::bind("127.0.0.1:0").await.expect("bind");
-    let port = server.local_addr().port();
-    let shutdown = server.shutdown_handle();
-    let serving = tokio::spawn(server.serve(BuildServerServer::new(Slave)));
+    let running = Running::start().await;
+    let port = running.port;
 
     let mut failures = Vec::new();
     for recording in recordings() {
@@ -216,12 +241,7 @@ async fn the_example_answers_every_recorded_request_as_toxicbuild_did() {
             compare(o, r, &format!("{name}[{i}]"), &aside, &mut failures);
         }
     }
-    shutdown.shutdown();
-    tokio::time::timeout(WAIT, serving)
-        .await
-        .expect("the server stops")
-        .expect("join")
-        .expect("serve");
+    running.stop().await;
     assert!(failures.is_empty(), "differences:\n{}", failures.join("\n"));
 }
 
@@ -250,12 +270,9 @@ fn the_typed_model_reads_every_recorded_build_frame() {
 async fn the_generated_client_follows_a_failing_build_to_its_end() {
     use futures_util::StreamExt;
 
-    let server = build_server::bind("127.0.0.1:0").await.expect("bind");
-    let port = server.local_addr().port();
-    let shutdown = server.shutdown_handle();
-    let serving = tokio::spawn(server.serve(BuildServerServer::new(Slave)));
+    let running = Running::start().await;
     let client = build_server::BuildServerClient::new(
-        Client::builder("127.0.0.1", port)
+        Client::builder("127.0.0.1", running.port)
             .token(TOKEN)
             .timeout(WAIT)
             .build()
@@ -265,17 +282,17 @@ async fn the_generated_client_follows_a_failing_build_to_its_end() {
         client.healthcheck().await.expect("healthcheck"),
         "I'm alive!"
     );
-    let env = [("GREETING".to_owned(), "olá".to_owned())].into();
+    let request = |builder: &str| BuildRequest {
+        repo_id: "r".into(),
+        repo_url: "u".into(),
+        vcs_type: "git".into(),
+        branch: "master".into(),
+        named_tree: "abc".into(),
+        builder_name: builder.into(),
+        envvars: [("GREETING".to_owned(), "olá".to_owned())].into(),
+    };
     let events = client
-        .build(
-            "r".into(),
-            "u".into(),
-            "git".into(),
-            "master".into(),
-            "abc".into(),
-            "failing-builder".into(),
-            Some(env),
-        )
+        .build(request("failing-builder"))
         .await
         .expect("build");
     let events: Vec<BuildEvent> = tokio::time::timeout(WAIT, events.collect::<Vec<_>>())
@@ -284,7 +301,7 @@ async fn the_generated_client_follows_a_failing_build_to_its_end() {
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("every frame is code 0");
-    let Some(BuildEvent::BuildInfo(last)) = events.last() else {
+    let Some(BuildEvent::Build(last)) = events.last() else {
         panic!("the last frame is the finished build: {events:?}");
     };
     assert_eq!(last.status, "fail");
@@ -293,17 +310,7 @@ async fn the_generated_client_follows_a_failing_build_to_its_end() {
     assert_eq!(statuses, ["success", "fail", "success"]);
     assert_eq!(last.steps[1].step.output, "about to fail\noops");
     // An unknown builder is code 1, the only frame.
-    let refused = client
-        .build(
-            "r".into(),
-            "u".into(),
-            "git".into(),
-            "master".into(),
-            "abc".into(),
-            "nope".into(),
-            None,
-        )
-        .await;
+    let refused = client.build(request("nope")).await;
     let error = match refused {
         Err(error) => error,
         Ok(mut events) => match tokio::time::timeout(WAIT, events.next()).await {
@@ -312,6 +319,5 @@ async fn the_generated_client_follows_a_failing_build_to_its_end() {
         },
     };
     assert_eq!(error.server_code(), Some(1));
-    shutdown.shutdown();
-    let _ = tokio::time::timeout(WAIT, serving).await;
+    running.stop().await;
 }
