@@ -240,7 +240,7 @@ impl ClientBuilder {
     /// Uses TLS and accepts only a server whose certificate is one of those in
     /// this PEM file (certificate pinning): for self-signed servers, still
     /// authenticated. Name, validity period and issuer are not checked; see
-    /// [`tls::client_config_pinned_file`](crate::tls::client_config_pinned_file).
+    /// [`tls::client_config_pinned_file`].
     pub fn tls_pinned_cert_file(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.tls = TlsMode::Pinned(pem_file.into());
         self
