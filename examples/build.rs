@@ -1,5 +1,9 @@
 //! A streaming build service: each step's result is pushed to the client as it finishes.
 //!
+//! Not toxicbuild's build server (that one is `build_server.rs`): there every frame is
+//! code 0, tagged by `info_type`, and a failing step is `"status": "fail"` data; here a
+//! failing step is an error item that ends the stream with code 5, to show error items.
+//!
 //! ```text
 //! cargo run --example build             # 6 steps, all succeed
 //! cargo run --example build -- --fail   # step 4 fails, which ends the stream with code 5

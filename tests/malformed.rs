@@ -1111,12 +1111,15 @@ async fn hostile_inputs_are_answered_or_closed() {
         case(
             "typed action, wrong parameter type",
             request_with_body("typed", r#"{"n": "5", "s": "x"}"#),
-            Expect::ErrorStarting(1, "JSON error: invalid type: string \"5\", expected u32"),
+            Expect::ErrorStarting(
+                1,
+                "JSON error: at `n`: invalid type: string \"5\", expected u32",
+            ),
         ),
         case(
             "typed action, negative for an unsigned parameter",
             request_with_body("typed", r#"{"n": -1, "s": "x"}"#),
-            Expect::ErrorStarting(1, "JSON error: invalid value: integer `-1`"),
+            Expect::ErrorStarting(1, "JSON error: at `n`: invalid value: integer `-1`"),
         ),
         case(
             "typed action, missing parameter",

@@ -450,7 +450,7 @@ async fn bad_parameters_are_code_1_naming_the_key() {
         // A wrong type.
         (
             json!({"repo_name": 1, "repo_url": "u"}),
-            "Bad parameters for action repo-add: invalid type: integer `1`",
+            "Bad parameters for action repo-add: parameter `repo_name`: invalid type: integer `1`",
         ),
         // Not an object.
         (

@@ -27,6 +27,13 @@ does. OPs:
   -> {"ok": true, "result": ack, "responses": [r, ...], "last": r}. "count"
   works as for exchange.
 
+- {"op": "request2server_json", "action": A, "body_json": TEXT, "token": T}:
+  request2server with the body `json.loads(TEXT)` (so NaN, Infinity and
+  integers of any size reach the client as Python values)
+  -> {"ok": true, "repr": repr(result), "types": <type names of result's
+  values when it is a dict>}: printed as text, since the result itself may
+  hold values that strict JSON cannot carry.
+
 Any failure gives {"ok": false, "exc": <exception class name>,
 "message": str(exception)} (plus "responses" for exchange, and "responses"
 and "result" for request2server_stream). Every network
@@ -88,6 +95,28 @@ async def request2server_stream(spec, op, responses, out):
         return out
 
 
+async def request2server_json(spec, op):
+    client = BaseToxicClient(
+        spec["host"], spec["port"], spec.get("use_ssl", False), spec.get("validate_cert", True)
+    )
+    async with client:
+        result = await client.request2server(
+            op["action"], json.loads(op["body_json"]), op.get("token")
+        )
+    result = plain(result)
+    types = {k: type(v).__name__ for k, v in result.items()} if isinstance(result, dict) else {}
+    return {"ok": True, "repr": repr(result), "types": types}
+
+
+def plain(value):
+    """The value with toxiccore's OrderedDicts as dicts (a shorter repr)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 async def run_op(spec, op):
     kind = op["op"]
     timeout = spec.get("timeout", 15)
@@ -96,6 +125,11 @@ async def run_op(spec, op):
     if kind == "request2server":
         try:
             return await asyncio.wait_for(request2server(spec, op), timeout)
+        except Exception as e:  # reported to the Rust test
+            return fail(e)
+    if kind == "request2server_json":
+        try:
+            return await asyncio.wait_for(request2server_json(spec, op), timeout)
         except Exception as e:  # reported to the Rust test
             return fail(e)
     if kind == "exchange":

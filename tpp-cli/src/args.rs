@@ -28,8 +28,8 @@ const CALL_EXAMPLES: &str = "\
 Body:
   (nothing)          sends {}
   JSON               one argument, the whole body: '{\"name\": \"ana\"}', '[1, 2]', null
-  KEY=VALUE ...      an object; VALUE is JSON when it parses as JSON, else a string:
-                     n=5 is a number, name=ana and name='\"5\"' are strings
+  KEY=VALUE ...      an object; KEY=VALUE is always a string (tree=1234e5, n=007),
+  KEY:=JSON ...      KEY:=JSON is raw JSON: n:=5, ok:=true, tags:='[\"a\"]', x:=NaN
   -                  JSON read from standard input
   @FILE              JSON read from FILE
 
@@ -37,9 +37,9 @@ Examples:
   tpp call localhost:6666 repo-list --token-file ~/.tpp-token
   read -rs TPP_TOKEN && export TPP_TOKEN    # typed once, kept out of shell history
   tpp call localhost:6666 repo-add repo_name=tpp repo_url=https://example.com/tpp.git \\
-      update_seconds=300 vcs_type=git --field user_id=5f2a
+      update_seconds:=300 vcs_type=git --field user_id=5f2a
   echo '{\"steps\": 3}' | tpp call --ca ca.pem ci.example.com:7777 build - --stream
-  tpp call -k localhost:7777 build steps=3 --stream | jq .step
+  tpp call -k localhost:7777 build steps:=3 --stream | jq .step
   tpp call localhost:6666 repo-list --raw";
 
 const FUNCS_EXAMPLES: &str = "\
@@ -110,7 +110,7 @@ pub struct CallArgs {
     pub target: Target,
     /// The action to call
     pub action: String,
-    /// The body: one JSON value, KEY=VALUE pairs, `-` (stdin) or @FILE
+    /// The body: one JSON value, KEY=VALUE (string) and KEY:=JSON pairs, `-` (stdin) or @FILE
     #[arg(value_name = "BODY", allow_negative_numbers = true)]
     pub body: Vec<String>,
     /// Print the whole response body, not only body[ACTION]
@@ -125,7 +125,8 @@ pub struct CallArgs {
     /// Print the result on one line
     #[arg(short, long)]
     pub compact: bool,
-    /// Extra top-level request field, as toxicbuild's user_id (repeatable)
+    /// Extra top-level request field, as toxicbuild's user_id (repeatable; KEY=VALUE is a
+    /// string, KEY:=JSON raw JSON)
     #[arg(short = 'F', long = "field", value_name = "KEY=VALUE")]
     pub fields: Vec<String>,
     /// When to color the JSON

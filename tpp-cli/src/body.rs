@@ -1,9 +1,13 @@
 //! From command-line arguments to a request's JSON: the body (one JSON value,
-//! `KEY=VALUE` pairs, `-` for standard input, `@FILE`) and the extra
-//! top-level fields (`--field KEY=VALUE`).
+//! `KEY=VALUE` and `KEY:=JSON` pairs, `-` for standard input, `@FILE`) and the
+//! extra top-level fields (`--field KEY=VALUE` or `KEY:=JSON`).
+//!
+//! Pairs follow HTTPie: `KEY=VALUE` is always a string (a commit id such as
+//! `1234e5` is never turned into a number), `KEY:=JSON` is raw JSON.
 //!
 //! Bodies stay JSON text ([`RawValue`]) from the argument to the socket, so
-//! numbers keep their exact digits (Python integers have no size limit).
+//! numbers keep their exact digits (Python integers have no size limit), and
+//! Python's `NaN`, `Infinity` and `-Infinity` are accepted and sent as written.
 
 use std::fmt;
 
@@ -20,8 +24,15 @@ pub enum BodyError {
         /// serde_json's message (line and column).
         reason: String,
     },
-    /// Several arguments, one of which is not `KEY=VALUE`.
+    /// Several arguments, one of which is not `KEY=VALUE` or `KEY:=JSON`.
     NotAPair(String),
+    /// The JSON of a `KEY:=JSON` pair is not JSON.
+    BadPairJson {
+        /// The key.
+        key: String,
+        /// serde_json's message.
+        reason: String,
+    },
     /// `=VALUE`.
     EmptyKey(String),
     /// The same key twice.
@@ -43,15 +54,24 @@ impl fmt::Display for BodyError {
             BodyError::BadJson { source, reason } => write!(
                 f,
                 "the body ({source}) is not valid JSON: {reason}\n  \
-                 quote a string body ('\"text\"'), or send fields as KEY=VALUE"
+                 quote a string body ('\"text\"'), or send fields as KEY=VALUE (a string) \
+                 or KEY:=JSON"
             ),
             BodyError::NotAPair(arg) => write!(
                 f,
-                "expected KEY=VALUE, got {arg:?}: a JSON, `-` or @FILE body must be the only body argument"
+                "expected KEY=VALUE or KEY:=JSON, got {arg:?}: a JSON, `-` or @FILE body must be \
+                 the only body argument"
+            ),
+            BodyError::BadPairJson { key, reason } => write!(
+                f,
+                "the value of {key}:= is not valid JSON: {reason}\n  \
+                 use {key}=VALUE to send it as a string"
             ),
             BodyError::EmptyKey(arg) => write!(f, "empty key in {arg:?}"),
             BodyError::DuplicateKey(key) => write!(f, "key {key:?} given twice"),
-            BodyError::Read { source, reason } => write!(f, "cannot read the body from {source}: {reason}"),
+            BodyError::Read { source, reason } => {
+                write!(f, "cannot read the body from {source}: {reason}")
+            }
             BodyError::ReservedField(key) => write!(
                 f,
                 "--field {key}=… would replace the request's own {key:?}; use the body or --token"
@@ -81,20 +101,46 @@ impl Input for RealInput {
     }
 }
 
-/// Whether `arg` reads as `KEY=VALUE` (and not as a JSON value that contains `=`).
-fn split_pair(arg: &str) -> Option<(&str, &str)> {
+/// One `KEY=VALUE` or `KEY:=JSON` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pair<'a> {
+    key: &'a str,
+    value: &'a str,
+    /// `:=`: the value is JSON.
+    json: bool,
+}
+
+/// Whether `arg` reads as a pair (and not as a JSON value that contains
+/// `=`): the key ends at the first `=`, and a `:` just before it makes the
+/// value JSON, as in HTTPie.
+fn split_pair(arg: &str) -> Option<Pair<'_>> {
     if arg.starts_with(['{', '[', '"']) {
         return None;
     }
-    arg.split_once('=')
+    let (key, value) = arg.split_once('=')?;
+    Some(match key.strip_suffix(':') {
+        Some(key) => Pair {
+            key,
+            value,
+            json: true,
+        },
+        None => Pair {
+            key,
+            value,
+            json: false,
+        },
+    })
 }
 
-/// A `VALUE`: JSON when it parses as JSON, else the text as a string.
-pub fn parse_value(text: &str) -> Box<RawValue> {
-    match serde_json::from_str::<Box<RawValue>>(text) {
-        Ok(raw) => raw,
-        Err(_) => string_raw(text),
+/// A pair's value as JSON text: the string, or the JSON as written.
+fn pair_value(pair: &Pair<'_>) -> Result<Box<RawValue>, BodyError> {
+    if !pair.json {
+        return Ok(string_raw(pair.value));
     }
+    tpp::json::from_str::<Box<RawValue>>(pair.value.trim()).map_err(|e| BodyError::BadPairJson {
+        key: pair.key.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn string_raw(text: &str) -> Box<RawValue> {
@@ -114,23 +160,24 @@ fn parse_json(text: &str, source: &str) -> Result<Box<RawValue>, BodyError> {
             reason: "it is empty; expected a JSON body".into(),
         });
     }
-    serde_json::from_str::<Box<RawValue>>(text.trim()).map_err(|e| BodyError::BadJson {
+    // Python's JSON: NaN and Infinity too, sent as written.
+    tpp::json::from_str::<Box<RawValue>>(text.trim()).map_err(|e| BodyError::BadJson {
         source: source.to_owned(),
         reason: e.to_string(),
     })
 }
 
-fn pairs<'a>(args: impl Iterator<Item = &'a str>) -> Result<Vec<(&'a str, &'a str)>, BodyError> {
-    let mut seen: Vec<(&str, &str)> = Vec::new();
+fn pairs<'a>(args: impl Iterator<Item = &'a str>) -> Result<Vec<Pair<'a>>, BodyError> {
+    let mut seen: Vec<Pair<'a>> = Vec::new();
     for arg in args {
-        let (key, value) = split_pair(arg).ok_or_else(|| BodyError::NotAPair(arg.to_owned()))?;
-        if key.is_empty() {
+        let pair = split_pair(arg).ok_or_else(|| BodyError::NotAPair(arg.to_owned()))?;
+        if pair.key.is_empty() {
             return Err(BodyError::EmptyKey(arg.to_owned()));
         }
-        if seen.iter().any(|(k, _)| *k == key) {
-            return Err(BodyError::DuplicateKey(key.to_owned()));
+        if seen.iter().any(|p| p.key == pair.key) {
+            return Err(BodyError::DuplicateKey(pair.key.to_owned()));
         }
-        seen.push((key, value));
+        seen.push(pair);
     }
     Ok(seen)
 }
@@ -159,16 +206,16 @@ pub fn build_body(args: &[String], input: &mut dyn Input) -> Result<Box<RawValue
         _ => {
             let pairs = pairs(args.iter().map(String::as_str))?;
             let mut text = String::from("{");
-            for (i, (key, value)) in pairs.iter().enumerate() {
+            for (i, pair) in pairs.iter().enumerate() {
                 if i > 0 {
                     text.push(',');
                 }
-                text.push_str(&serde_json::to_string(key).unwrap_or_default());
+                text.push_str(&serde_json::to_string(pair.key).unwrap_or_default());
                 text.push(':');
-                text.push_str(parse_value(value).get());
+                text.push_str(pair_value(pair)?.get());
             }
             text.push('}');
-            RawValue::from_string(text).map_err(|e| BodyError::BadJson {
+            tpp::json::from_str::<Box<RawValue>>(&text).map_err(|e| BodyError::BadJson {
                 source: "KEY=VALUE arguments".into(),
                 reason: e.to_string(),
             })
@@ -179,13 +226,20 @@ pub fn build_body(args: &[String], input: &mut dyn Input) -> Result<Box<RawValue
 /// The extra top-level fields from `--field KEY=VALUE` arguments.
 pub fn build_fields(args: &[String]) -> Result<Map<String, Value>, BodyError> {
     let mut fields = Map::new();
-    for (key, value) in pairs(args.iter().map(String::as_str))? {
-        if matches!(key, "token" | "action" | "body") {
-            return Err(BodyError::ReservedField(key.to_owned()));
+    for pair in pairs(args.iter().map(String::as_str))? {
+        if matches!(pair.key, "token" | "action" | "body") {
+            return Err(BodyError::ReservedField(pair.key.to_owned()));
         }
-        let value = serde_json::from_str::<Value>(value)
-            .unwrap_or_else(|_| Value::String(value.to_owned()));
-        fields.insert(key.to_owned(), value);
+        let value = match pair.json {
+            false => Value::String(pair.value.to_owned()),
+            true => {
+                serde_json::from_str::<Value>(pair.value).map_err(|e| BodyError::BadPairJson {
+                    key: pair.key.to_owned(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        fields.insert(pair.key.to_owned(), value);
     }
     Ok(fields)
 }
@@ -264,31 +318,73 @@ mod tests {
     }
 
     #[test]
-    fn pairs_make_an_object_with_json_or_string_values() {
+    fn key_value_is_always_a_string() {
         assert_eq!(
             body(&[
                 "name=ana",
-                "n=5",
-                "f=2.50",
+                "named_tree=1234e5",
+                "n=7",
+                "zero=007",
                 "ok=true",
                 "none=null",
                 "list=[1, \"x\"]",
-                "obj={\"a\":1}",
                 "quoted=\"5\"",
                 "empty=",
                 "eq=a=b",
-                "zero=007",
-                "big=123456789012345678901234567890",
+                "colon:key=v",
                 "é=ü",
             ])
             .unwrap(),
-            r#"{"name":"ana","n":5,"f":2.50,"ok":true,"none":null,"list":[1, "x"],"obj":{"a":1},"quoted":"5","empty":"","eq":"a=b","zero":"007","big":123456789012345678901234567890,"é":"ü"}"#
+            r#"{"name":"ana","named_tree":"1234e5","n":"7","zero":"007","ok":"true","none":"null","list":"[1, \"x\"]","quoted":"\"5\"","empty":"","eq":"a=b","colon:key":"v","é":"ü"}"#
         );
-        assert_eq!(body(&["a=1"]).unwrap(), r#"{"a":1}"#);
+        assert_eq!(body(&["a=1"]).unwrap(), r#"{"a":"1"}"#);
         assert_eq!(
             body(&["s=say \"hi\"\n"]).unwrap(),
             r#"{"s":"say \"hi\"\n"}"#
         );
+    }
+
+    #[test]
+    fn key_colon_equals_is_raw_json() {
+        assert_eq!(
+            body(&[
+                "n:=5",
+                "f:=2.50",
+                "ok:=true",
+                "none:=null",
+                "list:=[1, \"x\"]",
+                "obj:={\"a\":1}",
+                "s:=\"5\"",
+                "big:=123456789012345678901234567890",
+                "nan:=NaN",
+                "inf:=-Infinity",
+                "eq:=\"a=b\"",
+            ])
+            .unwrap(),
+            r#"{"n":5,"f":2.50,"ok":true,"none":null,"list":[1, "x"],"obj":{"a":1},"s":"5","big":123456789012345678901234567890,"nan":NaN,"inf":-Infinity,"eq":"a=b"}"#
+        );
+        let err = body(&["n:=1234e5x"]).unwrap_err();
+        assert!(
+            matches!(&err, BodyError::BadPairJson { key, .. } if key == "n"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("use n=VALUE"), "{err}");
+        assert!(matches!(body(&["n:="]), Err(BodyError::BadPairJson { .. })));
+        assert_eq!(body(&[":=1"]), Err(BodyError::EmptyKey(":=1".into())));
+        assert_eq!(
+            body(&["a=1", "a:=2"]),
+            Err(BodyError::DuplicateKey("a".into()))
+        );
+    }
+
+    #[test]
+    fn a_whole_body_may_hold_python_literals() {
+        assert_eq!(body(&["[NaN, Infinity]"]).unwrap(), "[NaN, Infinity]");
+        assert_eq!(
+            body_with(&["-"], Some("{\"x\": -Infinity}\n")).unwrap(),
+            "{\"x\": -Infinity}"
+        );
+        assert!(matches!(body(&["[nan]"]), Err(BodyError::BadJson { .. })));
     }
 
     #[test]
@@ -327,7 +423,7 @@ mod tests {
 
     #[test]
     fn fields_parse_like_values_and_keep_the_envelope_safe() {
-        let args: Vec<String> = ["user_id=5f2a", "n=3", "flag=true"]
+        let args: Vec<String> = ["user_id=5f2a", "n:=3", "flag:=true", "id=1234e5"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -335,7 +431,12 @@ mod tests {
         assert_eq!(fields["user_id"], Value::from("5f2a"));
         assert_eq!(fields["n"], Value::from(3));
         assert_eq!(fields["flag"], Value::from(true));
-        for reserved in ["token=x", "action=x", "body=x"] {
+        assert_eq!(fields["id"], Value::from("1234e5"));
+        assert!(matches!(
+            build_fields(&["n:=x".to_string()]),
+            Err(BodyError::BadPairJson { .. })
+        ));
+        for reserved in ["token=x", "action=x", "body:=1"] {
             assert!(matches!(
                 build_fields(&[reserved.to_string()]),
                 Err(BodyError::ReservedField(_))

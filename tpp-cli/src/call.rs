@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use tpp::{Client, ClientError, Response};
+use tpp::{Client, ClientConnection, ClientError, Response};
 
 use crate::args::{CallArgs, ConnArgs, Target};
 use crate::body::{build_body, build_fields, RealInput};
@@ -118,13 +118,24 @@ impl Session {
 
     /// Connects, sends the request and reads one response, all within the timeout.
     pub async fn unary(&self, action: &str, body: &RawValue) -> Result<Response, Failure> {
+        self.unary_open(action, body)
+            .await
+            .map(|(response, _)| response)
+    }
+
+    /// [`Session::unary`], also giving back the connection (to see whether more follows).
+    async fn unary_open(
+        &self,
+        action: &str,
+        body: &RawValue,
+    ) -> Result<(Response, ClientConnection), Failure> {
         let phase = Cell::new(Phase::Connecting);
         let work = async {
             let mut conn = self.client.connect().await?;
             phase.set(Phase::Exchanging);
             conn.write_request(action, body, self.token.as_deref(), &self.fields)
                 .await?;
-            conn.get_response().await
+            conn.get_response().await.map(|response| (response, conn))
         };
         self.bounded(work)
             .await
@@ -197,8 +208,20 @@ pub fn run(args: CallArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Fail
                 .map_err(Failure::output)
         }));
     }
-    let response = runtime.block_on(session.unary(&args.action, &body))?;
-    let json = result_json(&response, &args.action, args.raw)?;
+    let (response, mut conn) = runtime.block_on(session.unary_open(&args.action, &body))?;
+    let json = match result_json(&response, &args.action, args.raw) {
+        Ok(json) => json,
+        // A successful answer without the action's key: the first item of a stream?
+        Err(Failure::Protocol(message)) => {
+            let streams = runtime.block_on(more_follows(&mut conn));
+            return Err(Failure::Protocol(not_unary(
+                &args.action,
+                &message,
+                streams,
+            )));
+        }
+        Err(other) => return Err(other),
+    };
     let layout = if args.compact {
         Layout::Compact
     } else {
@@ -208,4 +231,27 @@ pub fn run(args: CallArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Fail
     write_json(&mut out, &json, layout, color)
         .and_then(|()| out.flush())
         .map_err(Failure::output)
+}
+
+/// How long `tpp call` waits, after an answer without the action's key, to see whether
+/// another response follows (a stream's next item).
+const STREAM_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether another response arrives on `conn` within [`STREAM_GRACE`].
+async fn more_follows(conn: &mut ClientConnection) -> bool {
+    matches!(
+        tokio::time::timeout(STREAM_GRACE, conn.read()).await,
+        Ok(Ok(Some(_)))
+    )
+}
+
+/// The message for a unary call whose answer has no `action` key.
+fn not_unary(action: &str, message: &str, streams: bool) -> String {
+    match streams {
+        true => format!(
+            "{action} answers with a stream (more responses followed the first): \
+             use --stream to print each of them"
+        ),
+        false => format!("{message}\n  if {action} is a streaming action, use --stream"),
+    }
 }

@@ -248,7 +248,9 @@ pub fn run(args: FuncsArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Fai
     let session = Session::new(&args.conn, &args.target, serde_json::Map::new())?;
     let empty =
         RawValue::from_string("{}".to_owned()).map_err(|e| Failure::Other(e.to_string()))?;
-    let response = runtime.block_on(session.unary(LIST_FUNCS, &empty))?;
+    let response = runtime
+        .block_on(session.unary(LIST_FUNCS, &empty))
+        .map_err(|failure| no_list_funcs(failure, &args.target.to_string()))?;
     let json = result_json(&response, LIST_FUNCS, false)?;
     let stdout = std::io::stdout();
     let color = color_for(args.color, &stdout);
@@ -269,6 +271,31 @@ pub fn run(args: FuncsArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Fai
         }
     };
     written.and_then(|()| out.flush()).map_err(Failure::output)
+}
+
+/// The reference's answer to an action it does not have.
+fn unknown_action_message() -> String {
+    format!("Action {LIST_FUNCS} does not exist")
+}
+
+/// A server without `list-funcs` (toxicbuild's build server) says so in its own words;
+/// say what that means.
+fn no_list_funcs(failure: Failure, target: &str) -> Failure {
+    match failure {
+        Failure::Server {
+            code: 1,
+            message,
+            hint: None,
+        } if message == unknown_action_message() => Failure::Server {
+            code: 1,
+            hint: Some(format!(
+                "{target} offers no list-funcs, so its actions cannot be listed; \
+                 call them with `tpp call {target} ACTION`"
+            )),
+            message,
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -260,10 +260,10 @@ fn call_builds_the_body_from_key_value_pairs() {
             &server.addr(),
             "echo",
             "name=ana",
-            "n=5",
-            "ok=true",
-            "s=\"5\"",
-            "l=[1]",
+            "n:=5",
+            "ok:=true",
+            "s:=\"5\"",
+            "l:=[1]",
         ])
         .args(["--token", TOKEN])
         .assert()
@@ -274,13 +274,39 @@ fn call_builds_the_body_from_key_value_pairs() {
         json_of(&out),
         json!({"name": "ana", "n": 5, "ok": true, "s": "5", "l": [1]})
     );
+    // KEY=VALUE is always a string, as in HTTPie: a commit id stays a commit id.
+    tpp()
+        .args([
+            "call",
+            &server.addr(),
+            "echo",
+            "named_tree=1234e5",
+            "n=7",
+            "z=007",
+        ])
+        .args(["--token", TOKEN, "--compact"])
+        .assert()
+        .success()
+        .stdout("{\"named_tree\":\"1234e5\",\"n\":\"7\",\"z\":\"007\"}\n");
+    // Python's literals and big integers go out and come back as written.
+    tpp()
+        .args(["call", &server.addr(), "echo", "x:=NaN", "y:=-Infinity"])
+        .args([
+            "big:=-1267650600228229401496703205376",
+            "--token",
+            TOKEN,
+            "-c",
+        ])
+        .assert()
+        .success()
+        .stdout("{\"x\":NaN,\"y\":-Infinity,\"big\":-1267650600228229401496703205376}\n");
     tpp()
         .args([
             "call",
             &server.addr(),
             "greet",
             "name=ana",
-            "times=2",
+            "times:=2",
             "--token",
             TOKEN,
         ])
@@ -374,7 +400,7 @@ fn call_colors_only_when_asked_or_on_a_terminal() {
             "call",
             &server.addr(),
             "echo",
-            "k=1",
+            "k:=1",
             "--color",
             "always",
             "--token",
@@ -384,7 +410,7 @@ fn call_colors_only_when_asked_or_on_a_terminal() {
         .success()
         .stdout(contains("\x1b[1;34m\"k\"\x1b[0m").and(contains("\x1b[36m1\x1b[0m")));
     tpp()
-        .args(["call", &server.addr(), "echo", "k=1", "--token", TOKEN])
+        .args(["call", &server.addr(), "echo", "k:=1", "--token", TOKEN])
         .env("NO_COLOR", "1")
         .assert()
         .success()
@@ -501,7 +527,7 @@ fn stream_prints_one_json_line_per_message() {
             "call",
             &server.addr(),
             "build",
-            "steps=3",
+            "steps:=3",
             "--stream",
             "--token",
             TOKEN,
@@ -526,7 +552,7 @@ fn stream_error_keeps_what_came_before() {
             "call",
             &server.addr(),
             "build-fail",
-            "steps=2",
+            "steps:=2",
             "--stream",
             "--token",
             TOKEN,
@@ -611,7 +637,7 @@ fn timeout_exits_3() {
             "call",
             &server.addr(),
             "slow",
-            "seconds=10",
+            "seconds:=10",
             "--timeout",
             "300ms",
         ])
@@ -836,6 +862,53 @@ build   steps            Streams one message per step.
 }
 
 #[test]
+fn call_on_a_streaming_action_without_stream_says_to_use_it() {
+    let server = TppServer::plain();
+    // Items keep coming after the first: certainly a stream.
+    tpp()
+        .args([
+            "call",
+            &server.addr(),
+            "build",
+            "steps:=3",
+            "--token",
+            TOKEN,
+        ])
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(contains("build answers with a stream").and(contains("use --stream")));
+    // One item, then nothing within a second: maybe a stream; the hint says so.
+    tpp()
+        .args(["call", &server.addr(), "hang", "--token", TOKEN])
+        .assert()
+        .code(4)
+        .stderr(
+            contains("no \"hang\" key")
+                .and(contains("if hang is a streaming action, use --stream")),
+        );
+}
+
+#[test]
+fn funcs_says_when_a_server_has_no_list_funcs() {
+    let Some(py) = python_or_skip("funcs_says_when_a_server_has_no_list_funcs") else {
+        return;
+    };
+    // toxiccore's servers (as toxicbuild's build server) have no list-funcs.
+    let server = RefServer::start_blocking(&py, None);
+    let addr = server.addr().to_string();
+    tpp()
+        .args(["funcs", &addr, "--token", REF_TOKEN])
+        .assert()
+        .code(11)
+        .stderr(
+            contains("error 1: Action list-funcs does not exist")
+                .and(contains(format!("{addr} offers no list-funcs")))
+                .and(contains(format!("tpp call {addr} ACTION"))),
+        );
+}
+
+#[test]
 fn funcs_long_and_json() {
     let server = TppServer::plain();
     tpp()
@@ -978,7 +1051,7 @@ fn python_server_call_fields_and_errors() {
             &addr,
             "echo",
             "name=ana",
-            "n=123456789012345678901234567890",
+            "n:=123456789012345678901234567890",
         ])
         .env("TPP_TOKEN", REF_TOKEN)
         .assert()
@@ -1007,7 +1080,7 @@ fn python_server_call_fields_and_errors() {
             "call",
             &addr,
             "error",
-            "code=7",
+            "code:=7",
             "message=nope ç",
             "--token",
             REF_TOKEN,
@@ -1020,7 +1093,7 @@ fn python_server_call_fields_and_errors() {
             "call",
             &addr,
             "bare-error",
-            "code=2",
+            "code:=2",
             "message=bare",
             "--token",
             REF_TOKEN,
@@ -1033,7 +1106,7 @@ fn python_server_call_fields_and_errors() {
             "call",
             &addr,
             "string-code",
-            "code=4",
+            "code:=4",
             "message=str",
             "--token",
             REF_TOKEN,
@@ -1079,7 +1152,7 @@ fn python_server_streams() {
     let addr = server.addr().to_string();
     let out = tpp()
         .args([
-            "call", &addr, "build", "steps=3", "--stream", "--token", REF_TOKEN,
+            "call", &addr, "build", "steps:=3", "--stream", "--token", REF_TOKEN,
         ])
         .assert()
         .success()
@@ -1104,7 +1177,7 @@ fn python_server_streams() {
             "call",
             &addr,
             "build-null",
-            "steps=2",
+            "steps:=2",
             "--stream",
             "--token",
             REF_TOKEN,
@@ -1117,7 +1190,7 @@ fn python_server_streams() {
             "call",
             &addr,
             "build-error",
-            "steps=2",
+            "steps:=2",
             "--stream",
             "--token",
             REF_TOKEN,
@@ -1171,7 +1244,7 @@ fn python_server_tls_and_timeout() {
             "call",
             &addr,
             "sleep",
-            "seconds=10",
+            "seconds:=10",
             "-k",
             "--timeout",
             "0.5",

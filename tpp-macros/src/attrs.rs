@@ -115,16 +115,20 @@ pub(crate) struct ServiceArgs {
     pub rename_all: RenameRule,
     /// `crate = "..."`: the path of the runtime crate (default `::tpp`).
     pub krate: Path,
+    /// `list_funcs = false`: no generated `list-funcs` action (default: generated).
+    pub list_funcs: bool,
 }
 
 /// What the error message lists as the valid `#[toxic_service]` arguments.
-pub(crate) const SERVICE_ARGS: &str = "`rename_all = \"...\"`, `crate = \"...\"`";
+pub(crate) const SERVICE_ARGS: &str =
+    "`rename_all = \"...\"`, `crate = \"...\"`, `list_funcs = false`";
 
 impl ServiceArgs {
     /// Parses the attribute's arguments, recording every mistake in `errors`.
     pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> ServiceArgs {
         let mut rename_all = None;
         let mut krate = None;
+        let mut list_funcs = None;
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("rename_all") {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -146,6 +150,16 @@ impl ServiceArgs {
                 if once(krate.is_some(), &meta, errors) {
                     krate = Some(path);
                 }
+            } else if meta.path.is_ident("list_funcs") {
+                let lit: syn::LitBool = meta.value()?.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected `list_funcs = false` or `list_funcs = true`",
+                    )
+                })?;
+                if once(list_funcs.is_some(), &meta, errors) {
+                    list_funcs = Some(lit.value);
+                }
             } else {
                 unknown(&meta, errors, "#[toxic_service]", SERVICE_ARGS);
             }
@@ -156,6 +170,7 @@ impl ServiceArgs {
         ServiceArgs {
             rename_all: rename_all.unwrap_or(RenameRule::Snake),
             krate: krate.unwrap_or_else(default_crate_path),
+            list_funcs: list_funcs.unwrap_or(true),
         }
     }
 }

@@ -89,6 +89,9 @@
 //!   or a re-export): `#[toxic_service(crate = "::my_rpc")]`. Generated code only uses
 //!   absolute paths (`::core`, `::std` and this one), so it also compiles under
 //!   `#![no_implicit_prelude]`.
+//! - `list_funcs = false`: no generated `list-funcs` (nor client `list_funcs()`), for
+//!   re-implementing a service that has none, such as toxicbuild's build server: the
+//!   action then answers `Action list-funcs does not exist`, as there.
 //!
 //! ## `#[action(...)]` on a method
 //!
@@ -308,7 +311,8 @@
 //!
 //! ## Introspection: `list-funcs`
 //!
-//! Unless the trait has an action named `list-funcs`, the server also answers `list-funcs`,
+//! Unless the trait has an action named `list-funcs` or says `list_funcs = false`, the server
+//! also answers `list-funcs`,
 //! shaped like toxicbuild's hole: per action, its doc comment and parameters (`name`,
 //! `required`, and `default` when not required: the `#[param(default)]` JSON, or `null` for
 //! an `Option`). Context parameters are not listed; a `#[body]` action lists no parameters.

@@ -38,7 +38,8 @@ pub(crate) struct Service {
     pub krate: Path,
     /// The actions, in declaration order.
     pub actions: Vec<Action>,
-    /// Whether the trait defines its own `list-funcs` action.
+    /// Whether no `list-funcs` is generated: the trait defines its own, or the service
+    /// has none (`list_funcs = false`).
     pub has_list_funcs: bool,
 }
 
@@ -187,7 +188,7 @@ impl Service {
             actions.push(action);
         }
 
-        let has_list_funcs = actions.iter().any(|a| a.wire_name == LIST_FUNCS);
+        let has_list_funcs = !args.list_funcs || actions.iter().any(|a| a.wire_name == LIST_FUNCS);
         Service {
             attrs: item.attrs.clone(),
             cfgs: cfgs(&item.attrs),

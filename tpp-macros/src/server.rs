@@ -174,8 +174,17 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                         action,
                     ));
                 }
-                #serde_json::from_str::<P>(body).map_err(|error| {
-                    ::std::format!("Bad parameters for action {}: {}", action, error)
+                // tpp's reader: Python's NaN and big integers, and the failing key named.
+                #krate::json::from_str::<P>(body).map_err(|error| match error.path() {
+                    ::core::option::Option::Some(path) => ::std::format!(
+                        "Bad parameters for action {}: parameter `{}`: {}",
+                        action,
+                        path,
+                        error.inner(),
+                    ),
+                    ::core::option::Option::None => {
+                        ::std::format!("Bad parameters for action {}: {}", action, error)
+                    }
                 })
             }
         }
@@ -186,7 +195,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                 action: &str,
                 body: &str,
             ) -> ::core::result::Result<P, ::std::string::String> {
-                match #serde_json::from_str::<P>(body) {
+                match #krate::json::from_str::<P>(body) {
                     ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
                     ::core::result::Result::Err(error) => {
                         // An absent body arrives as null; let a type with all-default fields

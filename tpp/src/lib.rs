@@ -84,6 +84,7 @@ pub mod auth;
 pub mod client;
 mod error;
 pub mod frame;
+pub mod json;
 pub mod message;
 pub mod server;
 pub mod service;

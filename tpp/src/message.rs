@@ -16,6 +16,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::json;
+
 /// Why a payload is not a usable request (answered as "bad data", code 1).
 #[derive(Debug, thiserror::Error)]
 pub enum BadData {
@@ -115,17 +117,23 @@ impl Request {
         // Validated once here; fields and body are then sliced as `str` freely.
         let payload = ByteString::try_from(payload).map_err(|_| BadData::NotUtf8)?;
         let text: &str = &payload;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let envelope = de.deserialize_any(EnvelopeVisitor).map_err(BadData::Json)?;
-        de.end().map_err(BadData::Json)?;
-        let envelope = envelope?;
-        let body = envelope.body.map(|raw| str_range(text, raw.get()));
+        let fields = match Fields::scan(text, None) {
+            Ok(fields) => fields,
+            // Python's `json` also writes NaN, Infinity and -Infinity: read
+            // again with stand-ins of the same length, so every range found
+            // is the same in the payload. Only after a syntax error: the
+            // common path stays one pass.
+            Err(BadData::Json(error)) if error.is_syntax() => {
+                Fields::scan_python(text).ok_or(BadData::Json(error))??
+            }
+            Err(error) => return Err(error),
+        };
         Ok(Request {
-            token: Field::from_value(text, envelope.token),
-            action: Field::from_value(text, envelope.action),
-            body,
-            extras: envelope.extras,
-            keep_alive: envelope.keep_alive,
+            token: fields.token,
+            action: fields.action,
+            body: fields.body,
+            extras: fields.extras,
+            keep_alive: fields.keep_alive,
             payload,
         })
     }
@@ -181,15 +189,17 @@ impl Request {
         json_slice(&self.payload, &self.body)
     }
 
-    /// Deserializes `body` into `T`.
+    /// Deserializes `body` into `T`, reading Python's `NaN`, `Infinity` and
+    /// big integers as [`crate::json`] describes.
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.body_json())
+        Ok(json::from_str(self.body_json())?)
     }
 
     /// The body as a borrowed [`RawValue`], to pass it on untouched
-    /// (numbers keep their exact text).
+    /// (numbers, `NaN` and `Infinity` keep their exact text).
     pub fn body_raw(&self) -> Result<&RawValue, serde_json::Error> {
-        serde_json::from_str(self.body_json())
+        // Already read as JSON by `parse`: not validated twice.
+        json::raw_of_checked(self.body_json())
     }
 
     /// An extra top-level field (anything but `token`, `action`, `body` and
@@ -410,9 +420,64 @@ struct Envelope<'a> {
     keep_alive: bool,
 }
 
-struct EnvelopeVisitor;
+/// What a request keeps of its envelope: positions in the payload.
+struct Fields {
+    token: Field,
+    action: Field,
+    body: Option<Range<usize>>,
+    extras: Map<String, Value>,
+    keep_alive: bool,
+}
 
-impl<'de> Visitor<'de> for EnvelopeVisitor {
+impl Fields {
+    /// One serde_json pass over `text` (a copy of the payload with stand-ins
+    /// for Python's literals when `literals` is given).
+    fn scan(text: &str, literals: Option<json::Literals<'_>>) -> Result<Fields, BadData> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let envelope = de
+            .deserialize_any(EnvelopeVisitor { literals })
+            .map_err(BadData::Json)?;
+        de.end().map_err(BadData::Json)?;
+        let mut envelope = envelope?;
+        if let Some(literals) = literals {
+            // A stand-in is not a string: `{"token": NaN}` has a token that is
+            // truthy and not a string, as in Python.
+            for field in [&mut envelope.token, &mut envelope.action] {
+                if let FieldValue::Str(std::borrow::Cow::Borrowed(s)) = field {
+                    if literals.at(s).is_some() {
+                        *field = FieldValue::Other;
+                    }
+                }
+            }
+        }
+        Ok(Fields {
+            token: Field::from_value(text, envelope.token),
+            action: Field::from_value(text, envelope.action),
+            body: envelope.body.map(|raw| str_range(text, raw.get())),
+            extras: envelope.extras,
+            keep_alive: envelope.keep_alive,
+        })
+    }
+
+    /// [`Fields::scan`] with Python's literals; `None` when `text` has none.
+    #[cold]
+    fn scan_python(text: &str) -> Option<Result<Fields, BadData>> {
+        let sanitized = json::replace_literals(text)?;
+        let literals = json::Literals {
+            original: text,
+            sanitized: &sanitized,
+            lenient: true,
+        };
+        Some(Fields::scan(&sanitized, Some(literals)))
+    }
+}
+
+struct EnvelopeVisitor<'a> {
+    /// Set when the text has stand-ins for Python's literals.
+    literals: Option<json::Literals<'a>>,
+}
+
+impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
     type Value = Result<Envelope<'de>, BadData>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -442,7 +507,14 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                     map.next_value::<IgnoredAny>()?;
                 }
                 _ => {
-                    let value = map.next_value::<Value>()?;
+                    let value = match self.literals {
+                        None => map.next_value::<Value>()?,
+                        // `Value` has no NaN: a literal there reads as null.
+                        Some(literals) => map.next_value_seed(json::Seed {
+                            seed: std::marker::PhantomData::<Value>,
+                            literals,
+                        })?,
+                    };
                     env.extras.insert(key.into_owned(), value);
                 }
             }
@@ -612,14 +684,23 @@ impl Response {
                 keep_alive: false,
             });
         }
-        let raw: ResponseFields<'_> = serde_json::from_str(text).map_err(BadResponse::Json)?;
-        let code = match raw.code {
-            None => 0,
-            Some(raw_code) => parse_code(raw_code.get())
-                .ok_or_else(|| BadResponse::BadCode(raw_code.get().to_owned()))?,
+        let (code, body, keep_alive) = match ResponseFields::scan(text) {
+            Ok(found) => found,
+            // NaN, Infinity or -Infinity (Python's `json` writes them): again
+            // on a copy with stand-ins of the same length.
+            Err(error) if error.is_syntax() => match json::replace_literals(text) {
+                Some(sanitized) => ResponseFields::scan(&sanitized).map_err(BadResponse::Json)?,
+                None => return Err(BadResponse::Json(error)),
+            },
+            Err(error) => return Err(BadResponse::Json(error)),
         };
-        let body = raw.body.map(|raw| str_range(text, raw.get()));
-        let keep_alive = raw.keep_alive.is_some_and(|v| v.get() == "true");
+        let code = match code {
+            None => 0,
+            Some(range) => {
+                let raw_code = validated_str(&payload, range);
+                parse_code(raw_code).ok_or_else(|| BadResponse::BadCode(raw_code.to_owned()))?
+            }
+        };
         Ok(Response {
             payload,
             code,
@@ -651,9 +732,10 @@ impl Response {
         json_slice(&self.payload, &self.body)
     }
 
-    /// Deserializes the whole body.
+    /// Deserializes the whole body, reading Python's `NaN`, `Infinity` and big
+    /// integers as [`crate::json`] describes.
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.body_json())
+        Ok(json::from_str(self.body_json())?)
     }
 
     /// The error message of an error response: `body["error"]` when the body
@@ -682,14 +764,11 @@ impl Response {
         &self,
         action: &str,
     ) -> Result<Option<T>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_str(self.body_json());
-        let found = FieldSeed::<T> {
+        let seed = FieldSeed::<T> {
             key: action,
             marker: std::marker::PhantomData,
-        }
-        .deserialize(&mut de)?;
-        de.end()?;
-        Ok(found)
+        };
+        Ok(json::from_str_seed(self.body_json(), seed)?)
     }
 
     /// The whole payload as received.
@@ -717,10 +796,37 @@ struct ResponseFields<'a> {
     keep_alive: Option<&'a RawValue>,
 }
 
+impl ResponseFields<'_> {
+    /// Where `code` and `body` sit in `text`, and whether the server
+    /// promised keep-alive (`"tpp_keep_alive": true`).
+    #[allow(clippy::type_complexity)]
+    fn scan(
+        text: &str,
+    ) -> Result<(Option<Range<usize>>, Option<Range<usize>>, bool), serde_json::Error> {
+        let raw: ResponseFields<'_> = serde_json::from_str(text)?;
+        let range = |raw: &RawValue| str_range(text, raw.get());
+        let keep_alive = raw.keep_alive.is_some_and(|v| v.get() == "true");
+        Ok((raw.code.map(range), raw.body.map(range), keep_alive))
+    }
+}
+
 /// Finds one key of a JSON object and deserializes only its value.
 struct FieldSeed<'k, T> {
     key: &'k str,
     marker: std::marker::PhantomData<T>,
+}
+
+impl<T> Clone for FieldSeed<'_, T> {
+    fn clone(&self) -> Self {
+        FieldSeed {
+            key: self.key,
+            marker: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> json::SeedValue for FieldSeed<'_, T> {
+    type Out = Option<T>;
 }
 
 impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for FieldSeed<'_, T> {
@@ -889,3 +995,6 @@ mod tests {
         assert!(r.body_is_null());
     }
 }
+
+#[cfg(test)]
+mod python_tests;

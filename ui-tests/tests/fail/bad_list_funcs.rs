@@ -1,0 +1,13 @@
+use tpp::ActionError;
+
+#[tpp::toxic_service(list_funcs = "no")]
+trait A {
+    async fn a(&self) -> Result<(), ActionError>;
+}
+
+#[tpp::toxic_service(list_funcs = false, list_funcs = false)]
+trait B {
+    async fn b(&self) -> Result<(), ActionError>;
+}
+
+fn main() {}
