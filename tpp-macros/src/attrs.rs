@@ -115,16 +115,19 @@ pub(crate) struct ServiceArgs {
     pub rename_all: RenameRule,
     /// `crate = "..."`: the path of the runtime crate (default `::tpp`).
     pub krate: Path,
+    /// `dyn`: a dyn-compatible trait through `async-trait` (one boxed future per call).
+    pub dyn_mode: Option<Span>,
 }
 
 /// What the error message lists as the valid `#[toxic_service]` arguments.
-pub(crate) const SERVICE_ARGS: &str = "`rename_all = \"...\"`, `crate = \"...\"`";
+pub(crate) const SERVICE_ARGS: &str = "`rename_all = \"...\"`, `crate = \"...\"`, `dyn`";
 
 impl ServiceArgs {
     /// Parses the attribute's arguments, recording every mistake in `errors`.
     pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> ServiceArgs {
         let mut rename_all = None;
         let mut krate = None;
+        let mut dyn_mode = None;
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("rename_all") {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -146,6 +149,10 @@ impl ServiceArgs {
                 if once(krate.is_some(), &meta, errors) {
                     krate = Some(path);
                 }
+            } else if meta.path.is_ident("dyn") {
+                if once(dyn_mode.is_some(), &meta, errors) {
+                    dyn_mode = Some(meta.path.span_of());
+                }
             } else {
                 unknown(&meta, errors, "#[toxic_service]", SERVICE_ARGS);
             }
@@ -156,6 +163,7 @@ impl ServiceArgs {
         ServiceArgs {
             rename_all: rename_all.unwrap_or(RenameRule::Snake),
             krate: krate.unwrap_or_else(default_crate_path),
+            dyn_mode,
         }
     }
 }

@@ -535,7 +535,7 @@ mod tests {
             "\"repo-add\"",
             "\"list_builders\"",
             "\"list-funcs\"",
-            "impl < T : Repos > :: tpp :: Handler for ReposServer < T >",
+            "impl < T : Repos + ? :: core :: marker :: Sized > :: tpp :: Handler for ReposServer < T >",
             "deny_unknown_fields",
             "skip_serializing_if",
         ] {
@@ -607,6 +607,68 @@ mod tests {
         assert!(out.contains("`bare` and `ack` cannot be combined"), "{out}");
         assert!(out.contains("acknowledged streams return"), "{out}");
         assert!(out.contains("write `#[action(stream, ack)]`"), "{out}");
+    }
+
+    /// The dyn mode keeps `async fn`s under the runtime's `async_trait`, and its server
+    /// takes unsized implementations (`dyn Trait`); the native mode boxes nothing.
+    #[test]
+    fn dyn_mode_expands() {
+        let input = quote! {
+            pub trait Store {
+                async fn get(&self, ctx: &tpp::Context, key: String) -> Result<String, E>;
+                async fn version(&self) -> Result<u32, E> { Ok(1) }
+            }
+        };
+        let out = expand_service(quote!(dyn, rename_all = "kebab-case"), input.clone());
+        syn::parse2::<syn::File>(out.clone()).expect("valid Rust");
+        let text = out.to_string();
+        assert!(!text.contains("compile_error"), "{text}");
+        for needle in [
+            "# [:: tpp :: async_trait] # [diagnostic :: on_unimplemented",
+            "async fn get (& self , ctx : & tpp :: Context , key : String) -> Result < String , E > ;",
+            "async fn version (& self ,) -> Result < u32 , E > { Ok (1) }",
+            "impl < T : Store + ? :: core :: marker :: Sized > :: tpp :: Handler for StoreServer < T >",
+            "pub fn from_box (service : :: std :: boxed :: Box < T >)",
+            ":: core :: convert :: From < :: std :: sync :: Arc < T >> for StoreServer < T >",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("impl :: core :: future :: Future"), "{text}");
+
+        let native = expand_service(quote!(), input).to_string();
+        assert!(!native.contains("async_trait"), "{native}");
+        assert!(!native.contains("on_unimplemented"), "{native}");
+        assert!(native.contains("impl :: core :: future :: Future"), "{native}");
+    }
+
+    /// `#[async_trait]` under `#[toxic_service]` asks for the dyn mode (and is applied once);
+    /// with arguments (`?Send`) it is refused; above it, the not-async error says why.
+    #[test]
+    fn async_trait_on_the_trait() {
+        let input = quote! {
+            #[async_trait::async_trait]
+            trait Store { async fn get(&self) -> Result<String, E>; }
+        };
+        let text = expand_service(quote!(), input).to_string();
+        assert!(!text.contains("compile_error"), "{text}");
+        assert_eq!(text.matches("# [:: tpp :: async_trait]").count(), 1, "{text}");
+        assert!(!text.contains("async_trait :: async_trait"), "{text}");
+
+        let input = quote! {
+            #[async_trait(?Send)]
+            trait Store { async fn get(&self) -> Result<String, E>; }
+        };
+        let text = expand_service(quote!(), input).to_string();
+        assert!(text.contains("must be `Send`"), "{text}");
+
+        let input = quote! {
+            trait Store {
+                fn get<'life0, 'async_trait>(&'life0 self)
+                    -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<String, E>> + Send + 'async_trait>>;
+            }
+        };
+        let text = expand_service(quote!(), input).to_string();
+        assert!(text.contains("write `#[toxic_service(dyn)]`"), "{text}");
     }
 
     #[test]

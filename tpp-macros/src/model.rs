@@ -40,6 +40,9 @@ pub(crate) struct Service {
     pub actions: Vec<Action>,
     /// Whether the trait defines its own `list-funcs` action.
     pub has_list_funcs: bool,
+    /// `#[toxic_service(dyn)]` (or `#[async_trait]` under it): a dyn-compatible trait whose
+    /// methods return boxed futures, through `async-trait`.
+    pub dyn_mode: bool,
 }
 
 /// One action: a method of the trait.
@@ -188,8 +191,11 @@ impl Service {
         }
 
         let has_list_funcs = actions.iter().any(|a| a.wire_name == LIST_FUNCS);
+        let mut attrs = item.attrs.clone();
+        let async_trait_attr = take_async_trait(&mut attrs, errors);
         Service {
-            attrs: item.attrs.clone(),
+            dyn_mode: args.dyn_mode.is_some() || async_trait_attr,
+            attrs,
             cfgs: cfgs(&item.attrs),
             vis: item.vis.clone(),
             ident: item.ident.clone(),
@@ -220,9 +226,15 @@ impl Action {
         let mut ok = true;
 
         if sig.asyncness.is_none() {
+            let hint = if returns_pin(&sig.output) {
+                "; if `#[async_trait]` is written above `#[toxic_service]`, it already rewrote \
+                 this method: remove it and write `#[toxic_service(dyn)]`"
+            } else {
+                ""
+            };
             errors.spanned(
                 head_for(ident),
-                "action methods must be `async fn`: write `async fn` here",
+                format!("action methods must be `async fn`: write `async fn` here{hint}"),
             );
             ok = false;
         }
@@ -552,6 +564,45 @@ impl Param {
         };
         Some(Param { ident, ty, role })
     }
+}
+
+/// Removes an `#[async_trait]` (any path ending in `async_trait`) written on the trait under
+/// `#[toxic_service]`, and tells whether there was one: it asks for the dyn mode, which applies
+/// `async-trait` itself. `#[async_trait(?Send)]` is an error: the server needs `Send` futures.
+fn take_async_trait(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> bool {
+    let mut found = false;
+    attrs.retain(|attr| {
+        let is_async_trait = attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "async_trait");
+        if !is_async_trait {
+            return true;
+        }
+        if !matches!(attr.meta, syn::Meta::Path(_)) {
+            errors.spanned(
+                attr,
+                "a #[toxic_service] trait cannot take `#[async_trait(...)]` arguments: the \
+                 server runs actions on a multi-threaded runtime, so their futures must be \
+                 `Send`; write `#[toxic_service(dyn)]` alone",
+            );
+        }
+        found = true;
+        false
+    });
+    found
+}
+
+/// Whether a return type is a `Pin<...>` (what `#[async_trait]` turns an `async fn` into).
+fn returns_pin(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let Type::Path(path) = &**ty else {
+        return false;
+    };
+    path.path.segments.last().is_some_and(|s| s.ident == "Pin")
 }
 
 /// `T` and `E` of a type that is syntactically `Result<T, E>` (any path ending in `Result`;
