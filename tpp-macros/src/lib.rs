@@ -638,7 +638,10 @@ mod tests {
         let native = expand_service(quote!(), input).to_string();
         assert!(!native.contains("async_trait"), "{native}");
         assert!(!native.contains("on_unimplemented"), "{native}");
-        assert!(native.contains("impl :: core :: future :: Future"), "{native}");
+        assert!(
+            native.contains("impl :: core :: future :: Future"),
+            "{native}"
+        );
     }
 
     /// `#[async_trait]` under `#[toxic_service]` asks for the dyn mode (and is applied once);
@@ -651,7 +654,11 @@ mod tests {
         };
         let text = expand_service(quote!(), input).to_string();
         assert!(!text.contains("compile_error"), "{text}");
-        assert_eq!(text.matches("# [:: tpp :: async_trait]").count(), 1, "{text}");
+        assert_eq!(
+            text.matches("# [:: tpp :: async_trait]").count(),
+            1,
+            "{text}"
+        );
         assert!(!text.contains("async_trait :: async_trait"), "{text}");
 
         let input = quote! {
@@ -669,6 +676,7 @@ mod tests {
         };
         let text = expand_service(quote!(), input).to_string();
         assert!(text.contains("write `#[toxic_service(dyn)]`"), "{text}");
+        assert_eq!(text.matches("compile_error").count(), 1, "{text}");
     }
 
     #[test]

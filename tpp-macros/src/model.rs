@@ -225,16 +225,20 @@ impl Action {
         };
         let mut ok = true;
 
-        if sig.asyncness.is_none() {
-            let hint = if returns_pin(&sig.output) {
-                "; if `#[async_trait]` is written above `#[toxic_service]`, it already rewrote \
-                 this method: remove it and write `#[toxic_service(dyn)]`"
-            } else {
-                ""
-            };
+        if sig.asyncness.is_none() && rewritten_by_async_trait(sig) {
+            // Every other check would fail on async-trait's output; one error says why.
             errors.spanned(
                 head_for(ident),
-                format!("action methods must be `async fn`: write `async fn` here{hint}"),
+                "this method was already rewritten by `#[async_trait]`, which runs first when \
+                 written above `#[toxic_service]`: remove it from the trait and write \
+                 `#[toxic_service(dyn)]` (or put `#[async_trait]` under `#[toxic_service]`)",
+            );
+            return None;
+        }
+        if sig.asyncness.is_none() {
+            errors.spanned(
+                head_for(ident),
+                "action methods must be `async fn`: write `async fn` here",
             );
             ok = false;
         }
@@ -594,15 +598,20 @@ fn take_async_trait(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> bool {
     found
 }
 
-/// Whether a return type is a `Pin<...>` (what `#[async_trait]` turns an `async fn` into).
-fn returns_pin(output: &ReturnType) -> bool {
-    let ReturnType::Type(_, ty) = output else {
+/// Whether a method is `#[async_trait]`'s rewrite of an `async fn`: a `'async_trait` lifetime
+/// parameter and a `Pin<...>` result.
+fn rewritten_by_async_trait(sig: &syn::Signature) -> bool {
+    let has_lifetime = sig
+        .generics
+        .lifetimes()
+        .any(|l| l.lifetime.ident == "async_trait");
+    let ReturnType::Type(_, ty) = &sig.output else {
         return false;
     };
     let Type::Path(path) = &**ty else {
         return false;
     };
-    path.path.segments.last().is_some_and(|s| s.ident == "Pin")
+    has_lifetime && path.path.segments.last().is_some_and(|s| s.ident == "Pin")
 }
 
 /// `T` and `E` of a type that is syntactically `Result<T, E>` (any path ending in `Result`;
