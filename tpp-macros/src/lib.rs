@@ -63,8 +63,11 @@
 //!   `async fn m(&self, ..) -> R` rewritten as
 //!   `fn m(&self, ..) -> impl Future<Output = R> + Send`. Implementations still write
 //!   `async fn` (no `#[async_trait]`), and the compiler checks that their futures are `Send`,
-//!   which serving on a multi-threaded runtime needs. A method may have a default body.
-//! - `ReposServer<T: Repos>`: `new(T)`, `from_arc(Arc<T>)`, `inner()`, `Clone`, the constant
+//!   which serving on a multi-threaded runtime needs. A method may have a default body. (With
+//!   `#[toxic_service(dyn)]` the methods stay `async fn` under `tpp::async_trait`: see
+//!   [the dyn mode](#the-dyn-mode-choosing-an-implementation-at-run-time).)
+//! - `ReposServer<T: Repos + ?Sized>`: `new(T)`, `from_arc(Arc<T>)`, `from_box(Box<T>)`,
+//!   `From<Arc<T>>`, `From<Box<T>>`, `inner()`, `Clone`, the constant
 //!   `ReposServer::<T>::ACTIONS`, and implementations of `tpp::Handler` (dispatch by action
 //!   name) and `tpp::Service` (`actions()`, for `tpp::Router`).
 //! - `REPOS_ACTIONS: &[tpp::ActionInfo]`: every action's wire name, method name, doc, kind
@@ -88,7 +91,66 @@
 //! - `crate = "<path>"`: where the runtime is, when it is not `::tpp` (a renamed dependency
 //!   or a re-export): `#[toxic_service(crate = "::my_rpc")]`. Generated code only uses
 //!   absolute paths (`::core`, `::std` and this one), so it also compiles under
-//!   `#![no_implicit_prelude]`.
+//!   `#![no_implicit_prelude]` (except in the dyn mode: async-trait's expansion names `Box`).
+//! - `dyn`: a dyn-compatible trait, so that the implementation can be chosen at run time
+//!   (`Arc<dyn Repos>`); see the next section.
+//!
+//! ## The dyn mode: choosing an implementation at run time
+//!
+//! Natively, the trait's methods return `impl Future`, so the trait is not dyn-compatible:
+//! there is no `dyn Repos`. With `#[toxic_service(dyn)]` the generated trait goes through
+//! `async-trait` (re-exported as `tpp::async_trait`, so no dependency of your own is needed):
+//! each method returns a `Pin<Box<dyn Future<Output = R> + Send>>`, and implementations are
+//! written with `#[tpp::async_trait]` on the `impl` block. The server then takes a concrete
+//! type (`new`), an `Arc<dyn Repos>` (`from_arc`, `From`) or a `Box<dyn Repos>` (`from_box`,
+//! `From`); `dyn Repos` and `dyn Repos + Send + Sync` both work (`Send + Sync` are
+//! supertraits). Everything else is the same in both modes: attributes, streams, context
+//! parameters, errors, `list-funcs`, the client.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tpp::ActionError;
+//!
+//! #[tpp::toxic_service(dyn, rename_all = "kebab-case")]
+//! pub trait Store {
+//!     async fn get_key(&self, ctx: &tpp::Context, key: String) -> Result<String, ActionError>;
+//! }
+//!
+//! struct Memory;
+//! struct Remote { url: String }
+//!
+//! #[tpp::async_trait]
+//! impl Store for Memory {
+//!     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
+//!         Ok(key)
+//!     }
+//! }
+//!
+//! #[tpp::async_trait]
+//! impl Store for Remote {
+//!     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
+//!         Ok(format!("{}/{key}", self.url))
+//!     }
+//! }
+//!
+//! # fn main() {}
+//! # async fn demo(server: tpp::Server, config: &str) -> Result<(), tpp::Error> {
+//! let store: Arc<dyn Store> = match config {
+//!     "memory" => Arc::new(Memory),
+//!     url => Arc::new(Remote { url: url.to_owned() }),
+//! };
+//! server.serve(StoreServer::from_arc(store)).await
+//! # }
+//! ```
+//!
+//! Each call allocates one boxed future and goes through the vtable; the native mode does
+//! neither (BENCHMARKS.md has the measured cost). `#[async_trait]` written on the trait *under*
+//! `#[toxic_service]` is the same as `dyn` (`#[async_trait(?Send)]` is refused: the server
+//! needs `Send` futures); written *above* it, it runs first and the error says so. An
+//! implementation without `#[tpp::async_trait]` fails with rustc's E0195 ("lifetime
+//! parameters or bounds on method `get_key` do not match the trait declaration"): add the
+//! attribute. `StoreServer::new(boxed)` with a `Box<dyn Store>` fails with a note that names
+//! `from_box` and `from_arc`.
 //!
 //! ## `#[action(...)]` on a method
 //!
