@@ -746,8 +746,12 @@ mod tests {
         let input = quote! {
             trait Svc { async fn ping(&self) -> Result<(), my_rpc::ActionError>; }
         };
-        let out = expand_service(quote!(crate = "::my_rpc"), input).to_string();
+        let out = expand_service(quote!(crate = "::my_rpc"), input.clone()).to_string();
         assert!(!out.contains(":: tpp ::"), "{out}");
         assert!(out.contains(":: my_rpc :: Handler"), "{out}");
+        let out = expand_service(quote!(dyn, crate = "::my_rpc"), input).to_string();
+        assert!(!out.contains(":: tpp ::"), "{out}");
+        assert!(out.contains("# [:: my_rpc :: async_trait]"), "{out}");
+        assert!(out.contains("`#[my_rpc::async_trait]`"), "{out}");
     }
 }

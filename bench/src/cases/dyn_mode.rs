@@ -1,6 +1,7 @@
-//! 7. The dyn mode: the same `#[toxic_service]` echo generated natively and with
+//! Case 7, the dyn mode: the same `#[toxic_service]` echo generated natively and with
 //! `#[toxic_service(dyn)]` (served from an `Arc<dyn BenchDyn>`: a vtable call and one boxed
-//! future per request), kept-alive connections, 100 B bodies, rounds interleaved.
+//! future per request), kept-alive connections, 100 B bodies, rounds interleaved; then the
+//! cost of one call in-process.
 
 use std::future::Future;
 use std::hint::black_box;

@@ -27,4 +27,32 @@ fn main() {
     let store: Arc<dyn Store> = Arc::new(Memory);
     serve(StoreServer::from_arc(store));
     assert_eq!(STORE_ACTIONS[0].name, "get-key");
+    serve(renamed::server());
+}
+
+/// `dyn` with `crate = "..."`: async-trait is reached through the runtime's path too.
+mod rt {
+    pub use ::tpp::*;
+}
+
+mod renamed {
+    use crate::rt;
+
+    #[rt::toxic_service(dyn, crate = "crate::rt")]
+    pub trait Ping {
+        async fn ping(&self) -> Result<u32, rt::ActionError>;
+    }
+
+    pub struct Pong;
+
+    #[rt::async_trait]
+    impl Ping for Pong {
+        async fn ping(&self) -> Result<u32, rt::ActionError> {
+            Ok(1)
+        }
+    }
+
+    pub fn server() -> PingServer<dyn Ping> {
+        PingServer::from_box(Box::new(Pong))
+    }
 }
