@@ -291,7 +291,8 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
             /// Wraps a boxed service implementation (with `#[toxic_service(dyn)]`, also a
             /// `Box<dyn Trait>`).
             pub fn from_box(service: ::std::boxed::Box<T>) -> Self {
-                Self { inner: ::std::sync::Arc::from(service) }
+                let inner = <::std::sync::Arc<T> as ::core::convert::From<::std::boxed::Box<T>>>::from(service);
+                Self { inner }
             }
 
             /// The wrapped service implementation.
