@@ -1,4 +1,4 @@
-//! Case 7, the dyn mode: the same `#[toxic_service]` echo generated natively and with
+//! Case 8, the dyn mode: the same `#[toxic_service]` echo generated natively and with
 //! `#[toxic_service(dyn)]` (served from an `Arc<dyn BenchDyn>`: a vtable call and one boxed
 //! future per request), kept-alive connections, 100 B bodies, rounds interleaved; then the
 //! cost of one call in-process.
