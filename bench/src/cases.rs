@@ -18,6 +18,7 @@ use crate::service::BenchClient;
 use crate::Config;
 
 mod clients;
+mod dyn_mode;
 
 /// The plain token of the floor and plain-token tpp servers (the bcrypt
 /// servers store its hash).
@@ -90,6 +91,10 @@ impl Bench {
         if self.cfg.runs("memory") {
             let result = self.memory().await;
             self.failed("Memory", result);
+        }
+        if self.cfg.runs("dyn") {
+            let result = self.dyn_mode().await;
+            self.failed("Dyn mode", result);
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The server subcommands the bench runs as child processes:
 //!
 //! ```text
-//! tpp-bench serve-tpp   --threads N (--token T | --hash BCRYPT) [--tls CERT KEY]
+//! tpp-bench serve-tpp   --threads N (--token T | --hash BCRYPT) [--tls CERT KEY] [--dyn]
 //! tpp-bench serve-floor --threads N --token T
 //! ```
 //!
@@ -14,7 +14,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::service::{BenchServer, EchoImpl};
+use crate::service::{BenchDyn, BenchDynServer, BenchServer, EchoImpl};
 
 /// Options of a server subcommand.
 struct Opts {
@@ -22,6 +22,8 @@ struct Opts {
     token: Option<String>,
     hash: Option<String>,
     tls: Option<(String, String)>,
+    /// `--dyn`: serve the `#[toxic_service(dyn)]` echo from an `Arc<dyn BenchDyn>`.
+    dyn_mode: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -30,6 +32,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         token: None,
         hash: None,
         tls: None,
+        dyn_mode: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -43,6 +46,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                 let key = value()?;
                 o.tls = Some((cert, key));
             }
+            "--dyn" => o.dyn_mode = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -74,7 +78,7 @@ fn announce(port: u16) {
     let _ = std::io::stdout().flush();
 }
 
-/// `serve-tpp`: the `#[toxic_service]` echo on a tpp server.
+/// `serve-tpp`: the `#[toxic_service]` echo on a tpp server (`--dyn`: its dyn-mode twin).
 pub fn main_tpp(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
     crate::procs::raise_fd_limit();
@@ -99,10 +103,13 @@ pub fn main_tpp(args: &[String]) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         announce(server.local_addr().port());
-        server
-            .serve(BenchServer::new(EchoImpl))
-            .await
-            .map_err(|e| e.to_string())
+        let served = if o.dyn_mode {
+            let service: Arc<dyn BenchDyn> = Arc::new(EchoImpl);
+            server.serve(BenchDynServer::from_arc(service)).await
+        } else {
+            server.serve(BenchServer::new(EchoImpl)).await
+        };
+        served.map_err(|e| e.to_string())
     })
 }
 

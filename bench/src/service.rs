@@ -30,3 +30,26 @@ impl Bench for EchoImpl {
         Ok(body)
     }
 }
+
+/// The same echoes in the dyn mode (`#[toxic_service(dyn)]`): a dyn-compatible trait whose
+/// methods return one boxed future per call. The bench serves it from an `Arc<dyn BenchDyn>`,
+/// so each request also goes through the vtable.
+#[tpp::toxic_service(dyn)]
+pub trait BenchDyn {
+    /// As [`Bench::echo`].
+    async fn echo(&self, #[body] body: Box<RawValue>) -> Result<Box<RawValue>, ActionError>;
+
+    /// As [`Bench::echo_value`].
+    async fn echo_value(&self, #[body] body: Value) -> Result<Value, ActionError>;
+}
+
+#[tpp::async_trait]
+impl BenchDyn for EchoImpl {
+    async fn echo(&self, body: Box<RawValue>) -> Result<Box<RawValue>, ActionError> {
+        Ok(body)
+    }
+
+    async fn echo_value(&self, body: Value) -> Result<Value, ActionError> {
+        Ok(body)
+    }
+}

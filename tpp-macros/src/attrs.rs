@@ -117,11 +117,13 @@ pub(crate) struct ServiceArgs {
     pub krate: Path,
     /// `list_funcs = false`: no generated `list-funcs` action (default: generated).
     pub list_funcs: bool,
+    /// `dyn`: a dyn-compatible trait through `async-trait` (one boxed future per call).
+    pub dyn_mode: Option<Span>,
 }
 
 /// What the error message lists as the valid `#[toxic_service]` arguments.
 pub(crate) const SERVICE_ARGS: &str =
-    "`rename_all = \"...\"`, `crate = \"...\"`, `list_funcs = false`";
+    "`rename_all = \"...\"`, `crate = \"...\"`, `list_funcs = false`, `dyn`";
 
 impl ServiceArgs {
     /// Parses the attribute's arguments, recording every mistake in `errors`.
@@ -129,6 +131,7 @@ impl ServiceArgs {
         let mut rename_all = None;
         let mut krate = None;
         let mut list_funcs = None;
+        let mut dyn_mode = None;
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("rename_all") {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -160,6 +163,10 @@ impl ServiceArgs {
                 if once(list_funcs.is_some(), &meta, errors) {
                     list_funcs = Some(lit.value);
                 }
+            } else if meta.path.is_ident("dyn") {
+                if once(dyn_mode.is_some(), &meta, errors) {
+                    dyn_mode = Some(meta.path.span_of());
+                }
             } else {
                 unknown(&meta, errors, "#[toxic_service]", SERVICE_ARGS);
             }
@@ -171,6 +178,7 @@ impl ServiceArgs {
             rename_all: rename_all.unwrap_or(RenameRule::Snake),
             krate: krate.unwrap_or_else(default_crate_path),
             list_funcs: list_funcs.unwrap_or(true),
+            dyn_mode,
         }
     }
 }

@@ -63,8 +63,11 @@
 //!   `async fn m(&self, ..) -> R` rewritten as
 //!   `fn m(&self, ..) -> impl Future<Output = R> + Send`. Implementations still write
 //!   `async fn` (no `#[async_trait]`), and the compiler checks that their futures are `Send`,
-//!   which serving on a multi-threaded runtime needs. A method may have a default body.
-//! - `ReposServer<T: Repos>`: `new(T)`, `from_arc(Arc<T>)`, `inner()`, `Clone`, the constant
+//!   which serving on a multi-threaded runtime needs. A method may have a default body. (With
+//!   `#[toxic_service(dyn)]` the methods stay `async fn` under `tpp::async_trait`: see
+//!   [the dyn mode](#the-dyn-mode-choosing-an-implementation-at-run-time).)
+//! - `ReposServer<T: Repos + ?Sized>`: `new(T)`, `from_arc(Arc<T>)`, `from_box(Box<T>)`,
+//!   `From<Arc<T>>`, `From<Box<T>>`, `inner()`, `Clone`, the constant
 //!   `ReposServer::<T>::ACTIONS`, and implementations of `tpp::Handler` (dispatch by action
 //!   name) and `tpp::Service` (`actions()`, for `tpp::Router`).
 //! - `REPOS_ACTIONS: &[tpp::ActionInfo]`: every action's wire name, method name, doc, kind
@@ -88,10 +91,69 @@
 //! - `crate = "<path>"`: where the runtime is, when it is not `::tpp` (a renamed dependency
 //!   or a re-export): `#[toxic_service(crate = "::my_rpc")]`. Generated code only uses
 //!   absolute paths (`::core`, `::std` and this one), so it also compiles under
-//!   `#![no_implicit_prelude]`.
+//!   `#![no_implicit_prelude]` (except in the dyn mode: async-trait's expansion names `Box`).
 //! - `list_funcs = false`: no generated `list-funcs` (nor client `list_funcs()`), for
 //!   re-implementing a service that has none, such as toxicbuild's build server: the
 //!   action then answers `Action list-funcs does not exist`, as there.
+//! - `dyn`: a dyn-compatible trait, so that the implementation can be chosen at run time
+//!   (`Arc<dyn Repos>`); see the next section.
+//!
+//! ## The dyn mode: choosing an implementation at run time
+//!
+//! Natively, the trait's methods return `impl Future`, so the trait is not dyn-compatible:
+//! there is no `dyn Repos`. With `#[toxic_service(dyn)]` the generated trait goes through
+//! `async-trait` (re-exported as `tpp::async_trait`, so no dependency of your own is needed):
+//! each method returns a `Pin<Box<dyn Future<Output = R> + Send>>`, and implementations are
+//! written with `#[tpp::async_trait]` on the `impl` block. The server then takes a concrete
+//! type (`new`), an `Arc<dyn Repos>` (`from_arc`, `From`) or a `Box<dyn Repos>` (`from_box`,
+//! `From`); `dyn Repos` and `dyn Repos + Send + Sync` both work (`Send + Sync` are
+//! supertraits). Everything else is the same in both modes: attributes, streams, context
+//! parameters, errors, `list-funcs`, the client.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tpp::ActionError;
+//!
+//! #[tpp::toxic_service(dyn, rename_all = "kebab-case")]
+//! pub trait Store {
+//!     async fn get_key(&self, ctx: &tpp::Context, key: String) -> Result<String, ActionError>;
+//! }
+//!
+//! struct Memory;
+//! struct Remote { url: String }
+//!
+//! #[tpp::async_trait]
+//! impl Store for Memory {
+//!     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
+//!         Ok(key)
+//!     }
+//! }
+//!
+//! #[tpp::async_trait]
+//! impl Store for Remote {
+//!     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
+//!         Ok(format!("{}/{key}", self.url))
+//!     }
+//! }
+//!
+//! # fn main() {}
+//! # async fn demo(server: tpp::Server, config: &str) -> Result<(), tpp::Error> {
+//! let store: Arc<dyn Store> = match config {
+//!     "memory" => Arc::new(Memory),
+//!     url => Arc::new(Remote { url: url.to_owned() }),
+//! };
+//! server.serve(StoreServer::from_arc(store)).await
+//! # }
+//! ```
+//!
+//! Each call allocates one boxed future and goes through the vtable; the native mode does
+//! neither (BENCHMARKS.md has the measured cost). `#[async_trait]` written on the trait *under*
+//! `#[toxic_service]` is the same as `dyn` (`#[async_trait(?Send)]` is refused: the server
+//! needs `Send` futures); written *above* it, it runs first and the error says so. An
+//! implementation without `#[tpp::async_trait]` fails with rustc's E0195 ("lifetime
+//! parameters or bounds on method `get_key` do not match the trait declaration"): add the
+//! attribute. `StoreServer::new(boxed)` with a `Box<dyn Store>` fails with a note that names
+//! `from_box` and `from_arc`.
 //!
 //! ## `#[action(...)]` on a method
 //!
@@ -539,7 +601,7 @@ mod tests {
             "\"repo-add\"",
             "\"list_builders\"",
             "\"list-funcs\"",
-            "impl < T : Repos > :: tpp :: Handler for ReposServer < T >",
+            "impl < T : Repos + ? :: core :: marker :: Sized > :: tpp :: Handler for ReposServer < T >",
             "deny_unknown_fields",
             "skip_serializing_if",
         ] {
@@ -613,13 +675,87 @@ mod tests {
         assert!(out.contains("write `#[action(stream, ack)]`"), "{out}");
     }
 
+    /// The dyn mode keeps `async fn`s under the runtime's `async_trait`, and its server
+    /// takes unsized implementations (`dyn Trait`); the native mode boxes nothing.
+    #[test]
+    fn dyn_mode_expands() {
+        let input = quote! {
+            pub trait Store {
+                async fn get(&self, ctx: &tpp::Context, key: String) -> Result<String, E>;
+                async fn version(&self) -> Result<u32, E> { Ok(1) }
+            }
+        };
+        let out = expand_service(quote!(dyn, rename_all = "kebab-case"), input.clone());
+        syn::parse2::<syn::File>(out.clone()).expect("valid Rust");
+        let text = out.to_string();
+        assert!(!text.contains("compile_error"), "{text}");
+        for needle in [
+            "# [:: tpp :: async_trait] # [diagnostic :: on_unimplemented",
+            "async fn get (& self , ctx : & tpp :: Context , key : String) -> Result < String , E > ;",
+            "async fn version (& self ,) -> Result < u32 , E > { Ok (1) }",
+            "impl < T : Store + ? :: core :: marker :: Sized > :: tpp :: Handler for StoreServer < T >",
+            "pub fn from_box (service : :: std :: boxed :: Box < T >)",
+            ":: core :: convert :: From < :: std :: sync :: Arc < T >> for StoreServer < T >",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("impl :: core :: future :: Future"), "{text}");
+
+        let native = expand_service(quote!(), input).to_string();
+        assert!(!native.contains("async_trait"), "{native}");
+        assert!(!native.contains("on_unimplemented"), "{native}");
+        assert!(
+            native.contains("impl :: core :: future :: Future"),
+            "{native}"
+        );
+    }
+
+    /// `#[async_trait]` under `#[toxic_service]` asks for the dyn mode (and is applied once);
+    /// with arguments (`?Send`) it is refused; above it, the not-async error says why.
+    #[test]
+    fn async_trait_on_the_trait() {
+        let input = quote! {
+            #[async_trait::async_trait]
+            trait Store { async fn get(&self) -> Result<String, E>; }
+        };
+        let text = expand_service(quote!(), input).to_string();
+        assert!(!text.contains("compile_error"), "{text}");
+        assert_eq!(
+            text.matches("# [:: tpp :: async_trait]").count(),
+            1,
+            "{text}"
+        );
+        assert!(!text.contains("async_trait :: async_trait"), "{text}");
+
+        let input = quote! {
+            #[async_trait(?Send)]
+            trait Store { async fn get(&self) -> Result<String, E>; }
+        };
+        let text = expand_service(quote!(), input).to_string();
+        assert!(text.contains("must be `Send`"), "{text}");
+
+        let input = quote! {
+            trait Store {
+                fn get<'life0, 'async_trait>(&'life0 self)
+                    -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<String, E>> + Send + 'async_trait>>;
+            }
+        };
+        let text = expand_service(quote!(), input).to_string();
+        assert!(text.contains("write `#[toxic_service(dyn)]`"), "{text}");
+        assert_eq!(text.matches("compile_error").count(), 1, "{text}");
+    }
+
     #[test]
     fn custom_crate_path() {
         let input = quote! {
             trait Svc { async fn ping(&self) -> Result<(), my_rpc::ActionError>; }
         };
-        let out = expand_service(quote!(crate = "::my_rpc"), input).to_string();
+        let out = expand_service(quote!(crate = "::my_rpc"), input.clone()).to_string();
         assert!(!out.contains(":: tpp ::"), "{out}");
         assert!(out.contains(":: my_rpc :: Handler"), "{out}");
+        let out = expand_service(quote!(dyn, crate = "::my_rpc"), input).to_string();
+        assert!(!out.contains(":: tpp ::"), "{out}");
+        assert!(out.contains("# [:: my_rpc :: async_trait]"), "{out}");
+        assert!(out.contains("`#[my_rpc::async_trait]`"), "{out}");
     }
 }

@@ -41,6 +41,9 @@ pub(crate) struct Service {
     /// Whether no `list-funcs` is generated: the trait defines its own, or the service
     /// has none (`list_funcs = false`).
     pub has_list_funcs: bool,
+    /// `#[toxic_service(dyn)]` (or `#[async_trait]` under it): a dyn-compatible trait whose
+    /// methods return boxed futures, through `async-trait`.
+    pub dyn_mode: bool,
 }
 
 /// One action: a method of the trait.
@@ -189,8 +192,11 @@ impl Service {
         }
 
         let has_list_funcs = !args.list_funcs || actions.iter().any(|a| a.wire_name == LIST_FUNCS);
+        let mut attrs = item.attrs.clone();
+        let async_trait_attr = take_async_trait(&mut attrs, errors);
         Service {
-            attrs: item.attrs.clone(),
+            dyn_mode: args.dyn_mode.is_some() || async_trait_attr,
+            attrs,
             cfgs: cfgs(&item.attrs),
             vis: item.vis.clone(),
             ident: item.ident.clone(),
@@ -220,6 +226,16 @@ impl Action {
         };
         let mut ok = true;
 
+        if sig.asyncness.is_none() && rewritten_by_async_trait(sig) {
+            // Every other check would fail on async-trait's output; one error says why.
+            errors.spanned(
+                head_for(ident),
+                "this method was already rewritten by `#[async_trait]`, which runs first when \
+                 written above `#[toxic_service]`: remove it from the trait and write \
+                 `#[toxic_service(dyn)]` (or put `#[async_trait]` under `#[toxic_service]`)",
+            );
+            return None;
+        }
         if sig.asyncness.is_none() {
             errors.spanned(
                 head_for(ident),
@@ -553,6 +569,50 @@ impl Param {
         };
         Some(Param { ident, ty, role })
     }
+}
+
+/// Removes an `#[async_trait]` (any path ending in `async_trait`) written on the trait under
+/// `#[toxic_service]`, and tells whether there was one: it asks for the dyn mode, which applies
+/// `async-trait` itself. `#[async_trait(?Send)]` is an error: the server needs `Send` futures.
+fn take_async_trait(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> bool {
+    let mut found = false;
+    attrs.retain(|attr| {
+        let is_async_trait = attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "async_trait");
+        if !is_async_trait {
+            return true;
+        }
+        if !matches!(attr.meta, syn::Meta::Path(_)) {
+            errors.spanned(
+                attr,
+                "a #[toxic_service] trait cannot take `#[async_trait(...)]` arguments: the \
+                 server runs actions on a multi-threaded runtime, so their futures must be \
+                 `Send`; write `#[toxic_service(dyn)]` alone",
+            );
+        }
+        found = true;
+        false
+    });
+    found
+}
+
+/// Whether a method is `#[async_trait]`'s rewrite of an `async fn`: a `'async_trait` lifetime
+/// parameter and a `Pin<...>` result.
+fn rewritten_by_async_trait(sig: &syn::Signature) -> bool {
+    let has_lifetime = sig
+        .generics
+        .lifetimes()
+        .any(|l| l.lifetime.ident == "async_trait");
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return false;
+    };
+    let Type::Path(path) = &**ty else {
+        return false;
+    };
+    has_lifetime && path.path.segments.last().is_some_and(|s| s.ident == "Pin")
 }
 
 /// `T` and `E` of a type that is syntactically `Result<T, E>` (any path ending in `Result`;

@@ -30,15 +30,18 @@ pub(crate) fn serde_crate_str(svc: &Service) -> String {
     quote!(#krate::__private::serde).to_string()
 }
 
-/// The trait as users implement it: `async fn m(..) -> R` becomes
-/// `fn m(..) -> impl Future<Output = R> + Send`, helper attributes are removed and
-/// `Send + Sync + 'static` are added as supertraits.
+/// The trait as users implement it, with helper attributes removed and
+/// `Send + Sync + 'static` added as supertraits. Natively, `async fn m(..) -> R` becomes
+/// `fn m(..) -> impl Future<Output = R> + Send`; in the dyn mode the methods stay `async fn`
+/// and the runtime's `async_trait` makes them return boxed futures, so the trait is
+/// dyn-compatible.
 pub(crate) fn render_trait(svc: &Service) -> TokenStream {
     let Service {
         attrs,
         vis,
         ident,
         supertraits,
+        krate,
         ..
     } = svc;
     let methods = svc.actions.iter().map(|action| {
@@ -55,6 +58,17 @@ pub(crate) fn render_trait(svc: &Service) -> TokenStream {
             let (ident, ty) = (&p.ident, &p.ty);
             quote!(#ident: #ty)
         });
+        if svc.dyn_mode {
+            let body = match default_body {
+                Some(block) => quote!(#block),
+                None => quote!(;),
+            };
+            return quote_spanned! {action.span=>
+                #(#attrs)*
+                async fn #method(#receiver, #(#params),*) -> #output
+                #body
+            };
+        }
         let body = match default_body {
             Some(block) => quote!({ async move #block }),
             None => quote!(;),
@@ -66,8 +80,23 @@ pub(crate) fn render_trait(svc: &Service) -> TokenStream {
             #body
         }
     });
+    let dyn_attrs = svc.dyn_mode.then(|| {
+        let server = server_ident(svc);
+        let krate_name = quote!(#krate).to_string().replace(' ', "");
+        let note = format!(
+            "a `Box<dyn {ident}>` or an `Arc<dyn {ident}>` is served with `{server}::from_box` \
+             or `{server}::from_arc` (not `{server}::new`); an implementation of `{ident}` is \
+             written with `#[{}::async_trait]` on its `impl` block",
+            krate_name.trim_start_matches("::")
+        );
+        quote! {
+            #[#krate::async_trait]
+            #[diagnostic::on_unimplemented(note = #note)]
+        }
+    });
     quote! {
         #(#attrs)*
+        #dyn_attrs
         #vis trait #ident: ::core::marker::Send + ::core::marker::Sync + 'static
             #(+ #supertraits)*
         {
@@ -243,24 +272,36 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
     quote! {
         #(#cfgs)*
         #[doc = #doc]
-        #vis struct #server<T> {
+        #vis struct #server<T: ?::core::marker::Sized> {
             inner: ::std::sync::Arc<T>,
         }
 
         #(#cfgs)*
         #[allow(dead_code)]
         impl<T> #server<T> {
-            /// Every action this server answers, besides the generated `list-funcs`.
-            pub const ACTIONS: &'static [#krate::ActionInfo] = #const_ident;
-
             /// Wraps a service implementation.
             pub fn new(service: T) -> Self {
                 Self { inner: ::std::sync::Arc::new(service) }
             }
+        }
 
-            /// Wraps a service implementation that is shared with other code.
+        #(#cfgs)*
+        #[allow(dead_code)]
+        impl<T: ?::core::marker::Sized> #server<T> {
+            /// Every action this server answers, besides the generated `list-funcs`.
+            pub const ACTIONS: &'static [#krate::ActionInfo] = #const_ident;
+
+            /// Wraps a service implementation that is shared with other code (with
+            /// `#[toxic_service(dyn)]`, also an `Arc<dyn Trait>`).
             pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
                 Self { inner: service }
+            }
+
+            /// Wraps a boxed service implementation (with `#[toxic_service(dyn)]`, also a
+            /// `Box<dyn Trait>`).
+            pub fn from_box(service: ::std::boxed::Box<T>) -> Self {
+                let inner = <::std::sync::Arc<T> as ::core::convert::From<::std::boxed::Box<T>>>::from(service);
+                Self { inner }
             }
 
             /// The wrapped service implementation.
@@ -270,14 +311,28 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
 
         #(#cfgs)*
-        impl<T> ::core::clone::Clone for #server<T> {
+        impl<T: ?::core::marker::Sized> ::core::convert::From<::std::sync::Arc<T>> for #server<T> {
+            fn from(service: ::std::sync::Arc<T>) -> Self {
+                Self::from_arc(service)
+            }
+        }
+
+        #(#cfgs)*
+        impl<T: ?::core::marker::Sized> ::core::convert::From<::std::boxed::Box<T>> for #server<T> {
+            fn from(service: ::std::boxed::Box<T>) -> Self {
+                Self::from_box(service)
+            }
+        }
+
+        #(#cfgs)*
+        impl<T: ?::core::marker::Sized> ::core::clone::Clone for #server<T> {
             fn clone(&self) -> Self {
                 Self { inner: ::core::clone::Clone::clone(&self.inner) }
             }
         }
 
         #(#cfgs)*
-        impl<T: #trait_ident> #krate::Handler for #server<T> {
+        impl<T: #trait_ident + ?::core::marker::Sized> #krate::Handler for #server<T> {
             async fn handle(
                 &self,
                 conn: &mut #krate::Connection,
@@ -294,7 +349,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
 
         #(#cfgs)*
-        impl<T: #trait_ident> #krate::Service for #server<T> {
+        impl<T: #trait_ident + ?::core::marker::Sized> #krate::Service for #server<T> {
             fn actions(&self) -> &'static [#krate::ActionInfo] {
                 #const_ident
             }

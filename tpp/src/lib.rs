@@ -106,6 +106,13 @@ pub use stream::{ItemSender, ItemStream};
 pub use tokio_rustls::rustls;
 pub use tpp_macros::{toxic_service, ToxicError};
 
+/// `async-trait`'s attribute, for the implementations of a `#[toxic_service(dyn)]` trait:
+/// write `#[tpp::async_trait]` on each `impl` block, so that a crate needs no dependency of its
+/// own on `async-trait` (the generated trait uses this same path). Each call of such a method
+/// allocates one boxed future; native `#[toxic_service]` traits need no attribute and box
+/// nothing. See [`macro@toxic_service`].
+pub use async_trait::async_trait;
+
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
