@@ -3,8 +3,8 @@
 //! own generated client, in one run on one machine. See BENCHMARKS.md, "Peers".
 //!
 //! ```text
-//! cargo run --release --manifest-path bench/peers/Cargo.toml              # full (~4 min)
-//! cargo run --release --manifest-path bench/peers/Cargo.toml -- --quick   # ~40 s
+//! cargo run --release --manifest-path bench/peers/Cargo.toml              # full (~3 min)
+//! cargo run --release --manifest-path bench/peers/Cargo.toml -- --quick   # ~20 s
 //! ```
 //!
 //! Every server runs in its own child process (this binary re-executed as
@@ -42,7 +42,7 @@ USAGE:
     tpp-peers [--quick] [--rounds N] [--secs S] [--no-strace] [--only NAMES]
 
 OPTIONS:
-    --quick         2 short rounds (~40 s) instead of the full run (7 rounds, ~4 min)
+    --quick         2 short rounds (~20 s) instead of the full run (9 rounds, ~3 min)
     --rounds N      rounds per contender and case
     --secs S        measured seconds per window (default 1.5, quick 0.3)
     --no-strace     skip the syscall rounds (strace -c)
@@ -69,7 +69,7 @@ impl Config {
         let quick = args.iter().any(|a| a == "--quick");
         let mut c = Config {
             quick,
-            rounds: if quick { 2 } else { 7 },
+            rounds: if quick { 2 } else { 9 },
             window: Duration::from_millis(if quick { 300 } else { 1500 }),
             warmup: Duration::from_millis(if quick { 100 } else { 250 }),
             strace_window: Duration::from_millis(if quick { 300 } else { 1000 }),
