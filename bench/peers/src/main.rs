@@ -244,5 +244,12 @@ async fn run(config: Config) -> Result<(), String> {
     println!("{}", table::render(&contenders, &measured));
     println!("### Targets (issue 11)\n");
     println!("{}", table::targets(&contenders, &measured));
+    if measured
+        .iter()
+        .any(|m| m.syscalls.iter().any(Result::is_ok))
+    {
+        println!("### Syscalls by kind (strace rounds)\n");
+        println!("{}", table::syscall_kinds(&contenders, &measured));
+    }
     Ok(())
 }

@@ -18,10 +18,38 @@ pub fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// What `strace -c` counted while a round of calls ran.
+#[derive(Debug, Clone)]
+pub struct Counted {
+    /// Syscalls of every server thread.
+    pub syscalls: u64,
+    /// Calls answered.
+    pub calls: u64,
+    /// The most frequent syscalls and their counts, most frequent first.
+    pub top: Vec<(String, u64)>,
+}
+
+impl Counted {
+    /// Syscalls per call.
+    pub fn per_call(&self) -> f64 {
+        self.syscalls as f64 / self.calls.max(1) as f64
+    }
+
+    /// `recvfrom 1.00 · sendto 1.00 · epoll_wait 0.21`: the first `n` kinds per call.
+    pub fn breakdown(&self, n: usize) -> String {
+        self.top
+            .iter()
+            .take(n)
+            .map(|(name, count)| format!("{name} {:.2}", *count as f64 / self.calls.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
 /// The server's syscalls (all its threads) and the calls answered while
 /// `strace` was attached: the load starts after every thread is traced and
 /// ends, with every call answered, before `strace` detaches.
-pub async fn count(caller: &Caller, load: &Load, pid: u32) -> Result<(u64, u64), String> {
+pub async fn count(caller: &Caller, load: &Load, pid: u32) -> Result<Counted, String> {
     let out =
         std::env::temp_dir().join(format!("tpp-peers-strace-{}-{pid}.txt", std::process::id()));
     let mut strace = Command::new("strace")
@@ -56,7 +84,12 @@ pub async fn count(caller: &Caller, load: &Load, pid: u32) -> Result<(u64, u64),
     let calls = result?;
     stopped?;
     let summary = summary.map_err(|e| format!("strace wrote no summary: {e}"))?;
-    Ok((total_calls(&summary)?, calls))
+    let (syscalls, top) = parse_summary(&summary)?;
+    Ok(Counted {
+        syscalls,
+        calls,
+        top,
+    })
 }
 
 /// Waits (up to 10 s) until every thread of `pid` has a tracer.
@@ -118,13 +151,27 @@ async fn stop(strace: &mut Child) -> Result<(), String> {
     Err("strace did not stop within 10 s".to_owned())
 }
 
-/// The `calls` column of the `total` line of `strace -c`:
-/// `100.00    0.123456     1     12345     123 total` (errors may be blank).
-fn total_calls(summary: &str) -> Result<u64, String> {
-    summary
-        .lines()
-        .find(|l| l.trim_end().ends_with("total"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("no total line in strace's summary:\n{summary}"))
+/// The total and the per-syscall `calls` column of `strace -c`'s summary:
+/// `% time  seconds  usecs/call  calls  errors  syscall`, errors sometimes
+/// blank, rows between dashed lines, then the `total` row.
+fn parse_summary(summary: &str) -> Result<(u64, Vec<(String, u64)>), String> {
+    let mut top = Vec::new();
+    let mut total = None;
+    for line in summary.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(calls), Some(name)) = (fields.get(3), fields.last()) else {
+            continue;
+        };
+        let Ok(calls) = calls.parse::<u64>() else {
+            continue;
+        };
+        if *name == "total" {
+            total = Some(calls);
+        } else {
+            top.push(((*name).to_owned(), calls));
+        }
+    }
+    top.sort_by(|a, b| b.1.cmp(&a.1));
+    let total = total.ok_or_else(|| format!("no total line in strace's summary:\n{summary}"))?;
+    Ok((total, top))
 }

@@ -4,6 +4,7 @@
 use crate::contenders::Contender;
 use crate::load::{quantile, Window};
 use crate::report::{duration_ns, median, rate, ratio_summary};
+use crate::syscalls::Counted;
 
 /// One scenario.
 pub struct Case {
@@ -22,8 +23,8 @@ pub struct Measured<'a> {
     pub case: &'a Case,
     /// Windows per contender, one per round.
     pub rounds: Vec<Vec<Window>>,
-    /// Syscalls and calls of the strace round, or why there is none.
-    pub syscalls: Vec<Result<(u64, u64), String>>,
+    /// What the strace round counted, or why there is none.
+    pub syscalls: Vec<Result<Counted, String>>,
 }
 
 struct Figures {
@@ -93,7 +94,7 @@ pub fn render(contenders: &[Contender], measured: &[Measured]) -> String {
                 .unwrap_or_default();
             let client_us = median(&windows.iter().map(Window::client_us).collect::<Vec<_>>());
             let syscalls = match &m.syscalls[i] {
-                Ok((sys, calls)) => format!("{:.2}", *sys as f64 / (*calls).max(1) as f64),
+                Ok(counted) => format!("{:.2}", counted.per_call()),
                 Err(why) => format!("n/a ({why})"),
             };
             let errors: u64 = windows.iter().map(|w| w.errors).sum();
@@ -181,6 +182,25 @@ pub fn targets(contenders: &[Contender], measured: &[Measured]) -> String {
                 ratios(m, b, p, Window::server_us),
                 |r| r <= 1.0,
             );
+        }
+    }
+    out
+}
+
+/// The most frequent syscalls per call of every contender, from the strace rounds.
+pub fn syscall_kinds(contenders: &[Contender], measured: &[Measured]) -> String {
+    let mut out =
+        String::from("| Case | Contender | server syscalls per call, by kind |\n|---|---|---|\n");
+    for m in measured {
+        for (c, counted) in contenders.iter().zip(&m.syscalls) {
+            if let Ok(counted) = counted {
+                out.push_str(&format!(
+                    "| {} | {} | {} |\n",
+                    m.case.name,
+                    c.name,
+                    counted.breakdown(4)
+                ));
+            }
         }
     }
     out
