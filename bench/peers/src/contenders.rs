@@ -113,16 +113,24 @@ fn tpp_caller(mode: TppMode, port: u16) -> Result<Caller, String> {
     let builder = tpp::Client::builder("127.0.0.1", port).token(TPP_TOKEN);
     let client = mode(builder).build().map_err(|e| e.to_string())?;
     let client = crate::servers::EchoClient::new(client);
-    Ok(Arc::new(move |text| {
-        let client = client.clone();
-        Box::pin(async move {
-            client
-                .echo(text)
-                .await
-                .map(|t| t.len())
-                .map_err(|e| e.to_string())
-        })
+    Ok(caller(client, |client, text| async move {
+        client.echo(text).await
     }))
+}
+
+/// A [`Caller`] that gives each call a clone of `client` (the frameworks'
+/// clients are cheap handles on shared connections).
+fn caller<C, F, Fut, E>(client: C, call: F) -> Caller
+where
+    C: Clone + Send + Sync + 'static,
+    F: Fn(C, String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<String, E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    Arc::new(move |text| {
+        let answer = call(client.clone(), text);
+        Box::pin(async move { answer.await.map(|t| t.len()).map_err(|e| e.to_string()) })
+    })
 }
 
 /// tarpc's generated client on one multiplexed connection (default config:
@@ -136,15 +144,8 @@ where
         + 'static,
 {
     let client = tarpc_echo::EchoClient::new(tarpc::client::Config::default(), transport).spawn();
-    Arc::new(move |text| {
-        let client = client.clone();
-        Box::pin(async move {
-            client
-                .echo(tarpc::context::current(), text)
-                .await
-                .map(|t| t.len())
-                .map_err(|e| e.to_string())
-        })
+    caller(client, |client, text| async move {
+        client.echo(tarpc::context::current(), text).await
     })
 }
 
@@ -158,15 +159,7 @@ async fn jsonrpsee_caller(port: u16) -> Result<Caller, String> {
         .build(format!("ws://127.0.0.1:{port}"))
         .await
         .map_err(|e| format!("jsonrpsee connect: {e}"))?;
-    let client = Arc::new(client);
-    Ok(Arc::new(move |text| {
-        let client = client.clone();
-        Box::pin(async move {
-            client
-                .echo(text)
-                .await
-                .map(|t| t.len())
-                .map_err(|e| e.to_string())
-        })
+    Ok(caller(Arc::new(client), |client, text| async move {
+        client.echo(text).await
     }))
 }

@@ -4,8 +4,6 @@
 //! leaves servers behind). All build the same tokio runtime: multi-threaded,
 //! one worker per core.
 
-use std::io::Read;
-
 use futures::StreamExt;
 
 /// The server kinds `serve` accepts.
@@ -77,7 +75,7 @@ impl jsonrpsee_echo::EchoRpcServer for JsonrpseeEcho {
 /// `serve KIND`.
 pub fn main_serve(kind: &str) -> Result<(), String> {
     crate::procs::raise_fd_limit();
-    exit_with_parent();
+    crate::procs::exit_with_parent();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -95,22 +93,6 @@ pub fn main_serve(kind: &str) -> Result<(), String> {
     })
 }
 
-/// Exits when stdin reaches EOF: the parent closed it or died.
-fn exit_with_parent() {
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
-}
-
-fn announce(port: u16) {
-    use std::io::Write;
-    println!("{port}");
-    let _ = std::io::stdout().flush();
-}
-
 async fn serve_tpp() -> Result<(), String> {
     // Default limits and timeouts: what a user gets.
     let server = tpp::Server::builder()
@@ -118,7 +100,7 @@ async fn serve_tpp() -> Result<(), String> {
         .bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    announce(server.local_addr().port());
+    crate::procs::announce_port(server.local_addr().port());
     server
         .serve(EchoServer::new(TppEcho))
         .await
@@ -146,7 +128,7 @@ async fn serve_tarpc(bincode: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    announce(listener.local_addr().map_err(|e| e.to_string())?.port());
+    crate::procs::announce_port(listener.local_addr().map_err(|e| e.to_string())?.port());
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
@@ -193,7 +175,7 @@ async fn serve_jsonrpsee() -> Result<(), String> {
         .build("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    announce(server.local_addr().map_err(|e| e.to_string())?.port());
+    crate::procs::announce_port(server.local_addr().map_err(|e| e.to_string())?.port());
     let handle = server.start(JsonrpseeEcho.into_rpc());
     handle.stopped().await;
     Ok(())
