@@ -51,10 +51,17 @@ fn figures(contenders: &[Contender], m: &Measured) -> Figures {
             .filter(|&i| contenders[i].is_peer == peer && key(i).is_finite())
             .max_by(|&a, &b| key(a).total_cmp(&key(b)))
     };
+    let best_peer = pick(true, &|i| rps[i]);
+    // tpp's best: the highest median of per-round ratios against the best
+    // peer (rounds ran side by side), or of req/s when there is no peer.
+    let best_tpp = match best_peer {
+        Some(p) => pick(false, &|i| median(&ratios(m, i, p, Window::rps))),
+        None => pick(false, &|i| rps[i]),
+    };
     Figures {
-        best_peer: pick(true, &|i| rps[i]),
+        best_peer,
         leanest_peer: pick(true, &|i| -server_us[i]),
-        best_tpp: pick(false, &|i| rps[i]),
+        best_tpp,
         rps,
         server_us,
     }
