@@ -18,10 +18,12 @@ pub type Caller = Arc<dyn Fn(String) -> CallFuture + Send + Sync>;
 pub type TppMode = fn(tpp::ClientBuilder) -> tpp::ClientBuilder;
 
 /// tpp's client configurations, each against its own tpp server. Adding one
-/// (e.g. the pipelined mode of issue 11) is one function and one line here.
+/// is one function and one line here.
 pub const TPP_CLIENTS: &[(&str, TppMode)] = &[
     ("tpp, default client", tpp_default),
     ("tpp, reuse_connections(true)", tpp_reuse),
+    ("tpp, pipelined(1)", tpp_pipelined_1),
+    ("tpp, pipelined(2)", tpp_pipelined_2),
 ];
 
 /// What `tpp::Client::builder` gives.
@@ -32,6 +34,16 @@ fn tpp_default(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
 /// Connections kept after a unary answer and reused.
 fn tpp_reuse(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
     builder.reuse_connections(true)
+}
+
+/// Every caller on one connection, answers matched first-in first-out.
+fn tpp_pipelined_1(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
+    builder.pipelined(1)
+}
+
+/// The callers spread over two pipelined connections.
+fn tpp_pipelined_2(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
+    builder.pipelined(2)
 }
 
 /// How a contender's client is made.
