@@ -1,6 +1,6 @@
 //! Child server processes and what `/proc` says about them.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -9,6 +9,24 @@ use std::time::Duration;
 /// Raises the soft open-file limit to the hard one (20 000 here).
 pub fn raise_fd_limit() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
+/// In a server child: exits when stdin reaches EOF, i.e. when the parent
+/// closed it or died.
+pub fn exit_with_parent() {
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        std::process::exit(0);
+    });
+}
+
+/// In a server child: tells [`ServerProc::spawn`] the port (first stdout line).
+pub fn announce_port(port: u16) {
+    use std::io::Write;
+    println!("{port}");
+    let _ = std::io::stdout().flush();
 }
 
 /// A server running in a child process. Killed when dropped; it also exits

@@ -10,7 +10,6 @@
 //! behind). Both build the same tokio runtime: multi-threaded, `--threads`
 //! workers.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,27 +61,11 @@ pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Exits when stdin reaches EOF: the parent closed it or died.
-fn exit_with_parent() {
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
-}
-
-fn announce(port: u16) {
-    println!("{port}");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-}
-
 /// `serve-tpp`: the `#[toxic_service]` echo on a tpp server (`--dyn`: its dyn-mode twin).
 pub fn main_tpp(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
     crate::procs::raise_fd_limit();
-    exit_with_parent();
+    crate::procs::exit_with_parent();
     runtime(o.threads).block_on(async move {
         let mut builder = tpp::Server::builder()
             // The bench holds 10 000 idle connections (default limit 4096)
@@ -102,7 +85,7 @@ pub fn main_tpp(args: &[String]) -> Result<(), String> {
             .bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
-        announce(server.local_addr().port());
+        crate::procs::announce_port(server.local_addr().port());
         let served = if o.dyn_mode {
             let service: Arc<dyn BenchDyn> = Arc::new(EchoImpl);
             server.serve(BenchDynServer::from_arc(service)).await
@@ -118,7 +101,7 @@ pub fn main_floor(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
     let token = o.token.ok_or("--token is required")?;
     crate::procs::raise_fd_limit();
-    exit_with_parent();
+    crate::procs::exit_with_parent();
     runtime(o.threads).block_on(async move {
         // The same listen backlog as tpp's default.
         let listener = (|| {
@@ -127,7 +110,7 @@ pub fn main_floor(args: &[String]) -> Result<(), String> {
             socket.listen(4096)
         })()
         .map_err(|e| e.to_string())?;
-        announce(listener.local_addr().map_err(|e| e.to_string())?.port());
+        crate::procs::announce_port(listener.local_addr().map_err(|e| e.to_string())?.port());
         crate::floor::serve(listener, Arc::from(token)).await;
         Ok(())
     })
