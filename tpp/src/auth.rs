@@ -6,10 +6,12 @@
 //! for anything else, including checks that need to wait on I/O.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ring::digest::{digest, SHA256};
 use tokio::sync::Semaphore;
+use tracing::debug;
 
 use crate::BoxFuture;
 
@@ -106,24 +108,71 @@ impl Authenticator for PlainToken {
 /// A bcrypt hash (`$2a$`, `$2b$` or `$2y$`, any cost), as toxiccore's
 /// `bcrypt_string` makes and deployments store.
 ///
-/// Verification runs on tokio's blocking pool, at most
-/// [`max_concurrent`](Self::max_concurrent) at a time, so it never stalls
-/// the async workers and a flood of wrong tokens cannot take every thread.
-/// Tokens that verified are remembered (by SHA-256 digest, never the token
-/// itself) in a bounded cache, so a cost-12 hash is paid once, not per request.
+/// bcrypt is slow on purpose (a quarter of a second of CPU at cost 12), so
+/// verification is guarded against floods of wrong tokens:
+///
+/// - it runs on tokio's blocking pool, at most
+///   [`max_concurrent`](Self::max_concurrent) at a time, so it never stalls
+///   the async workers;
+/// - at most [`max_queued`](Self::max_queued) verifications wait or run at
+///   once; beyond that a token is refused at once (code 3) without hashing;
+/// - tokens that verified, and tokens found wrong, are remembered by SHA-256
+///   digest (never the token itself) in bounded caches
+///   ([`cache_size`](Self::cache_size),
+///   [`wrong_cache_size`](Self::wrong_cache_size)), so repeating a token costs
+///   nothing;
+/// - a verification whose client leaves before it starts is dropped; one
+///   already hashing finishes (it cannot be interrupted) and its verdict is
+///   remembered.
+///
+/// The server adds a per-address limit on failed verifications
+/// ([`Limits::auth_failures`](crate::Limits::auth_failures)).
+///
+/// ```
+/// let hash = tpp::BcryptToken::hash("s3cret", 4).unwrap();
+/// let auth = tpp::BcryptToken::new(hash).unwrap().max_queued(16);
+/// assert_eq!(auth.queued(), 0);
+/// ```
 pub struct BcryptToken {
-    hash: String,
-    permits: Semaphore,
-    cache: Mutex<VerifiedCache>,
+    hash: Arc<str>,
+    permits: Arc<Semaphore>,
+    queued: AtomicUsize,
+    max_queued: usize,
+    verdicts: Arc<Mutex<Verdicts>>,
 }
 
-struct VerifiedCache {
+/// What verifications found, by token digest.
+struct Verdicts {
+    right: DigestCache,
+    wrong: DigestCache,
+}
+
+impl Verdicts {
+    fn remember(&mut self, key: [u8; 32], right: bool) {
+        if right {
+            self.right.insert(key);
+        } else {
+            self.wrong.insert(key);
+        }
+    }
+}
+
+/// A bounded set of digests; the oldest is forgotten first.
+struct DigestCache {
     capacity: usize,
     set: HashSet<[u8; 32]>,
     order: VecDeque<[u8; 32]>,
 }
 
-impl VerifiedCache {
+impl DigestCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            set: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
     fn contains(&self, key: &[u8; 32]) -> bool {
         self.set.contains(key)
     }
@@ -146,9 +195,21 @@ impl VerifiedCache {
 #[error("not a bcrypt hash ($2a$, $2b$ or $2y$): {0}")]
 pub struct BadHash(String);
 
+/// One place in the verification queue, given back when dropped.
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl BcryptToken {
     /// Default number of verified tokens remembered.
     pub const DEFAULT_CACHE_SIZE: usize = 1024;
+
+    /// Default number of wrong tokens remembered.
+    pub const DEFAULT_WRONG_CACHE_SIZE: usize = 4096;
 
     /// Uses `hash`, checking its format now rather than at the first request.
     pub fn new(hash: impl Into<String>) -> Result<Self, BadHash> {
@@ -156,31 +217,53 @@ impl BcryptToken {
         check_hash_format(&hash)?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
-            hash,
-            permits: Semaphore::new(workers),
-            cache: Mutex::new(VerifiedCache {
-                capacity: Self::DEFAULT_CACHE_SIZE,
-                set: HashSet::new(),
-                order: VecDeque::new(),
-            }),
+            hash: hash.into(),
+            permits: Arc::new(Semaphore::new(workers)),
+            queued: AtomicUsize::new(0),
+            max_queued: 4 * workers,
+            verdicts: Arc::new(Mutex::new(Verdicts {
+                right: DigestCache::new(Self::DEFAULT_CACHE_SIZE),
+                wrong: DigestCache::new(Self::DEFAULT_WRONG_CACHE_SIZE),
+            })),
         })
     }
 
     /// How many bcrypt verifications may run at once (default: the number of
     /// CPUs). Further checks wait their turn.
     pub fn max_concurrent(mut self, n: usize) -> Self {
-        self.permits = Semaphore::new(n.max(1));
+        self.permits = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    /// How many verifications may wait or run at once (default: four per
+    /// CPU). A token that would wait beyond it is refused at once, without
+    /// hashing, so a flood cannot build a backlog that outlives it; at cost
+    /// 12 on 2 CPUs the default bounds the wait for a verification to about
+    /// 1.25 s.
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = n.max(1);
         self
     }
 
     /// How many verified tokens to remember (default 1024; 0 disables the cache).
     pub fn cache_size(self, n: usize) -> Self {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.capacity = n;
-            cache.set.clear();
-            cache.order.clear();
+        if let Ok(mut v) = self.verdicts.lock() {
+            v.right = DigestCache::new(n);
         }
         self
+    }
+
+    /// How many wrong tokens to remember (default 4096; 0 disables the cache).
+    pub fn wrong_cache_size(self, n: usize) -> Self {
+        if let Ok(mut v) = self.verdicts.lock() {
+            v.wrong = DigestCache::new(n);
+        }
+        self
+    }
+
+    /// Verifications waiting or running now (for monitoring).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
     }
 
     /// Hashes `token` at `cost` as toxiccore's `bcrypt_string` does (`$2b$`).
@@ -191,8 +274,22 @@ impl BcryptToken {
         bcrypt::hash(token, cost)
     }
 
-    fn cached(&self, key: &[u8; 32]) -> bool {
-        self.cache.lock().is_ok_and(|c| c.contains(key))
+    /// The remembered verdict on a token digest, if any.
+    fn known(&self, key: &[u8; 32]) -> Option<bool> {
+        let v = self.verdicts.lock().ok()?;
+        if v.right.contains(key) {
+            Some(true)
+        } else if v.wrong.contains(key) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    fn take_slot(&self) -> Option<QueueSlot<'_>> {
+        let before = self.queued.fetch_add(1, Ordering::AcqRel);
+        let slot = QueueSlot(&self.queued);
+        (before < self.max_queued).then_some(slot)
     }
 }
 
@@ -218,29 +315,38 @@ impl Authenticator for BcryptToken {
             return AuthCheck::Done(false);
         }
         let key = sha256(token.as_bytes());
-        if self.cached(&key) {
-            return AuthCheck::Done(true);
+        if let Some(verdict) = self.known(&key) {
+            return AuthCheck::Done(verdict);
         }
+        let Some(slot) = self.take_slot() else {
+            debug!("bcrypt verification queue full; token refused without hashing");
+            return AuthCheck::Done(false);
+        };
         AuthCheck::Pending(Box::pin(async move {
-            let Ok(_permit) = self.permits.acquire().await else {
+            let _slot = slot;
+            let Ok(permit) = self.permits.clone().acquire_owned().await else {
                 return false;
             };
             // Someone may have verified the same token while we waited.
-            if self.cached(&key) {
-                return true;
+            if let Some(verdict) = self.known(&key) {
+                return verdict;
             }
             let token = token.to_owned();
             let hash = self.hash.clone();
-            let ok = tokio::task::spawn_blocking(move || bcrypt::verify(token, &hash))
-                .await
-                .map(|r| r.unwrap_or(false))
-                .unwrap_or(false);
-            if ok {
-                if let Ok(mut cache) = self.cache.lock() {
-                    cache.insert(key);
+            let verdicts = self.verdicts.clone();
+            // The permit and the verdict go with the hashing: if this future
+            // is dropped (the client left), the thread still counts against
+            // max_concurrent and its result is still remembered.
+            tokio::task::spawn_blocking(move || {
+                let right = bcrypt::verify(token, &hash).unwrap_or(false);
+                drop(permit);
+                if let Ok(mut v) = verdicts.lock() {
+                    v.remember(key, right);
                 }
-            }
-            ok
+                right
+            })
+            .await
+            .unwrap_or(false)
         }))
     }
 }
@@ -287,6 +393,27 @@ mod tests {
         assert!(a.check("tok").verdict().await);
         assert!(matches!(a.check("tok"), AuthCheck::Done(true)));
         assert!(!a.check(&"x".repeat(73)).verdict().await);
+        // A wrong token, once verified, is refused without hashing.
+        assert!(matches!(a.check("nope"), AuthCheck::Done(false)));
+        assert_eq!(a.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_without_hashing() {
+        let hash = BcryptToken::hash("tok", 4).unwrap();
+        let a = BcryptToken::new(hash).unwrap().max_queued(2);
+        let first = a.check("w1");
+        let second = a.check("w2");
+        assert!(matches!(first, AuthCheck::Pending(_)));
+        assert!(matches!(second, AuthCheck::Pending(_)));
+        assert_eq!(a.queued(), 2);
+        // Even the right token: the queue is full.
+        assert!(matches!(a.check("tok"), AuthCheck::Done(false)));
+        drop(first);
+        assert_eq!(a.queued(), 1);
+        assert!(!second.verdict().await);
+        assert_eq!(a.queued(), 0);
+        assert!(a.check("tok").verdict().await);
     }
 
     #[test]
@@ -297,11 +424,7 @@ mod tests {
 
     #[test]
     fn cache_is_bounded() {
-        let mut c = VerifiedCache {
-            capacity: 2,
-            set: HashSet::new(),
-            order: VecDeque::new(),
-        };
+        let mut c = DigestCache::new(2);
         for i in 0..5u8 {
             c.insert([i; 32]);
         }

@@ -215,6 +215,14 @@ impl Decoder for FrameCodec {
         match self.decode(src)? {
             Some(frame) => Ok(Some(frame)),
             None if src.is_empty() && self.state == State::Header => Ok(None),
+            // Spaces a server wrote after its last frame (a probe of a
+            // half-closed connection) are not a message.
+            None if self.state == State::Header
+                && src.iter().all(|b| matches!(b, b' ' | b'\t')) =>
+            {
+                src.clear();
+                Ok(None)
+            }
             None => {
                 let (expected, received) = match self.state {
                     State::Payload(len) => (len, src.len()),
@@ -378,6 +386,13 @@ mod tests {
             codec.decode(&mut buf),
             Err(FrameError::HeaderTooLong)
         ));
+    }
+
+    #[test]
+    fn spaces_before_headers_and_at_the_end_are_no_message() {
+        let mut codec = FrameCodec::default();
+        let frames = decode_all(&mut codec, b" 2\nab  1\nc \t").unwrap();
+        assert_eq!(frames, [&b"ab"[..], &b"c"[..]]);
     }
 
     #[test]

@@ -595,32 +595,33 @@ pub fn write_response<B: Serialize + ?Sized>(
 /// Serializes `{"code": code, "body": body}` after what `out` holds: the
 /// bytes serde_json writes for that map, with the constant keys copied rather
 /// than escaped on every response.
-pub(crate) fn append_response<B: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
+pub(crate) fn append_response<W: std::io::Write, B: Serialize + ?Sized>(
+    mut out: W,
     code: i64,
     body: &B,
 ) -> Result<(), serde_json::Error> {
-    out.extend_from_slice(br#"{"code":"#);
-    serde_json::to_writer(&mut *out, &code)?;
-    out.extend_from_slice(br#","body":"#);
-    serde_json::to_writer(&mut *out, body)?;
-    out.push(b'}');
-    Ok(())
+    out.write_all(br#"{"code":"#)
+        .map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut out, &code)?;
+    out.write_all(br#","body":"#)
+        .map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut out, body)?;
+    out.write_all(b"}").map_err(serde_json::Error::io)
 }
 
 /// Serializes `{"code": 0, "body": {action: value}}` (what [`ActionResult`]
 /// gives) after what `out` holds.
-pub(crate) fn append_result<T: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
+pub(crate) fn append_result<W: std::io::Write, T: Serialize + ?Sized>(
+    mut out: W,
     action: &str,
     value: &T,
 ) -> Result<(), serde_json::Error> {
-    out.extend_from_slice(br#"{"code":0,"body":{"#);
-    serde_json::to_writer(&mut *out, action)?;
-    out.push(b':');
-    serde_json::to_writer(&mut *out, value)?;
-    out.extend_from_slice(b"}}");
-    Ok(())
+    out.write_all(br#"{"code":0,"body":{"#)
+        .map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut out, action)?;
+    out.write_all(b":").map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut out, value)?;
+    out.write_all(b"}}").map_err(serde_json::Error::io)
 }
 
 /// `{"<action>": value}`: the body of a successful typed action.

@@ -10,8 +10,12 @@
 //! Backpressure is end to end: the next item is pulled only once the previous
 //! one is written to the socket, and a channel holds at most its capacity, so
 //! memory does not grow with unread items. A client that goes away drops the
-//! stream at once, which stops the producer (a channel's sender sees
-//! [`Disconnected`]).
+//! stream, which stops the producer (a channel's sender sees
+//! [`Disconnected`]): at once when it resets the connection, about a second
+//! after it closes it, within 25 s (TCP keepalive) when its host
+//! vanished, see [`Connection::peer_gone`]. A client that only half-closes
+//! (shuts its write side, as `nc -N` does) still reads: it gets the whole
+//! stream.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -140,8 +144,9 @@ impl<T> ItemSender<T> {
 ///
 /// `ack`, when given, is sent first as `{"code": 0, "body": {"<action>": ack}}`
 /// (the hole's `stream` action answers `{"stream": "ok"}` that way). The
-/// stream stops early, dropping its producer, when the client closes or
-/// resets the connection, or when the server shuts down.
+/// stream stops early, dropping its producer, when the client is gone (see
+/// [`Connection::peer_gone`]; a half-close does not count), or when the
+/// server shuts down.
 pub async fn send_stream<T, A>(
     conn: &mut Connection,
     ack: Option<&A>,

@@ -9,7 +9,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::{Limits, Server, Shared};
+use super::{auth_guard::FailureLimiter, Limits, Server, Shared};
 use crate::auth::{Authenticator, BcryptToken, PlainToken};
 use crate::error::Error;
 use crate::tls::server_config_from_pem_files;
@@ -129,6 +129,13 @@ impl ServerBuilder {
         self
     }
 
+    /// See [`Limits::auth_failures`] and [`Limits::auth_failure_interval`].
+    pub fn auth_failure_limit(mut self, burst: u32, interval: Duration) -> Self {
+        self.limits.auth_failures = burst;
+        self.limits.auth_failure_interval = interval;
+        self
+    }
+
     /// Binds the listening socket (port 0 picks a free port; see
     /// [`Server::local_addr`]). Fails on an unusable configuration.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
@@ -155,6 +162,7 @@ impl ServerBuilder {
             shared: Arc::new(Shared {
                 auth,
                 tls,
+                failures: FailureLimiter::new(&self.limits),
                 limits: Arc::new(self.limits.clone()),
             }),
             connections: Arc::new(Semaphore::new(self.limits.max_connections)),

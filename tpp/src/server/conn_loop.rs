@@ -65,6 +65,7 @@ pub(super) async fn serve_connection<H: Handler>(
         pending: Vec::new(),
         limits: limits.clone(),
         shutdown: shutdown.clone(),
+        watch: Default::default(),
     };
     conn.ctx.secure = conn.io.get_ref().is_tls();
     let mut first = true;

@@ -13,9 +13,11 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
+use super::large_answer::{serialize_into, write_in_turns, INLINE_LIMIT};
+use super::peer_watch::{Input, PeerWatch};
 use super::{Context, Limits};
 use crate::error::Error;
-use crate::frame::{header_at_end, put_header, FrameCodec, FrameError, HEADER_ROOM};
+use crate::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
 use crate::message::{append_response, append_result, ErrorBody, Request};
 use crate::transport::Stream;
 
@@ -37,6 +39,7 @@ pub struct Connection {
     pub(super) pending: Vec<u8>,
     pub(super) limits: Arc<Limits>,
     pub(super) shutdown: CancellationToken,
+    pub(super) watch: PeerWatch,
 }
 
 impl Connection {
@@ -92,7 +95,7 @@ impl Connection {
         body: &B,
     ) -> Result<(), Error> {
         start_frame(&mut self.scratch);
-        append_response(&mut self.scratch, code, body)?;
+        serialize_into(&mut self.scratch, |out| append_response(out, code, body)).await?;
         self.send_scratch(code).await
     }
 
@@ -101,15 +104,28 @@ impl Connection {
     pub async fn send_result<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let action = self.ctx.request.action().unwrap_or_default();
         start_frame(&mut self.scratch);
-        append_result(&mut self.scratch, action, value)?;
+        serialize_into(&mut self.scratch, |out| append_result(out, action, value)).await?;
         self.send_scratch(0).await
     }
 
     async fn send_scratch(&mut self, code: i64) -> Result<(), Error> {
+        let sent = self.write_scratch(code).await;
+        // A large answer's buffers are not kept for the connection's next ones.
+        if self.scratch.capacity() > INLINE_LIMIT {
+            self.scratch = Vec::new();
+        }
+        if self.pending.capacity() > INLINE_LIMIT {
+            self.pending = Vec::new();
+        }
+        sent
+    }
+
+    async fn write_scratch(&mut self, code: i64) -> Result<(), Error> {
         if self.sent == 0 && self.promise_keep_alive && self.keep_open {
             promise_keep_alive(&mut self.scratch);
         }
         self.first_code.get_or_insert(code);
+        self.watch.frame_written();
         self.sent += 1;
         let frame = finish_frame(&mut self.scratch);
         let out = if self.pending.is_empty() && !self.batch {
@@ -123,26 +139,30 @@ impl Connection {
             }
             &self.pending[..]
         };
-        let io = &mut self.io;
-        let write = async {
-            let stream = io.get_mut();
-            stream.write_all(out).await?;
-            stream.flush().await?;
-            Ok(())
-        };
-        let mut write = std::pin::pin!(write);
-        // Most responses fit in the socket's send buffer and leave on the
-        // first poll: only a write that has to wait pays for a timer.
-        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-        let result = match first {
-            Poll::Ready(result) => result,
-            Poll::Pending => match tokio::time::timeout(self.limits.write_timeout, write).await {
-                Ok(result) => result,
-                Err(_) => {
-                    self.keep_open = false;
-                    Err(Error::Timeout)
-                }
-            },
+        let keep_open = &mut self.keep_open;
+        let limits = &self.limits;
+        let result = {
+            let io = &mut self.io;
+            let write = async {
+                let stream = io.get_mut();
+                write_in_turns(stream, out).await?;
+                stream.flush().await?;
+                Ok(())
+            };
+            let mut write = std::pin::pin!(write);
+            // Most responses fit in the socket's send buffer and leave on the
+            // first poll: only a write that has to wait pays for a timer.
+            let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+            match first {
+                Poll::Ready(result) => result,
+                Poll::Pending => match tokio::time::timeout(limits.write_timeout, write).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        *keep_open = false;
+                        Err(Error::Timeout)
+                    }
+                },
+            }
         };
         self.pending.clear();
         result
@@ -172,18 +192,23 @@ impl Connection {
         self.keep_open = false;
     }
 
-    /// Resolves when the peer closes or resets the connection (used while
-    /// streaming, when the client has nothing more to send). Messages the
-    /// peer sends meanwhile are read and dropped.
+    /// Resolves when the client is gone (used while streaming, when the
+    /// client has nothing more to send); bytes it sends meanwhile are read
+    /// and dropped. Cancel-safe: select it against the next item, write,
+    /// call it again.
+    ///
+    /// A half-close is not gone: a client that shut its write side still
+    /// reads, and the stream goes on. After its FIN and a second without
+    /// writing, the server writes one space (which TPP readers skip before a
+    /// header) and a client that has closed its socket answers it with a
+    /// reset, so a client that closed is noticed about a second later, and
+    /// one that reset at once. A client
+    /// whose host vanished is found by TCP keepalive (armed by the first
+    /// call) within 25 s of silence. A stream that keeps writing also learns
+    /// from its writes' errors, or from [`Limits::write_timeout`].
     pub async fn peer_gone(&mut self) -> &'static str {
-        loop {
-            match self.io.next().await {
-                None => return "closed",
-                Some(Err(FrameError::Io(_))) => return "reset",
-                Some(Err(_)) => return "broke the framing",
-                Some(Ok(_)) => continue,
-            }
-        }
+        self.watch.arm_keepalive(self.io.get_ref().tcp());
+        self.watch.gone(&mut self.io, Input::Drop).await
     }
 }
 

@@ -39,6 +39,19 @@ pub struct Limits {
     /// a connection still sending one gets up to 1 s more to finish it; idle
     /// kept-alive connections are closed at once.
     pub shutdown_grace: Duration,
+    /// Failed slow token verifications (bcrypt) one client address may have
+    /// in a burst (default 5; 0 turns the limit off). Each failure is
+    /// forgiven after [`auth_failure_interval`](Self::auth_failure_interval);
+    /// while an address is over the limit its unknown tokens are refused at
+    /// once (code 3) without hashing. Tokens already verified, and
+    /// authenticators that answer at once (plain tokens), are not limited.
+    /// Whatever this limit, an address has one slow verification running at
+    /// a time (its others wait), so no single address can hold every
+    /// verification thread. IPv6 addresses count by /64.
+    pub auth_failures: u32,
+    /// See [`auth_failures`](Self::auth_failures) (default 5 s: one more
+    /// verification every 5 s for an address over the limit).
+    pub auth_failure_interval: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +65,8 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30),
             handler_timeout: None,
             shutdown_grace: Duration::from_secs(30),
+            auth_failures: 5,
+            auth_failure_interval: Duration::from_secs(5),
         }
     }
 }

@@ -12,11 +12,14 @@
 //! (context.rs) are the plain data they share.
 
 mod accept;
+mod auth_guard;
 mod builder;
 mod conn_loop;
 mod connection;
 mod context;
+mod large_answer;
 mod limits;
+mod peer_watch;
 mod pipeline;
 
 use std::future::Future;
@@ -81,4 +84,5 @@ pub(super) struct Shared {
     pub(super) auth: Arc<dyn Authenticator>,
     pub(super) tls: Option<TlsAcceptor>,
     pub(super) limits: Arc<Limits>,
+    pub(super) failures: auth_guard::FailureLimiter,
 }

@@ -10,7 +10,8 @@ use tokio_util::codec::FramedRead;
 use tracing::warn;
 
 use super::{
-    conn_loop::answer_and_close, connection::flush_pending, Connection, Handler, Limits, Shared,
+    auth_guard, conn_loop::answer_and_close, connection::flush_pending, Connection, Handler,
+    Limits, Shared,
 };
 use crate::auth::Authenticator;
 use crate::error::Error;
@@ -60,7 +61,12 @@ pub(super) async fn check_request(
             return Checked::Refused;
         }
         TokenField::NotAString => false,
-        TokenField::Present(token) => shared.auth.check(token).verdict().await,
+        TokenField::Present(token) => {
+            match auth_guard::verdict(|| shared.auth.check(token), io, shared, peer).await {
+                Some(verdict) => verdict,
+                None => return Checked::Refused,
+            }
+        }
     };
     if !verdict {
         warn!(%peer, "bad auth token");
