@@ -39,6 +39,11 @@ pub struct Limits {
     /// a connection still sending one gets up to 1 s more to finish it; idle
     /// kept-alive connections are closed at once.
     pub shutdown_grace: Duration,
+    /// On shutdown, how long the server goes on accepting and serving after
+    /// its health action starts failing (default 0: no delay), so a load
+    /// balancer marks the replica down before it stops accepting. Set it to
+    /// the balancer's time to notice: HAProxy's `inter × fall` plus a margin.
+    pub shutdown_delay: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +57,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30),
             handler_timeout: None,
             shutdown_grace: Duration::from_secs(30),
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
