@@ -96,7 +96,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use auth::{Authenticator, BcryptToken, FnAuth, PlainToken};
-pub use client::{Client, ClientBuilder, ClientConnection, ClientError, ResponseStream};
+pub use client::{
+    Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection, ResponseStream,
+};
 pub use error::Error;
 pub use frame::{FrameCodec, FrameError};
 pub use message::{Request, Response};

@@ -30,6 +30,8 @@
 //! ([`ClientBuilder::pool_max_open`] sets one; callers beyond it wait their
 //! turn); each whole call bounded by [`DEFAULT_TIMEOUT`]. Streams always use
 //! a connection of their own, outside the pool and its bound.
+//!
+//! With several endpoints (endpoints.rs), each new connection picks one.
 
 use std::io;
 use std::sync::Arc;
@@ -52,13 +54,15 @@ use crate::transport::Stream;
 mod call;
 mod conn;
 mod connect;
+mod endpoints;
 mod pipeline;
 mod pool;
 mod stream;
 
 use conn::check_code;
 pub use conn::ClientConnection;
-use connect::Addresses;
+use endpoints::{Endpoint, Endpoints};
+pub use endpoints::{EndpointSelection, DEFAULT_DOWN_BACKOFF, MAX_DOWN_BACKOFF};
 use pipeline::Pipelines;
 use pool::{Pool, PoolSettings};
 pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
@@ -210,7 +214,7 @@ struct TlsSettings {
 }
 
 struct Inner {
-    addrs: Addresses,
+    endpoints: Endpoints,
     tls: Option<TlsSettings>,
     max_frame_size: usize,
     pool: Pool,
@@ -257,9 +261,52 @@ pub struct ClientBuilder {
     max_frame_size: usize,
     pool: PoolSettings,
     pipelined: Option<usize>,
+    more_endpoints: Vec<(String, u16)>,
+    selection: EndpointSelection,
+    down_backoff: Duration,
 }
 
 impl ClientBuilder {
+    /// Another server for the same service, for deployments without a load
+    /// balancer: new connections go to the endpoints as
+    /// [`endpoint_selection`](Self::endpoint_selection) says (round robin by
+    /// default), one that refuses the connection is marked down (skipped for
+    /// [`down_backoff`](Self::down_backoff), doubling with each error up to
+    /// 30 s) and the next is tried in the same call. Only connect errors fail
+    /// over: a request already sent is never sent again. With TLS, each
+    /// endpoint's certificate is checked against its own host unless
+    /// [`server_name`](Self::server_name) is set.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), tpp::ClientError> {
+    /// let client = tpp::Client::builder("10.0.0.11", 7777)
+    ///     .endpoint("10.0.0.12", 7777)
+    ///     .endpoint("10.0.0.13", 7777)
+    ///     .token("s3cret")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn endpoint(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.more_endpoints.push((host.into(), port));
+        self
+    }
+
+    /// How a new connection picks among several endpoints (default
+    /// [`EndpointSelection::RoundRobin`]).
+    pub fn endpoint_selection(mut self, selection: EndpointSelection) -> Self {
+        self.selection = selection;
+        self
+    }
+
+    /// How long an endpoint that refused a connection is skipped at first
+    /// (default [`DEFAULT_DOWN_BACKOFF`], 500 ms; doubling with each further
+    /// error, up to 30 s). Skipped endpoints are still tried when every other
+    /// one fails.
+    pub fn down_backoff(mut self, backoff: Duration) -> Self {
+        self.down_backoff = backoff;
+        self
+    }
+
     /// The token sent with every request.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -420,9 +467,18 @@ impl ClientBuilder {
                 })
             }
         };
+        let own_name = |host: &str| match (&tls, &self.server_name) {
+            (Some(_), None) => ServerName::try_from(host.to_owned()).ok(),
+            _ => None,
+        };
+        let mut list = vec![Endpoint::new(self.host, self.port, None)];
+        for (host, port) in self.more_endpoints {
+            let name = own_name(&host);
+            list.push(Endpoint::new(host, port, name));
+        }
         Ok(Client {
             inner: Arc::new(Inner {
-                addrs: Addresses::new(self.host, self.port),
+                endpoints: Endpoints::new(list, self.selection, self.down_backoff),
                 tls,
                 max_frame_size: self.max_frame_size,
                 pool: Pool::new(self.pool),
@@ -450,12 +506,15 @@ impl Client {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             pool: PoolSettings::default(),
             pipelined: None,
+            more_endpoints: Vec::new(),
+            selection: EndpointSelection::default(),
+            down_backoff: DEFAULT_DOWN_BACKOFF,
         }
     }
 
-    /// The server's `host:port`.
+    /// The server's `host:port` (the first endpoint's).
     pub fn addr(&self) -> &str {
-        &self.inner.addrs.display
+        &self.inner.endpoints.primary().addrs.display
     }
 
     /// How many connections this client (and its clones) opened so far,
@@ -508,17 +567,18 @@ impl Client {
 
     async fn open(&self) -> Result<ClientConnection, ClientError> {
         let inner = &self.inner;
-        let tcp = inner.addrs.connect().await?;
+        let (tcp, endpoint) = inner.endpoints.connect().await?;
         inner.pool.count_open();
         let stream = match &inner.tls {
             None => Stream::Tcp(tcp),
             Some(tls) => {
+                let name = endpoint.tls_name.as_ref().unwrap_or(&tls.server_name);
                 let s = tls
                     .connector
-                    .connect(tls.server_name.clone(), tcp)
+                    .connect(name.clone(), tcp)
                     .await
                     .map_err(|source| ClientError::Tls {
-                        addr: inner.addrs.display.clone(),
+                        addr: endpoint.addrs.display.clone(),
                         source,
                     })?;
                 Stream::Tls(Box::new(s.into()))

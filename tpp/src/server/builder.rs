@@ -1,4 +1,5 @@
 //! [`ServerBuilder`]: authentication, TLS, limits and binding the listener.
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::{auth_guard::FailureLimiter, Limits, Server, Shared};
+use super::{
+    auth_guard::FailureLimiter, health::HealthCheck, proxy::ProxyProtocol, Limits, Server, Shared,
+};
 use crate::auth::{Authenticator, BcryptToken, PlainToken};
 use crate::error::Error;
 use crate::tls::server_config_from_pem_files;
@@ -27,6 +30,9 @@ pub struct ServerBuilder {
     pub(super) backlog: u32,
     pub(super) tls: Tls,
     pub(super) limits: Limits,
+    pub(super) health_action: Option<String>,
+    pub(super) proxy_trusted: Option<Vec<IpAddr>>,
+    pub(super) reuse_port: bool,
 }
 
 impl ServerBuilder {
@@ -136,9 +142,87 @@ impl ServerBuilder {
         self
     }
 
+    /// See [`Limits::shutdown_delay`].
+    pub fn shutdown_delay(mut self, d: Duration) -> Self {
+        self.limits.shutdown_delay = d;
+        self
+    }
+
+    /// Answers the health action [`DEFAULT_HEALTH_ACTION`](super::DEFAULT_HEALTH_ACTION)
+    /// (`healthcheck`) without a token: see [`health_check_action`](Self::health_check_action).
+    pub fn health_check(self) -> Self {
+        self.health_check_action(super::DEFAULT_HEALTH_ACTION)
+    }
+
+    /// Answers `action` before the token check, for load balancers and
+    /// orchestrators: `{"code": 0, "body": {"<action>": "ok"}}` while serving,
+    /// `{"code": 1, "body": {"error": "shutting down"}}` from the moment
+    /// shutdown starts (see [`Limits::shutdown_delay`]). The connection is
+    /// closed after the answer. Off by default.
+    pub fn health_check_action(mut self, action: impl Into<String>) -> Self {
+        self.health_action = Some(action.into());
+        self
+    }
+
+    /// Expects a PROXY protocol header (v1 or v2, as HAProxy's `send-proxy`
+    /// / `send-proxy-v2` write it) from every connection coming from one of
+    /// the `trusted` addresses, and serves it as the client the header names
+    /// ([`Context::peer_addr`](super::Context::peer_addr), logs). A trusted
+    /// peer without a header, and a header from any other address, are
+    /// refused (logged at `warn`, connection closed); other peers without a
+    /// header are served as usual. Headers longer than
+    /// [`MAX_PROXY_HEADER`](super::MAX_PROXY_HEADER) bytes are refused before
+    /// they are read.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tpp::Error> {
+    /// let server = tpp::Server::builder()
+    ///     .token("s3cret")
+    ///     .proxy_protocol(["127.0.0.1".parse().unwrap()]) // where HAProxy connects from
+    ///     .health_check()
+    ///     .bind("127.0.0.1:7777")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy_protocol(mut self, trusted: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.proxy_trusted = Some(trusted.into_iter().collect());
+        self
+    }
+
+    /// Sets `SO_REUSEPORT` on the listening socket (Unix; default off), so a
+    /// new process can bind the same address beside the old one for a
+    /// handoff on one host; the kernel spreads new connections over both
+    /// until the old one stops accepting.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
+        self
+    }
+
     /// Binds the listening socket (port 0 picks a free port; see
     /// [`Server::local_addr`]). Fails on an unusable configuration.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+        let (backlog, reuse_port) = (self.backlog, self.reuse_port);
+        let shared = self.into_shared()?;
+        let listener = listen(addr, backlog, reuse_port).await?;
+        server(listener, shared)
+    }
+
+    /// Serves on a listening socket made elsewhere: one inherited from a
+    /// parent process or systemd socket activation (e.g. with the `listenfd`
+    /// crate), or shared with another server for a handoff: a new server on
+    /// a clone of the socket (`try_clone`) takes over while the old one shuts
+    /// down, and since the socket itself is never closed, no connection is
+    /// refused or reset. [`backlog`](Self::backlog) and
+    /// [`reuse_port`](Self::reuse_port) do not apply. Call it inside a Tokio
+    /// runtime.
+    pub async fn bind_listener(self, listener: std::net::TcpListener) -> Result<Server, Error> {
+        let shared = self.into_shared()?;
+        listener.set_nonblocking(true)?;
+        server(TcpListener::from_std(listener)?, shared)
+    }
+
+    /// Checks the configuration and builds what connections share.
+    fn into_shared(self) -> Result<Shared, Error> {
         if let Some(e) = self.config_error {
             return Err(Error::Config(e));
         }
@@ -154,25 +238,35 @@ impl ServerBuilder {
                 server_config_from_pem_files(cert, key).map_err(|e| Error::Config(e.0))?,
             )),
         };
-        let listener = listen(addr, self.backlog).await?;
-        let local_addr = listener.local_addr()?;
-        Ok(Server {
-            listener,
-            local_addr,
-            shared: Arc::new(Shared {
-                auth,
-                tls,
-                failures: FailureLimiter::new(&self.limits),
-                limits: Arc::new(self.limits.clone()),
-            }),
-            connections: Arc::new(Semaphore::new(self.limits.max_connections)),
-            shutdown: CancellationToken::new(),
+        Ok(Shared {
+            auth,
+            tls,
+            failures: FailureLimiter::new(&self.limits),
+            limits: Arc::new(self.limits),
+            health: self.health_action.map(HealthCheck::new),
+            draining: CancellationToken::new(),
+            proxy: self.proxy_trusted.map(ProxyProtocol::new),
         })
     }
 }
 
-/// Binds the first address of `addr` that works, with `backlog`.
-async fn listen(addr: impl ToSocketAddrs, backlog: u32) -> std::io::Result<TcpListener> {
+fn server(listener: TcpListener, shared: Shared) -> Result<Server, Error> {
+    Ok(Server {
+        local_addr: listener.local_addr()?,
+        listener,
+        connections: Arc::new(Semaphore::new(shared.limits.max_connections)),
+        shared: Arc::new(shared),
+        shutdown: CancellationToken::new(),
+    })
+}
+
+/// Binds the first address of `addr` that works, with `backlog` (and
+/// `SO_REUSEPORT` if asked).
+async fn listen(
+    addr: impl ToSocketAddrs,
+    backlog: u32,
+    reuse_port: bool,
+) -> std::io::Result<TcpListener> {
     let mut last_error = None;
     for candidate in tokio::net::lookup_host(addr).await? {
         let socket = if candidate.is_ipv4() {
@@ -182,6 +276,12 @@ async fn listen(addr: impl ToSocketAddrs, backlog: u32) -> std::io::Result<TcpLi
         };
         #[cfg(unix)]
         socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        if reuse_port {
+            socket.set_reuseport(true)?;
+        }
+        #[cfg(not(unix))]
+        let _ = reuse_port; // no SO_REUSEPORT: ignored
         match socket.bind(candidate).and_then(|()| socket.listen(backlog)) {
             Ok(listener) => return Ok(listener),
             Err(e) => last_error = Some(e),

@@ -25,7 +25,7 @@ use crate::message::{write_response, ErrorBody, Request};
 use crate::transport::Stream;
 
 pub(super) async fn serve_connection<H: Handler>(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     handler: Arc<H>,
@@ -33,6 +33,24 @@ pub(super) async fn serve_connection<H: Handler>(
 ) {
     let limits = shared.limits.clone();
     let started = Instant::now();
+    let peer = match &shared.proxy {
+        None => peer,
+        Some(proxy) => {
+            // At shutdown, a header still missing gets the same moment as a request.
+            let stopping = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_READ_GRACE).await;
+            };
+            let client = tokio::select! {
+                client = proxy.client_addr(&mut tcp, peer, limits.read_timeout) => client,
+                _ = stopping => None,
+            };
+            match client {
+                Some(client) => client,
+                None => return,
+            }
+        }
+    };
     let stream = match &shared.tls {
         None => Stream::Tcp(tcp),
         Some(acceptor) => {
@@ -106,8 +124,11 @@ pub(super) async fn serve_connection<H: Handler>(
         conn.first_code = None;
         // Closing after a unary response is the reference's behaviour; only a
         // client that asks (`"tpp_keep_alive": true`) gets the connection kept.
-        conn.promise_keep_alive =
-            limits.keep_alive && conn.ctx.request.wants_keep_alive() && !shutdown.is_cancelled();
+        // Once shutdown starts, nothing more is promised, so clients move
+        // (through a balancer, to another replica) after their next answer.
+        conn.promise_keep_alive = limits.keep_alive
+            && conn.ctx.request.wants_keep_alive()
+            && !shared.draining.is_cancelled();
         // Requests already waiting behind this one: its answer leaves with
         // theirs, in one write (as Redis does), instead of one write each.
         conn.batch =
@@ -188,6 +209,21 @@ async fn close_after_answering(io: &mut FramedRead<Stream, FrameCodec>) {
 
 /// How long [`close_after_answering`] waits for the client's close.
 const LINGER: Duration = Duration::from_secs(1);
+
+/// Sends an already framed answer, then closes (the health probe's).
+pub(super) async fn answer_frame_and_close(
+    io: &mut FramedRead<Stream, FrameCodec>,
+    frame: &[u8],
+    limits: &Limits,
+) {
+    let write = async {
+        let stream = io.get_mut();
+        stream.write_all(frame).await?;
+        stream.flush().await
+    };
+    let _ = tokio::time::timeout(limits.write_timeout, write).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
+}
 
 pub(super) enum Next {
     Frame(Bytes),

@@ -78,12 +78,13 @@ impl Connection {
         self.sent
     }
 
-    /// Resolves when the server starts shutting down: long streams should end.
+    /// Resolves when the shutting-down server stops accepting (after its
+    /// [`Limits::shutdown_delay`]): long streams should end.
     pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
         self.shutdown.clone().cancelled_owned()
     }
 
-    /// Whether the server is shutting down.
+    /// Whether the server is shutting down and no longer accepting.
     pub fn is_shutting_down(&self) -> bool {
         self.shutdown.is_cancelled()
     }

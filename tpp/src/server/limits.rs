@@ -52,6 +52,11 @@ pub struct Limits {
     /// See [`auth_failures`](Self::auth_failures) (default 5 s: one more
     /// verification every 5 s for an address over the limit).
     pub auth_failure_interval: Duration,
+    /// On shutdown, how long the server goes on accepting and serving after
+    /// its health action starts failing (default 0: no delay), so a load
+    /// balancer marks the replica down before it stops accepting. Set it to
+    /// the balancer's time to notice: HAProxy's `inter × fall` plus a margin.
+    pub shutdown_delay: Duration,
 }
 
 impl Default for Limits {
@@ -67,6 +72,7 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(30),
             auth_failures: 5,
             auth_failure_interval: Duration::from_secs(5),
+            shutdown_delay: Duration::ZERO,
         }
     }
 }

@@ -17,10 +17,12 @@ mod builder;
 mod conn_loop;
 mod connection;
 mod context;
+mod health;
 mod large_answer;
 mod limits;
 mod peer_watch;
 mod pipeline;
+mod proxy;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,7 +36,9 @@ pub use accept::{Server, ShutdownHandle};
 pub use builder::ServerBuilder;
 pub use connection::Connection;
 pub use context::Context;
+pub use health::DEFAULT_HEALTH_ACTION;
 pub use limits::Limits;
+pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
 
 /// Handles one authenticated request, like toxiccore's
 /// `BaseToxicProtocol.client_connected`.
@@ -85,4 +89,10 @@ pub(super) struct Shared {
     pub(super) tls: Option<TlsAcceptor>,
     pub(super) limits: Arc<Limits>,
     pub(super) failures: auth_guard::FailureLimiter,
+    /// The health action, if enabled (see health.rs).
+    pub(super) health: Option<health::HealthCheck>,
+    /// Cancelled when shutdown starts: the health action fails from then on.
+    pub(super) draining: tokio_util::sync::CancellationToken,
+    /// PROXY protocol, if enabled (see proxy.rs).
+    pub(super) proxy: Option<proxy::ProxyProtocol>,
 }

@@ -22,6 +22,7 @@ use crate::transport::Stream;
 /// The outcome of the checks before the handler runs.
 pub(super) enum Checked {
     Ok(Request),
+    /// Answered here (refused, or a health probe): the connection closes.
     Refused,
 }
 
@@ -45,6 +46,13 @@ pub(super) async fn check_request(
             return Checked::Refused;
         }
     };
+    // The balancer's probe carries no token: answered (and closed) here.
+    if let Some(health) = shared.health.as_ref().filter(|h| h.is_probe(&request)) {
+        if flush_pending(io, pending, limits).await.is_ok() {
+            health.answer(io, &shared.draining, limits).await;
+        }
+        return Checked::Refused;
+    }
     let verdict = match request.token_field() {
         TokenField::Missing => {
             warn!(%peer, "no auth token");
