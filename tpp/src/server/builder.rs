@@ -9,7 +9,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::{Limits, Server, Shared};
+use super::{metrics::ServerMetrics, Layer, Limits, Server, Shared};
 use crate::auth::{Authenticator, BcryptToken, PlainToken};
 use crate::error::Error;
 use crate::tls::server_config_from_pem_files;
@@ -27,6 +27,8 @@ pub struct ServerBuilder {
     pub(super) backlog: u32,
     pub(super) tls: Tls,
     pub(super) limits: Limits,
+    pub(super) layers: Vec<Arc<dyn Layer>>,
+    pub(super) metrics: bool,
 }
 
 impl ServerBuilder {
@@ -129,6 +131,38 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds a [`Layer`] around every request. Layers run in the order they
+    /// are added: the first one added is the outermost.
+    pub fn layer(mut self, layer: impl Layer) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
+    }
+
+    /// Records metrics through the `metrics` facade (default off: then
+    /// nothing is recorded and nothing is paid). Install the recorder (e.g.
+    /// `metrics-exporter-prometheus`) before [`bind`](Self::bind): the
+    /// server registers its handles there.
+    ///
+    /// | metric | kind | labels |
+    /// |---|---|---|
+    /// | `tpp_requests_total` | counter | `action`, `code` (the last code sent; `none` if nothing was) |
+    /// | `tpp_request_duration_seconds` | histogram | `action` |
+    /// | `tpp_requests_in_flight` | gauge | |
+    /// | `tpp_stream_items_sent_total` | counter | `action` |
+    /// | `tpp_connections_open` | gauge | |
+    /// | `tpp_connections_accepted_total` | counter | |
+    /// | `tpp_connections_refused_total` | counter | (connection limit reached) |
+    /// | `tpp_auth_failures_total` | counter | `reason`: `missing`, `refused` |
+    /// | `tpp_auth_checks_total` | counter | `cache`: `hit` (decided at once: a bcrypt cache hit, a plain token), `miss` (waited: a bcrypt verification) |
+    /// | `tpp_frame_errors_total` | counter | `kind`: `framing`, `bad_data`, `truncated`, `io` |
+    ///
+    /// Requests for actions the service does not have are labelled
+    /// `action="<unknown>"`, so peers cannot create series at will.
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
     /// Binds the listening socket (port 0 picks a free port; see
     /// [`Server::local_addr`]). Fails on an unusable configuration.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
@@ -156,6 +190,8 @@ impl ServerBuilder {
                 auth,
                 tls,
                 limits: Arc::new(self.limits.clone()),
+                layers: self.layers.into(),
+                metrics: self.metrics.then(ServerMetrics::register),
             }),
             connections: Arc::new(Semaphore::new(self.limits.max_connections)),
             shutdown: CancellationToken::new(),

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Limits};
+use super::{observe::Observer, Context, Limits};
 use crate::error::Error;
 use crate::frame::{header_at_end, put_header, FrameCodec, FrameError, HEADER_ROOM};
 use crate::message::{append_response, append_result, ErrorBody, Request};
@@ -26,6 +26,7 @@ pub struct Connection {
     pub(super) scratch: Vec<u8>,
     pub(super) sent: usize,
     pub(super) first_code: Option<i64>,
+    pub(super) last_code: Option<i64>,
     pub(super) keep_open: bool,
     /// The request asked for keep-alive and the server allows it: the first
     /// response carries `"tpp_keep_alive": true`.
@@ -35,6 +36,7 @@ pub struct Connection {
     pub(super) batch: bool,
     /// Responses not written yet (see `batch`), in order.
     pub(super) pending: Vec<u8>,
+    pub(super) observer: Option<Box<Observer>>,
     pub(super) limits: Arc<Limits>,
     pub(super) shutdown: CancellationToken,
 }
@@ -110,7 +112,11 @@ impl Connection {
             promise_keep_alive(&mut self.scratch);
         }
         self.first_code.get_or_insert(code);
+        self.last_code = Some(code);
         self.sent += 1;
+        if let Some(observer) = self.observer.as_deref_mut() {
+            observer.on_response(&self.ctx, code);
+        }
         let frame = finish_frame(&mut self.scratch);
         let out = if self.pending.is_empty() && !self.batch {
             frame

@@ -3,7 +3,13 @@
 //! One request goes through the layers in this order, each failure answered
 //! as the reference answers it and the connection then closed:
 //! frame → envelope (bad data, code 1) → token (code 2/3) → action (code 1)
-//! → your [`Handler`].
+//! → [`Layer`]s → your [`Handler`].
+//!
+//! Operating it: the caller's [`Identity`](crate::auth::Identity) (from the
+//! authenticator) and the request id are in the [`Context`]; [`Layer`]s
+//! (layer.rs) wrap every request; [`ServerBuilder::metrics`] records through
+//! the `metrics` facade (metrics.rs); spans are described in [`crate::trace`]
+//! (observe.rs applies all three to each request).
 //!
 //! Layout: [`ServerBuilder`] (builder.rs) binds a [`Server`] (accept.rs),
 //! whose accept loop hands each connection to conn_loop.rs; every request
@@ -16,7 +22,10 @@ mod builder;
 mod conn_loop;
 mod connection;
 mod context;
+mod layer;
 mod limits;
+mod metrics;
+mod observe;
 mod pipeline;
 
 use std::future::Future;
@@ -31,6 +40,7 @@ pub use accept::{Server, ShutdownHandle};
 pub use builder::ServerBuilder;
 pub use connection::Connection;
 pub use context::Context;
+pub use layer::{ConcurrencyLimit, Layer, Next};
 pub use limits::Limits;
 
 /// Handles one authenticated request, like toxiccore's
@@ -81,4 +91,6 @@ pub(super) struct Shared {
     pub(super) auth: Arc<dyn Authenticator>,
     pub(super) tls: Option<TlsAcceptor>,
     pub(super) limits: Arc<Limits>,
+    pub(super) layers: Box<[Arc<dyn Layer>]>,
+    pub(super) metrics: Option<metrics::ServerMetrics>,
 }
