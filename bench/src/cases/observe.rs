@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{load_row, sanity, Bench, SMALL, TOKEN};
 use crate::docs::{body, request_frame};
-use crate::load::{Mode, Target};
+use crate::load::{self, Mode, Target};
 use crate::report::{self, Goal};
 
 impl Bench {
@@ -16,7 +16,8 @@ impl Bench {
         sanity(off.port, false, true).await?;
         let on = self.spawn_tpp("tpp observed", &["--token", TOKEN, "--observe"])?;
         sanity(on.port, false, true).await?;
-        let echo: Arc<[u8]> = request_frame(TOKEN, "echo", &body(SMALL)).into();
+        // A tpp server keeps the connection only when asked (issue 11).
+        let echo: Arc<[u8]> = load::asking_keep_alive(&request_frame(TOKEN, "echo", &body(SMALL)));
         let off_spec = self.spec(Target::tcp(off.port), Mode::KeepAlive, &echo);
         let on_spec = self.spec(Target::tcp(on.port), Mode::KeepAlive, &echo);
         let case = "Observability: keep-alive, 100 B body";
