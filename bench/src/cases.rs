@@ -1,4 +1,7 @@
-//! The cases of issue #5, in the order of the table.
+//! The cases of issue #5, in the order of the table (and, in observe.rs,
+//! the cost of metrics and tracing).
+
+mod observe;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -95,6 +98,10 @@ impl Bench {
         if self.cfg.runs("dyn") {
             let result = self.dyn_mode().await;
             self.failed("Dyn mode", result);
+        }
+        if self.cfg.runs("observe") {
+            let result = self.observability().await;
+            self.failed("Observability", result);
         }
         Ok(())
     }

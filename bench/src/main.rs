@@ -42,16 +42,18 @@ OPTIONS:
     --quick         short run (~1 minute) instead of the full one (~3.5 minutes)
     --clients N     concurrent load-generator clients (default 32)
     --threads N     tokio worker threads of every server (default: core count)
-    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec,dyn
+    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec,dyn,observe
     -h, --help      this text
 
 ENVIRONMENT:
     TPP_PYTHON      a Python with toxicbuild-core installed (default: .venv/bin/python
                     at the workspace root); without it the reference cases are skipped
+    TPP_BENCH_OBSERVE   `metrics` or `tracing`: the observed server of the `observe`
+                    group turns on only that one (default: both)
 
 Prints one markdown table on stdout (progress goes to stderr).
 Internal subcommands (also handy for profiling one side by hand):
-    tpp-bench serve-tpp --token T | --hash H [--tls CERT KEY] [--dyn] [--threads N]
+    tpp-bench serve-tpp --token T | --hash H [--tls CERT KEY] [--dyn] [--threads N] [--observe]
     tpp-bench serve-floor --token T [--threads N]
     tpp-bench load --port P [--pid SERVER_PID] [--tls] [--one-shot] [--size BYTES]
                    [--action echo|echo_raw] [--clients N] [--secs S] [--token T]

@@ -1,7 +1,7 @@
 //! The server subcommands the bench runs as child processes:
 //!
 //! ```text
-//! tpp-bench serve-tpp   --threads N (--token T | --hash BCRYPT) [--tls CERT KEY] [--dyn]
+//! tpp-bench serve-tpp   --threads N (--token T | --hash BCRYPT) [--tls CERT KEY] [--dyn] [--observe]
 //! tpp-bench serve-floor --threads N --token T
 //! ```
 //!
@@ -23,6 +23,7 @@ struct Opts {
     tls: Option<(String, String)>,
     /// `--dyn`: serve the `#[toxic_service(dyn)]` echo from an `Arc<dyn BenchDyn>`.
     dyn_mode: bool,
+    observe: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -32,6 +33,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         hash: None,
         tls: None,
         dyn_mode: false,
+        observe: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -40,6 +42,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--threads" => o.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--token" => o.token = Some(value()?),
             "--hash" => o.hash = Some(value()?),
+            "--observe" => o.observe = true,
             "--tls" => {
                 let cert = value()?;
                 let key = value()?;
@@ -66,8 +69,12 @@ pub fn main_tpp(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
     crate::procs::raise_fd_limit();
     crate::procs::exit_with_parent();
+    if o.observe {
+        observe()?;
+    }
     runtime(o.threads).block_on(async move {
         let mut builder = tpp::Server::builder()
+            .metrics(o.observe)
             // The bench holds 10 000 idle connections (default limit 4096)
             // and must not see them closed while it measures.
             .max_connections(20_000)
@@ -94,6 +101,30 @@ pub fn main_tpp(args: &[String]) -> Result<(), String> {
         };
         served.map_err(|e| e.to_string())
     })
+}
+
+/// `--observe`: metrics and tracing as a production server would have them:
+/// the Prometheus recorder (never scraped here: recording is the cost) and a
+/// fmt subscriber at INFO (to a sink), so every request span is recorded.
+/// `TPP_BENCH_OBSERVE=metrics` or `=tracing` keeps only that one, to tell
+/// their costs apart.
+fn observe() -> Result<(), String> {
+    let only = std::env::var("TPP_BENCH_OBSERVE").unwrap_or_default();
+    if only != "tracing" {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| format!("metrics recorder: {e}"))?;
+    }
+    if only == "metrics" {
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::sink)
+        // As to a log file or journald.
+        .with_ansi(false)
+        .try_init()
+        .map_err(|e| format!("tracing subscriber: {e}"))
 }
 
 /// `serve-floor`: the hand-written floor server.

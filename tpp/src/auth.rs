@@ -1,9 +1,18 @@
-//! Authentication: who may call.
+//! Authentication: who may call, and who the caller is.
 //!
-//! Three authenticators ship with tpp: [`BcryptToken`] (the bcrypt hash a
-//! toxiccore deployment stores), [`PlainToken`] (a shared secret compared in
-//! constant time) and [`FnAuth`] (any closure). Implement [`Authenticator`]
-//! for anything else, including checks that need to wait on I/O.
+//! Three single-secret authenticators ship with tpp: [`BcryptToken`] (the
+//! bcrypt hash a toxiccore deployment stores), [`PlainToken`] (a shared
+//! secret compared in constant time) and [`FnAuth`] (any closure). Two more
+//! tell callers apart, giving each one its own token, as toxicbuild
+//! deployments do per component: [`UserTokens`] (user → plain token) and
+//! [`UserHashes`] (user → bcrypt hash). Those name the caller: the
+//! [`Identity`] they return is stored in the request's
+//! [`Context`](crate::Context) for handlers and layers. Implement
+//! [`Authenticator`] for anything else, including checks that need to wait
+//! on I/O.
+
+mod identity;
+mod users;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,31 +24,83 @@ use tracing::debug;
 
 use crate::BoxFuture;
 
+pub use identity::Identity;
+pub use users::{UserHashes, UserTokens};
+
 /// bcrypt reads at most 72 bytes of a password; longer tokens are refused
 /// rather than silently truncated.
 pub const BCRYPT_MAX_TOKEN_LEN: usize = 72;
 
-/// The outcome of [`Authenticator::check`]: decided now, or after some work.
+/// The outcome of [`Authenticator::check`]: decided now, or after some work;
+/// a yes/no, or the caller's [`Identity`].
 pub enum AuthCheck<'a> {
-    /// Decided without waiting: `true` accepts the token.
+    /// Decided without waiting: `true` accepts the token (the caller stays
+    /// anonymous: [`Context::identity`](crate::Context::identity) is `None`).
     Done(bool),
     /// Needs to wait (bcrypt on a blocking thread, a lookup…).
     Pending(BoxFuture<'a, bool>),
+    /// Decided without waiting: `Some` accepts the token and names the caller.
+    Identified(Option<Identity>),
+    /// Needs to wait, then `Some` accepts the token and names the caller.
+    PendingIdentity(BoxFuture<'a, Option<Identity>>),
 }
 
+/// The token was refused ("Bad auth token", code 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused;
+
 impl AuthCheck<'_> {
-    /// Waits for the verdict.
+    /// Waits for the verdict: whether the token is accepted.
     pub async fn verdict(self) -> bool {
+        self.identity().await.is_ok()
+    }
+
+    /// Waits for the outcome: `Ok(Some(identity))` for a named caller,
+    /// `Ok(None)` for an accepted but anonymous one.
+    pub async fn identity(self) -> Result<Option<Identity>, Refused> {
         match self {
-            AuthCheck::Done(v) => v,
-            AuthCheck::Pending(f) => f.await,
+            AuthCheck::Done(true) => Ok(None),
+            AuthCheck::Done(false) => Err(Refused),
+            AuthCheck::Pending(f) => f.await.then_some(None).ok_or(Refused),
+            AuthCheck::Identified(id) => id.map(Some).ok_or(Refused),
+            AuthCheck::PendingIdentity(f) => f.await.map(Some).ok_or(Refused),
         }
+    }
+
+    /// Whether the check was decided without waiting (for a [`BcryptToken`]:
+    /// a cache hit).
+    pub fn is_immediate(&self) -> bool {
+        matches!(self, AuthCheck::Done(_) | AuthCheck::Identified(_))
     }
 }
 
-/// Decides whether a request's token is accepted. The server calls it with
-/// non-empty string tokens only; a missing token is answered before
-/// ("No auth token", code 2), a refused one after ("Bad auth token", code 3).
+/// Decides whether a request's token is accepted and, optionally, who the
+/// caller is. The server calls it with non-empty string tokens only; a
+/// missing token is answered before ("No auth token", code 2), a refused one
+/// after ("Bad auth token", code 3).
+///
+/// A per-action authorization check then reads the identity in a layer or a
+/// handler:
+///
+/// ```
+/// use tpp::auth::{AuthCheck, Authenticator, Identity};
+///
+/// /// Accepts `"<name>:letmein"` and names the caller `<name>`.
+/// struct Demo;
+///
+/// impl Authenticator for Demo {
+///     fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a> {
+///         let caller = token.strip_suffix(":letmein").map(Identity::new);
+///         AuthCheck::Identified(caller)
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let who = Demo.check("ci:letmein").identity().await.unwrap();
+/// assert_eq!(who.unwrap().name(), "ci");
+/// assert!(!Demo.check("ci:guess").verdict().await);
+/// # });
+/// ```
 pub trait Authenticator: Send + Sync + 'static {
     /// Checks `token`.
     fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a>;
@@ -51,7 +112,7 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
     }
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, bytes).as_ref());
     out
@@ -77,7 +138,7 @@ impl PlainToken {
 /// `given == secret`, in time that depends on `given.len()` only. (No
 /// digest: hashing the token on every request cost more than the rest of the
 /// envelope's handling.)
-fn constant_time_eq(secret: &[u8], given: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(secret: &[u8], given: &[u8]) -> bool {
     if secret.is_empty() {
         // The server never presents an empty token; nothing can match.
         return false;

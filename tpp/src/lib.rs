@@ -90,19 +90,22 @@ pub mod server;
 pub mod service;
 pub mod stream;
 pub mod tls;
+pub mod trace;
 pub mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
 
-pub use auth::{Authenticator, BcryptToken, FnAuth, PlainToken};
+pub use auth::{Authenticator, BcryptToken, FnAuth, Identity, PlainToken, UserHashes, UserTokens};
 pub use client::{
     Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection, ResponseStream,
 };
 pub use error::Error;
 pub use frame::{FrameCodec, FrameError};
 pub use message::{Request, Response};
-pub use server::{Connection, Context, Handler, Limits, Server, ServerBuilder, ShutdownHandle};
+pub use server::{
+    Connection, Context, Handler, Layer, Limits, Next, Server, ServerBuilder, ShutdownHandle,
+};
 pub use service::{ActionError, ActionInfo, ActionKind, ParamInfo, Router, Service, ToxicError};
 pub use stream::{ItemSender, ItemStream};
 pub use tokio_rustls::rustls;

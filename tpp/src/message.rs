@@ -97,6 +97,7 @@ pub struct Request {
     body: Option<Range<usize>>,
     extras: Map<String, Value>,
     keep_alive: bool,
+    reserved: Map<String, Value>,
 }
 
 /// The request field by which a client asks the server to keep the
@@ -104,8 +105,10 @@ pub struct Request {
 /// toxiccore servers ignore it, as they ignore every unknown top-level field.
 pub const KEEP_ALIVE_FIELD: &str = "tpp_keep_alive";
 
-/// The prefix of the framework's own top-level fields (`tpp_keep_alive`…):
-/// recognised by the server and never shown to handlers as extras.
+/// The prefix of the framework's own top-level fields (`tpp_keep_alive`,
+/// `tpp_request_id`, `tpp_traceparent`…): recognised by the server and never
+/// shown to handlers as extras ([`Request::reserved`] has them). toxiccore
+/// ignores unknown top-level fields, so they are safe to send to it.
 pub const RESERVED_PREFIX: &str = "tpp_";
 
 impl Request {
@@ -134,6 +137,7 @@ impl Request {
             body: fields.body,
             extras: fields.extras,
             keep_alive: fields.keep_alive,
+            reserved: fields.reserved,
             payload,
         })
     }
@@ -147,6 +151,7 @@ impl Request {
             body: None,
             extras: Map::new(),
             keep_alive: false,
+            reserved: Map::new(),
         }
     }
 
@@ -203,7 +208,8 @@ impl Request {
     }
 
     /// An extra top-level field (anything but `token`, `action`, `body` and
-    /// the framework's `tpp_*` fields), such as toxicbuild's `user_id`.
+    /// the [reserved](RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
+    /// `user_id`.
     pub fn extra(&self, key: &str) -> Option<&Value> {
         self.extras.get(key)
     }
@@ -211,6 +217,12 @@ impl Request {
     /// All extra top-level fields.
     pub fn extras(&self) -> &Map<String, Value> {
         &self.extras
+    }
+
+    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`]), such as
+    /// `tpp_request_id`.
+    pub fn reserved(&self, key: &str) -> Option<&Value> {
+        self.reserved.get(key)
     }
 
     /// The whole payload as received.
@@ -418,6 +430,7 @@ struct Envelope<'a> {
     body: Option<&'a RawValue>,
     extras: Map<String, Value>,
     keep_alive: bool,
+    reserved: Map<String, Value>,
 }
 
 /// What a request keeps of its envelope: positions in the payload.
@@ -427,6 +440,7 @@ struct Fields {
     body: Option<Range<usize>>,
     extras: Map<String, Value>,
     keep_alive: bool,
+    reserved: Map<String, Value>,
 }
 
 impl Fields {
@@ -456,6 +470,7 @@ impl Fields {
             body: envelope.body.map(|raw| str_range(text, raw.get())),
             extras: envelope.extras,
             keep_alive: envelope.keep_alive,
+            reserved: envelope.reserved,
         })
     }
 
@@ -491,6 +506,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
             body: None,
             extras: Map::new(),
             keep_alive: false,
+            reserved: Map::new(),
         };
         let mut keys = 0usize;
         while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
@@ -504,7 +520,8 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
                 KEEP_ALIVE_FIELD => env.keep_alive = map.next_value::<IsTrue>()?.0,
                 // The framework's own fields are not application extras.
                 k if k.starts_with(RESERVED_PREFIX) => {
-                    map.next_value::<IgnoredAny>()?;
+                    let value = map.next_value::<Value>()?;
+                    env.reserved.insert(key.into_owned(), value);
                 }
                 _ => {
                     let value = match self.literals {
@@ -563,11 +580,16 @@ pub(crate) struct OutgoingRequest<'a, B: ?Sized> {
     pub extras: &'a Map<String, Value>,
     /// Adds `"tpp_keep_alive": true` (see [`KEEP_ALIVE_FIELD`]).
     pub keep_alive: bool,
+    /// `tpp_request_id` and `tpp_traceparent`, when sent.
+    pub trace: Option<(&'a str, Option<&'a str>)>,
 }
 
 impl<B: Serialize + ?Sized> Serialize for OutgoingRequest<'_, B> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let fields = 3 + self.extras.len() + usize::from(self.keep_alive);
+        let fields = 3
+            + self.extras.len()
+            + usize::from(self.keep_alive)
+            + 2 * usize::from(self.trace.is_some());
         let mut map = s.serialize_map(Some(fields))?;
         map.serialize_entry("action", self.action)?;
         map.serialize_entry("body", self.body)?;
@@ -577,6 +599,12 @@ impl<B: Serialize + ?Sized> Serialize for OutgoingRequest<'_, B> {
         }
         if self.keep_alive {
             map.serialize_entry(KEEP_ALIVE_FIELD, &true)?;
+        }
+        if let Some((request_id, traceparent)) = self.trace {
+            map.serialize_entry(crate::trace::REQUEST_ID_FIELD, request_id)?;
+            if let Some(tp) = traceparent {
+                map.serialize_entry(crate::trace::TRACEPARENT_FIELD, tp)?;
+            }
         }
         map.end()
     }

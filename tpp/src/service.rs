@@ -137,6 +137,7 @@ impl ToxicError for std::convert::Infallible {
 /// closes the connection afterwards, as for every refused request.
 pub async fn answer_unknown_action(conn: &mut Connection) -> Result<(), Error> {
     conn.close();
+    conn.observe_unknown_action();
     let message = format!("Action {} does not exist", conn.action());
     conn.send_error(1, &message).await
 }

@@ -160,6 +160,7 @@ where
     if let Some(ack) = ack {
         conn.send_result(ack).await?;
     }
+    conn.observe_stream();
     let shutdown = conn.shutdown_signal();
     tokio::pin!(shutdown);
     loop {

@@ -16,12 +16,14 @@ impl Client {
         body: &B,
     ) -> Result<Response, ClientError> {
         let pool = &self.inner.pool;
+        let trace = crate::trace::outgoing();
         let request = OutgoingRequest {
             action,
             body,
             token: self.token.as_deref(),
             extras: &self.extras,
             keep_alive: pool.enabled(),
+            trace: trace.as_ref().map(|(id, tp)| (&**id, tp.as_deref())),
         };
         if let Some(pipelines) = self.inner.pipelines.as_ref().filter(|p| !p.refused()) {
             let frame = super::conn::encode_request(&request)?;

@@ -47,12 +47,14 @@ impl ClientConnection {
         token: Option<&str>,
         extras: &Map<String, Value>,
     ) -> Result<(), ClientError> {
+        let trace = crate::trace::outgoing();
         self.write(&OutgoingRequest {
             action,
             body,
             token,
             extras,
             keep_alive: false,
+            trace: trace.as_ref().map(|(id, tp)| (&**id, tp.as_deref())),
         })
         .await
     }

@@ -613,7 +613,8 @@ impl Client {
         action: &str,
         body: &B,
     ) -> Result<Response, ClientError> {
-        self.bounded(self.exchange(action, body)).await
+        let call = self.bounded(self.exchange(action, body));
+        crate::trace::client_call(action, self.addr(), call).await
     }
 
     /// Calls `action` and returns `body[action]` deserialized, as toxiccore's
@@ -651,10 +652,13 @@ impl Client {
         body: &B,
         item_timeout: Option<Duration>,
     ) -> Result<ResponseStream, ClientError> {
-        let mut conn = self.connect().await?;
-        let write = conn.write_request(action, body, self.token.as_deref(), &self.extras);
-        self.bounded(write).await?;
-        Ok(conn.into_stream(item_timeout))
+        let call = async {
+            let mut conn = self.connect().await?;
+            let write = conn.write_request(action, body, self.token.as_deref(), &self.extras);
+            self.bounded(write).await?;
+            Ok(conn.into_stream(item_timeout))
+        };
+        crate::trace::client_call(action, self.addr(), call).await
     }
 
     /// Calls a streaming `action` that acknowledges first, like the hole's
@@ -701,7 +705,8 @@ impl Client {
             let ack: A = action_result(&response, action)?;
             Ok((ack, conn))
         };
-        let (ack, conn) = self.bounded(acknowledged).await?;
+        let call = self.bounded(acknowledged);
+        let (ack, conn) = crate::trace::client_call(action, self.addr(), call).await?;
         Ok((ack, conn.into_stream(item_timeout)))
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use super::{
     builder::Tls, conn_loop::serve_connection, connection::write_frame, Handler, Limits,
@@ -58,6 +58,8 @@ impl Server {
             health_action: None,
             proxy_trusted: None,
             reuse_port: false,
+            layers: Vec::new(),
+            metrics: false,
         }
     }
 
@@ -173,6 +175,9 @@ impl<H: Handler> Admission<H> {
         let _ = tcp.set_nodelay(true);
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             warn!(%peer, "connection limit reached; answering busy");
+            if let Some(m) = &self.shared.metrics {
+                m.connections_refused.increment(1);
+            }
             if let Ok(p) = self.busy_answers.clone().try_acquire_owned() {
                 let shared = self.shared.clone();
                 self.tracker.spawn(async move {
@@ -190,10 +195,20 @@ impl<H: Handler> Admission<H> {
             // Boxed: the task's own future stays a few words, so spawning
             // does not copy the whole connection state (Connection, the
             // handler's future) from the stack into the task.
-            let connection = Box::pin(serve_connection(tcp, peer, shared, handler, closing));
+            let span = crate::trace::connection_span(peer, shared.tls.is_some());
+            if let Some(m) = &shared.metrics {
+                m.connections_accepted.increment(1);
+                m.connections_open.increment(1.0);
+            }
+            let metered = shared.clone();
+            let connection =
+                Box::pin(serve_connection(tcp, peer, shared, handler, closing).instrument(span));
             tokio::select! {
                 _ = connection => {}
                 _ = force.cancelled() => debug!(%peer, "connection dropped after the grace period"),
+            }
+            if let Some(m) = &metered.metrics {
+                m.connections_open.decrement(1.0);
             }
             drop(permit);
         });

@@ -13,7 +13,7 @@ use tracing::{debug, warn};
 
 use super::peer_watch::{Input, PeerWatch};
 use super::{Limits, Shared};
-use crate::auth::AuthCheck;
+use crate::auth::{AuthCheck, Identity, Refused};
 use crate::frame::FrameCodec;
 use crate::transport::Stream;
 
@@ -154,19 +154,25 @@ pub(super) async fn verdict<'a>(
     io: &mut FramedRead<Stream, FrameCodec>,
     shared: &Shared,
     peer: SocketAddr,
-) -> Option<bool> {
-    if let AuthCheck::Done(verdict) = check() {
-        return Some(verdict);
+) -> Option<Result<Option<Identity>, Refused>> {
+    let first = check();
+    let immediate = first.is_immediate();
+    if let Some(m) = &shared.metrics {
+        m.auth_checked(immediate);
     }
+    if immediate {
+        return Some(first.identity().await);
+    }
+    drop(first);
     let limiter = &shared.failures;
     if !limiter.charge(peer.ip()) {
         warn!(%peer, "too many failed token verifications from this address; refused without verifying");
-        return Some(false);
+        return Some(Err(Refused));
     }
     let mut watch = PeerWatch::default();
     let verify = async {
         let _turn = limiter.turn(peer.ip()).await;
-        check().verdict().await
+        check().identity().await
     };
     let verdict = tokio::select! {
         biased;
@@ -176,7 +182,7 @@ pub(super) async fn verdict<'a>(
             return None;
         }
     };
-    if verdict {
+    if verdict.is_ok() {
         limiter.refund(peer.ip());
     }
     Some(verdict)

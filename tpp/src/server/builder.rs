@@ -11,7 +11,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    auth_guard::FailureLimiter, health::HealthCheck, proxy::ProxyProtocol, Limits, Server, Shared,
+    auth_guard::FailureLimiter, health::HealthCheck, metrics::ServerMetrics, proxy::ProxyProtocol,
+    Layer, Limits, Server, Shared,
 };
 use crate::auth::{Authenticator, BcryptToken, PlainToken};
 use crate::error::Error;
@@ -33,6 +34,8 @@ pub struct ServerBuilder {
     pub(super) health_action: Option<String>,
     pub(super) proxy_trusted: Option<Vec<IpAddr>>,
     pub(super) reuse_port: bool,
+    pub(super) layers: Vec<Arc<dyn Layer>>,
+    pub(super) metrics: bool,
 }
 
 impl ServerBuilder {
@@ -198,6 +201,38 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds a [`Layer`] around every request. Layers run in the order they
+    /// are added: the first one added is the outermost.
+    pub fn layer(mut self, layer: impl Layer) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
+    }
+
+    /// Records metrics through the `metrics` facade (default off: then
+    /// nothing is recorded and nothing is paid). Install the recorder (e.g.
+    /// `metrics-exporter-prometheus`) before [`bind`](Self::bind): the
+    /// server registers its handles there.
+    ///
+    /// | metric | kind | labels |
+    /// |---|---|---|
+    /// | `tpp_requests_total` | counter | `action`, `code` (the last code sent; `none` if nothing was) |
+    /// | `tpp_request_duration_seconds` | histogram | `action` |
+    /// | `tpp_requests_in_flight` | gauge | |
+    /// | `tpp_stream_items_sent_total` | counter | `action` |
+    /// | `tpp_connections_open` | gauge | |
+    /// | `tpp_connections_accepted_total` | counter | |
+    /// | `tpp_connections_refused_total` | counter | (connection limit reached) |
+    /// | `tpp_auth_failures_total` | counter | `reason`: `missing`, `refused` |
+    /// | `tpp_auth_checks_total` | counter | `cache`: `hit` (decided at once: a bcrypt cache hit, a plain token), `miss` (waited: a bcrypt verification) |
+    /// | `tpp_frame_errors_total` | counter | `kind`: `framing`, `bad_data`, `truncated`, `io` |
+    ///
+    /// Requests for actions the service does not have are labelled
+    /// `action="<unknown>"`, so peers cannot create series at will.
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
     /// Binds the listening socket (port 0 picks a free port; see
     /// [`Server::local_addr`]). Fails on an unusable configuration.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
@@ -246,6 +281,8 @@ impl ServerBuilder {
             health: self.health_action.map(HealthCheck::new),
             draining: CancellationToken::new(),
             proxy: self.proxy_trusted.map(ProxyProtocol::new),
+            layers: self.layers.into(),
+            metrics: self.metrics.then(ServerMetrics::register),
         })
     }
 }

@@ -17,6 +17,8 @@ use tracing::{debug, warn};
 
 use super::{
     connection::{flush_pending, write_frame},
+    metrics::FrameErrorKind,
+    observe::{Observer, RequestWatch},
     pipeline::{check_request, run_handler, Checked},
     Connection, Context, Handler, Limits, Shared,
 };
@@ -73,14 +75,18 @@ pub(super) async fn serve_connection<H: Handler>(
             request: Request::empty(),
             peer_addr: peer,
             secure: false,
+            identity: None,
+            trace: None,
         },
         scratch: Vec::new(),
         sent: 0,
         first_code: None,
+        last_code: None,
         keep_open: true,
         promise_keep_alive: false,
         batch: false,
         pending: Vec::new(),
+        observer: Observer::for_connection(&shared),
         limits: limits.clone(),
         shutdown: shutdown.clone(),
         watch: Default::default(),
@@ -105,7 +111,7 @@ pub(super) async fn serve_connection<H: Handler>(
             timer.as_mut(),
             cancelled.as_mut(),
             peer,
-            &limits,
+            &shared,
         )
         .await
         {
@@ -114,9 +120,9 @@ pub(super) async fn serve_connection<H: Handler>(
         };
         // Timed only for the debug log.
         let request_started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        conn.ctx.request =
+        (conn.ctx.request, conn.ctx.identity) =
             match check_request(&mut conn.io, &mut conn.pending, frame, &shared, peer).await {
-                Checked::Ok(r) => r,
+                Checked::Ok(r, identity) => (r, identity),
                 Checked::Refused => break,
             };
         first = false;
@@ -133,7 +139,11 @@ pub(super) async fn serve_connection<H: Handler>(
         // theirs, in one write (as Redis does), instead of one write each.
         conn.batch =
             conn.promise_keep_alive && conn.io.decoder().holds_whole_frame(conn.io.read_buffer());
-        let outcome = run_handler(&*handler, &mut conn, &limits).await;
+        conn.last_code = None;
+        let watch = RequestWatch::start(&mut conn, &shared);
+        let outcome = watch
+            .around(run_handler(&*handler, &mut conn, &limits, &shared.layers))
+            .await;
         let c = &mut conn;
         let action = c.action();
         let elapsed = request_started.map(|t| t.elapsed()).unwrap_or_default();
@@ -154,6 +164,7 @@ pub(super) async fn serve_connection<H: Handler>(
                 c.keep_open = false;
             }
         }
+        watch.finish(c, &shared);
         let reusable =
             c.promise_keep_alive && c.keep_open && c.sent == 1 && !shutdown.is_cancelled();
         if !reusable {
@@ -245,7 +256,7 @@ pub(super) async fn next_frame(
     timer: Pin<&mut tokio::time::Sleep>,
     cancelled: Pin<&mut WaitForCancellationFutureOwned>,
     peer: SocketAddr,
-    limits: &Limits,
+    shared: &Shared,
 ) -> Next {
     // A kept-alive connection with nothing buffered is idle: close it at once
     // on shutdown. Otherwise a request may be on its way: give it a moment.
@@ -289,10 +300,17 @@ pub(super) async fn next_frame(
         Ok(None) => Next::Close,
         Ok(Some(Ok(frame))) => Next::Frame(frame),
         Ok(Some(Err(e))) => {
+            if let Some(m) = &shared.metrics {
+                m.frame_error(match e {
+                    _ if e.is_answerable() => FrameErrorKind::Framing,
+                    FrameError::Truncated { .. } => FrameErrorKind::Truncated,
+                    _ => FrameErrorKind::Io,
+                });
+            }
             if e.is_answerable() {
                 warn!(%peer, error = %e, "framing error");
                 let msg = format!("Something wrong with your data: {e}");
-                answer_and_close(io, 1, &ErrorBody { error: &msg }, limits).await;
+                answer_and_close(io, 1, &ErrorBody { error: &msg }, &shared.limits).await;
             } else if let FrameError::Truncated { .. } = e {
                 debug!(%peer, error = %e, "peer closed mid-message");
             } else {

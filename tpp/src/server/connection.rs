@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::large_answer::{serialize_into, write_in_turns, INLINE_LIMIT};
 use super::peer_watch::{Input, PeerWatch};
-use super::{Context, Limits};
+use super::{observe::Observer, Context, Limits};
 use crate::error::Error;
 use crate::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
 use crate::message::{append_response, append_result, ErrorBody, Request};
@@ -28,6 +28,7 @@ pub struct Connection {
     pub(super) scratch: Vec<u8>,
     pub(super) sent: usize,
     pub(super) first_code: Option<i64>,
+    pub(super) last_code: Option<i64>,
     pub(super) keep_open: bool,
     /// The request asked for keep-alive and the server allows it: the first
     /// response carries `"tpp_keep_alive": true`.
@@ -37,6 +38,7 @@ pub struct Connection {
     pub(super) batch: bool,
     /// Responses not written yet (see `batch`), in order.
     pub(super) pending: Vec<u8>,
+    pub(super) observer: Option<Box<Observer>>,
     pub(super) limits: Arc<Limits>,
     pub(super) shutdown: CancellationToken,
     pub(super) watch: PeerWatch,
@@ -127,7 +129,11 @@ impl Connection {
         }
         self.first_code.get_or_insert(code);
         self.watch.frame_written();
+        self.last_code = Some(code);
         self.sent += 1;
+        if let Some(observer) = self.observer.as_deref_mut() {
+            observer.on_response(&self.ctx, code);
+        }
         let frame = finish_frame(&mut self.scratch);
         let out = if self.pending.is_empty() && !self.batch {
             frame

@@ -2,14 +2,19 @@
 
 use std::net::SocketAddr;
 
+use crate::auth::Identity;
 use crate::message::Request;
+use crate::trace::TraceContext;
 
-/// What a handler may know of its request: action, extra fields, peer.
+/// What a handler may know of its request: action, extra fields, peer,
+/// caller identity, request id.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub(crate) request: Request,
     pub(crate) peer_addr: SocketAddr,
     pub(crate) secure: bool,
+    pub(crate) identity: Option<Identity>,
+    pub(crate) trace: Option<TraceContext>,
 }
 
 impl Context {
@@ -26,6 +31,24 @@ impl Context {
     /// Whether the connection is TLS.
     pub fn is_tls(&self) -> bool {
         self.secure
+    }
+
+    /// Who the caller is, when the server's authenticator names callers
+    /// (such as [`UserTokens`](crate::auth::UserTokens)); `None` for an
+    /// anonymous one (a single shared token).
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// The request id the peer sent as `tpp_request_id` (`None` if it sent
+    /// none). The clients a handler uses send it on. See [`crate::trace`].
+    pub fn request_id(&self) -> Option<&str> {
+        self.trace.as_ref().map(TraceContext::request_id)
+    }
+
+    /// The request's trace context (request id and W3C `traceparent`).
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
     }
 
     /// An extra top-level request field, such as toxicbuild's `user_id`.

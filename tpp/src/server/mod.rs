@@ -3,7 +3,13 @@
 //! One request goes through the layers in this order, each failure answered
 //! as the reference answers it and the connection then closed:
 //! frame → envelope (bad data, code 1) → token (code 2/3) → action (code 1)
-//! → your [`Handler`].
+//! → [`Layer`]s → your [`Handler`].
+//!
+//! Operating it: the caller's [`Identity`](crate::auth::Identity) (from the
+//! authenticator) and the request id are in the [`Context`]; [`Layer`]s
+//! (layer.rs) wrap every request; [`ServerBuilder::metrics`] records through
+//! the `metrics` facade (metrics.rs); spans are described in [`crate::trace`]
+//! (observe.rs applies all three to each request).
 //!
 //! Layout: [`ServerBuilder`] (builder.rs) binds a [`Server`] (accept.rs),
 //! whose accept loop hands each connection to conn_loop.rs; every request
@@ -19,7 +25,10 @@ mod connection;
 mod context;
 mod health;
 mod large_answer;
+mod layer;
 mod limits;
+mod metrics;
+mod observe;
 mod peer_watch;
 mod pipeline;
 mod proxy;
@@ -37,6 +46,7 @@ pub use builder::ServerBuilder;
 pub use connection::Connection;
 pub use context::Context;
 pub use health::DEFAULT_HEALTH_ACTION;
+pub use layer::{ConcurrencyLimit, Layer, Next};
 pub use limits::Limits;
 pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
 
@@ -95,4 +105,6 @@ pub(super) struct Shared {
     pub(super) draining: tokio_util::sync::CancellationToken,
     /// PROXY protocol, if enabled (see proxy.rs).
     pub(super) proxy: Option<proxy::ProxyProtocol>,
+    pub(super) layers: Box<[Arc<dyn Layer>]>,
+    pub(super) metrics: Option<metrics::ServerMetrics>,
 }

@@ -3,17 +3,21 @@
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use futures_util::FutureExt;
 use tokio_util::codec::FramedRead;
 use tracing::warn;
 
+use super::layer::{Layer, Next};
+use super::metrics::FrameErrorKind;
 use super::{
     auth_guard, conn_loop::answer_and_close, connection::flush_pending, Connection, Handler,
     Limits, Shared,
 };
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Identity};
 use crate::error::Error;
 use crate::frame::FrameCodec;
 use crate::message::{ActionField, BadData, ErrorBody, Request, TokenField};
@@ -21,7 +25,8 @@ use crate::transport::Stream;
 
 /// The outcome of the checks before the handler runs.
 pub(super) enum Checked {
-    Ok(Request),
+    /// Passed, by this caller (`None`: anonymous).
+    Ok(Request, Option<Identity>),
     /// Answered here (refused, or a health probe): the connection closes.
     Refused,
 }
@@ -38,6 +43,9 @@ pub(super) async fn check_request(
         Ok(r) => r,
         Err(e) => {
             warn!(%peer, error = %e, "bad data");
+            if let Some(m) = &shared.metrics {
+                m.frame_error(FrameErrorKind::BadData);
+            }
             let msg = match &e {
                 BadData::Empty => "Something wrong with your data: empty message".to_owned(),
                 e => format!("Something wrong with your data: {e}"),
@@ -56,6 +64,9 @@ pub(super) async fn check_request(
     let verdict = match request.token_field() {
         TokenField::Missing => {
             warn!(%peer, "no auth token");
+            if let Some(m) = &shared.metrics {
+                m.auth_failed(true);
+            }
             refuse(
                 io,
                 pending,
@@ -68,7 +79,7 @@ pub(super) async fn check_request(
             .await;
             return Checked::Refused;
         }
-        TokenField::NotAString => false,
+        TokenField::NotAString => Err(crate::auth::Refused),
         TokenField::Present(token) => {
             match auth_guard::verdict(|| shared.auth.check(token), io, shared, peer).await {
                 Some(verdict) => verdict,
@@ -76,8 +87,11 @@ pub(super) async fn check_request(
             }
         }
     };
-    if !verdict {
+    let Ok(identity) = verdict else {
         warn!(%peer, "bad auth token");
+        if let Some(m) = &shared.metrics {
+            m.auth_failed(false);
+        }
         refuse(
             io,
             pending,
@@ -89,9 +103,9 @@ pub(super) async fn check_request(
         )
         .await;
         return Checked::Refused;
-    }
+    };
     match request.action_field() {
-        ActionField::Present(_) => Checked::Ok(request),
+        ActionField::Present(_) => Checked::Ok(request, identity),
         ActionField::Missing => {
             warn!(%peer, "no action");
             refuse(
@@ -144,8 +158,14 @@ pub(super) async fn run_handler<H: Handler>(
     handler: &H,
     conn: &mut Connection,
     limits: &Limits,
+    layers: &[Arc<dyn Layer>],
 ) -> Result<(), Failure> {
-    let call = AssertUnwindSafe(handler.handle(conn)).catch_unwind();
+    // Without layers the handler's own future runs, unboxed.
+    let call = match layers {
+        [] => Either::Left(handler.handle(conn)),
+        layers => Either::Right(Next::new(layers, handler).run(conn)),
+    };
+    let call = AssertUnwindSafe(call).catch_unwind();
     let result = match limits.handler_timeout {
         Some(d) => match tokio::time::timeout(d, call).await {
             Ok(r) => r,

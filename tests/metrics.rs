@@ -1,0 +1,186 @@
+//! Metrics over real sockets: a server with `metrics(true)` and the
+//! Prometheus recorder, real calls (good, failing, streaming, unknown,
+//! unauthenticated, malformed, over the connection limit), then a scrape of
+//! the `metrics` example's HTTP endpoint, checking the counts. In its own
+//! binary: the recorder is process-wide.
+
+#[path = "../examples/support/prometheus_http.rs"]
+mod prometheus_http;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tpp::{BcryptToken, Server};
+use tpp_tests::*;
+
+/// GETs /metrics over HTTP/1.1 and returns the body.
+async fn scrape(addr: SocketAddr) -> String {
+    let mut s = within(TcpStream::connect(addr)).await.expect("connect");
+    let request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    within(s.write_all(request.as_bytes()))
+        .await
+        .expect("write");
+    let mut out = String::new();
+    within(s.read_to_string(&mut out)).await.expect("read");
+    let (head, body) = out.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
+
+/// The value of the sample `name{labels}` (exactly those labels).
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let want: BTreeMap<&str, &str> = labels.iter().copied().collect();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, got) = match series.split_once('{') {
+                Some((m, rest)) => (m, parse_labels(rest.strip_suffix('}')?)),
+                None => (series, BTreeMap::new()),
+            };
+            (metric == name && got == want).then(|| value.parse().ok())?
+        })
+}
+
+fn parse_labels(s: &str) -> BTreeMap<&str, &str> {
+    s.split("\",")
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once("=\"")?;
+            Some((k, v.trim_end_matches('"')))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn prometheus_endpoint_counts_real_calls() {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only recorder of this test binary");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_addr = listener.local_addr().unwrap();
+    let endpoint = tokio::spawn(prometheus_http::serve(listener, handle));
+
+    let hash = BcryptToken::hash(TOKEN, 4).unwrap();
+    let server = start(
+        Server::builder().token_hash(&hash).metrics(true),
+        TestService,
+    )
+    .await;
+    // One connection per call, so connection counts are exact.
+    let c = client_builder(server.port())
+        .reuse_connections(false)
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        let _: Value = within(c.request2server("echo", &i)).await.unwrap();
+    }
+    for _ in 0..2 {
+        let e = within(c.request2server::<_, Value>("fail", &1))
+            .await
+            .unwrap_err();
+        assert_eq!(e.server_code(), Some(5));
+    }
+    let items = all_items(within(c.request_stream("stream", &4, None)).await.unwrap()).await;
+    assert_eq!(items.len(), 4);
+    let e = within(c.request2server::<_, Value>("made-up-123", &1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.server_code(), Some(1));
+    for wrong in ["wrong-1", "wrong-2"] {
+        let e = within(c.with_token(wrong).request2server::<_, Value>("echo", &1))
+            .await
+            .unwrap_err();
+        assert_eq!(e.server_code(), Some(3));
+    }
+    let no_token = raw_exchange(server.addr, &frame(r#"{"action":"echo","body":1}"#)).await;
+    assert_eq!(response_json(&no_token)["code"], 2);
+    let bad_json = raw_exchange(server.addr, &frame(r#"{"action":"#)).await;
+    assert_eq!(response_json(&bad_json)["code"], 1);
+    let bad_frame = raw_exchange(server.addr, b"12x\n{}").await;
+    assert_eq!(response_json(&bad_frame)["code"], 1);
+
+    // A second server, full with one connection: the next one is refused.
+    let full = start(
+        Server::builder()
+            .token(TOKEN)
+            .max_connections(1)
+            .metrics(true),
+        TestService,
+    )
+    .await;
+    let held = within(TcpStream::connect(full.addr)).await.unwrap();
+    let mut refused = false;
+    for _ in 0..50 {
+        let answer = raw_exchange(
+            full.addr,
+            &frame(r#"{"token":"tok","action":"echo","body":1}"#),
+        )
+        .await;
+        if split_frame(&answer)
+            .is_some_and(|(p, _)| p.starts_with(br#"{"code":1,"body":{"error":"Server busy"#))
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the second connection was answered busy");
+    drop(held);
+
+    // Served connections: 3 + 2 + 1 + 1 + 2 + 3 raw on the first server, 1 on the second.
+    let served = 13.0;
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = scrape(metrics_addr).await;
+        let settled = sample(&text, "tpp_connections_open", &[]) == Some(0.0)
+            && sample(&text, "tpp_connections_accepted_total", &[]) == Some(served);
+        if settled {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let get = |name: &str, labels: &[(&str, &str)]| {
+        sample(&text, name, labels).unwrap_or_else(|| panic!("no {name}{labels:?} in:\n{text}"))
+    };
+    let requests = |action, code| get("tpp_requests_total", &[("action", action), ("code", code)]);
+    assert_eq!(requests("echo", "0"), 3.0);
+    assert_eq!(requests("fail", "5"), 2.0);
+    assert_eq!(requests("stream", "0"), 1.0);
+    assert_eq!(requests("<unknown>", "1"), 1.0);
+    assert!(
+        !text.contains("made-up-123"),
+        "an unknown action's name became a label"
+    );
+    assert_eq!(
+        get("tpp_stream_items_sent_total", &[("action", "stream")]),
+        4.0
+    );
+    assert_eq!(
+        get("tpp_request_duration_seconds_count", &[("action", "echo")]),
+        3.0
+    );
+    assert_eq!(
+        get("tpp_auth_failures_total", &[("reason", "refused")]),
+        2.0
+    );
+    assert_eq!(
+        get("tpp_auth_failures_total", &[("reason", "missing")]),
+        1.0
+    );
+    // The first good token is a bcrypt verification, later ones cache hits;
+    // each wrong token is verified.
+    assert_eq!(get("tpp_auth_checks_total", &[("cache", "miss")]), 3.0);
+    assert_eq!(get("tpp_auth_checks_total", &[("cache", "hit")]), 6.0);
+    assert_eq!(get("tpp_frame_errors_total", &[("kind", "bad_data")]), 1.0);
+    assert_eq!(get("tpp_frame_errors_total", &[("kind", "framing")]), 1.0);
+    assert_eq!(get("tpp_connections_refused_total", &[]), 1.0);
+    assert_eq!(get("tpp_connections_accepted_total", &[]), served);
+    assert_eq!(get("tpp_connections_open", &[]), 0.0);
+    assert_eq!(get("tpp_requests_in_flight", &[]), 0.0);
+    server.stop().await;
+    full.stop().await;
+    endpoint.abort();
+}
