@@ -59,6 +59,7 @@ pub(super) async fn serve_connection<H: Handler>(
         scratch: Vec::new(),
         sent: 0,
         first_code: None,
+        ended_quietly: false,
         keep_open: true,
         promise_keep_alive: false,
         batch: false,
@@ -111,11 +112,15 @@ pub(super) async fn serve_connection<H: Handler>(
         // theirs, in one write (as Redis does), instead of one write each.
         conn.batch =
             conn.promise_keep_alive && conn.io.decoder().holds_whole_frame(conn.io.read_buffer());
+        conn.ended_quietly = false;
         let outcome = run_handler(&*handler, &mut conn, &limits).await;
         let c = &mut conn;
         let action = c.action();
         let elapsed = request_started.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
+            Ok(()) if c.sent == 0 && c.ended_quietly => {
+                debug!(%peer, ?action, "request ended without a response (client left or shutdown)");
+            }
             Ok(()) if c.sent == 0 => {
                 warn!(%peer, ?action, "handler returned without a response; closing");
                 c.keep_open = false;
