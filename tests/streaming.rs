@@ -506,7 +506,7 @@ async fn call_timeout_and_item_timeout_are_separate() {
             .expect("client"),
     );
     assert_eq!(built.inner().item_timeout(), Some(per_call));
-    assert_eq!(built.inner().timeout(), None);
+    assert_eq!(built.inner().timeout(), Some(tpp::client::DEFAULT_TIMEOUT));
     let mut stalled = within(built.stall(0)).await.expect("stall");
     assert!(matches!(
         within(stalled.next()).await,

@@ -191,7 +191,9 @@ impl ClientBuilder {
     }
 
     /// Bounds each whole call: waiting for a connection, connecting,
-    /// writing and reading (default [`DEFAULT_TIMEOUT`], 30 s).
+    /// writing and reading (default [`DEFAULT_TIMEOUT`], 30 s): a unary
+    /// call's answer, an acknowledged stream's acknowledgement. It never
+    /// bounds a stream's items: see [`item_timeout`](Self::item_timeout).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
