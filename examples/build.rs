@@ -27,8 +27,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use tpp::StreamExt;
 use tpp::{Client, ItemStream, Server};
 
 /// The result of one build step.
@@ -217,12 +217,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = server.shutdown_handle();
     let serving = tokio::spawn(server.serve(BuilderServer::new(FakeBuilder)));
 
-    // The client's timeout bounds connecting and then the wait for each step, not the
-    // whole build.
+    // The call timeout bounds connecting and sending; the item timeout the wait for each
+    // step (a build may take as long as it needs).
     let client = BuilderClient::new(
         Client::builder("127.0.0.1", addr.port())
             .token("s3cret")
             .timeout(Duration::from_secs(5))
+            .item_timeout(Duration::from_secs(5))
             .build()?,
     );
     match fail_at {
@@ -231,7 +232,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut progress = Progress::new(STEPS.len() as u32);
-    let mut steps = client.build("tpp".into(), fail_at).await?;
+    let mut call = client.build("tpp");
+    if let Some(n) = fail_at {
+        call = call.fail_at(n);
+    }
+    let mut steps = call.await?;
     let mut tick = tokio::time::interval(Duration::from_millis(80));
     let mut failure = None;
     progress.draw();
@@ -257,11 +262,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             progress.done, progress.total
         ),
         Some(error) => {
-            let code = error.server_code();
-            let what = match error.into_service_error::<BuildError>() {
-                Ok(error) => error.to_string(),
-                Err(error) => error.to_string(),
-            };
+            // The service's BuildError when the code is one of its own.
+            let code = error.code();
+            let what = error.to_string();
             println!("  FAIL {what}");
             println!(
                 "build of tpp failed after {elapsed:.2} s: {}/{} steps succeeded (code {})",

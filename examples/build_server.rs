@@ -465,13 +465,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cfa66fac",
     );
     let builders = client
-        .list_builders(
-            repo.0.into(),
-            repo.1.into(),
-            repo.2.into(),
-            repo.3.into(),
-            repo.4.into(),
-        )
+        .list_builders(repo.0, repo.1, repo.2, repo.3, repo.4)
         .await?;
     println!("builders: {}", builders.builders.join(", "));
     for name in builders.builders {

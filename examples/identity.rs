@@ -76,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for token in ["token-of-master", "token-of-slave-1"] {
         let client = BuildsClient::new(Client::builder("127.0.0.1", port).token(token).build()?);
         let me = client.whoami().await?;
-        match client.build_start("toxicbuild".into()).await {
+        match client.build_start("toxicbuild").await {
             Ok(done) => println!("{me}: {done}"),
             Err(e) => println!("{me}: refused: {e}"),
         }

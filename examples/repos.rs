@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tpp::{Client, Context, Server};
+use tpp::{CallError, Client, Context, Server};
 
 /// A repository, as the hole answers it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,30 +153,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .with_field("user_id", "ana");
 
     println!("-> repo-add {{repo_name: \"tpp\", repo_url: \"https://example.invalid/tpp.git\", branch: \"main\"}}");
+    // Required parameters are positional (`&str` for `String`); optional ones are setters.
     let repo = client
-        .repo_add(
-            "tpp".into(),
-            "https://example.invalid/tpp.git".into(),
-            "main".into(),
-        )
+        .repo_add("tpp", "https://example.invalid/tpp.git")
+        .branch("main")
         .await?;
     println!("<- {}\n", serde_json::to_string(&repo)?);
 
     println!("-> repo-add {{repo_name: \"tpp\", ...}} (again)");
     match client
-        .repo_add(
-            "tpp".into(),
-            "https://example.invalid/tpp.git".into(),
-            "main".into(),
-        )
+        .repo_add("tpp", "https://example.invalid/tpp.git")
         .await
     {
         Ok(repo) => println!("<- unexpected success: {repo:?}\n"),
         Err(error) => println!("<- error: {error}\n"),
     }
 
-    println!("-> repo-list {{}} (branch: None is not sent)");
-    let repos = client.repo_list(None).await?;
+    println!("-> repo-list {{}} (branch: not set, not sent)");
+    let repos = client.repo_list().await?;
     println!(
         "<- {} repositories: {}\n",
         repos.len(),
@@ -184,16 +178,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("-> repo-get {{repo_name: \"nope\"}}");
-    match client.repo_get("nope".into()).await {
+    match client.repo_get("nope").await {
         Ok(repo) => println!("<- unexpected success: {repo:?}\n"),
-        // The client error carries code and message; it decodes into the service's error.
-        Err(error) => match error.into_service_error::<ReposError>() {
-            Ok(ReposError::NotFound(message)) => {
-                println!("<- ReposError::NotFound (code 4): {message}\n")
-            }
-            Ok(other) => println!("<- {other:?}\n"),
-            Err(error) => println!("<- {error}\n"),
-        },
+        // The service's own error, decoded from the code and message.
+        Err(CallError::Service(ReposError::NotFound(message))) => {
+            println!("<- ReposError::NotFound (code 4): {message}\n")
+        }
+        Err(error) => println!("<- {error}\n"),
     }
 
     println!("-> list-funcs {{}}");
@@ -201,7 +192,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("<- {}\n", serde_json::to_string_pretty(&funcs)?);
 
     println!("-> repo-remove {{repo_name: \"tpp\"}}");
-    println!("<- {}", client.repo_remove("tpp".into()).await?);
+    println!("<- {}", client.repo_remove("tpp").await?);
 
     shutdown.shutdown();
     serving.await??;

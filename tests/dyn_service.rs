@@ -227,7 +227,8 @@ async fn an_implementation_chosen_at_run_time_is_served() {
         let repo = within(
             client
                 .with_field("user_id", "ana")
-                .repo_add("tpp".into(), "main".into()),
+                .repo_add("tpp")
+                .branch("main"),
         )
         .await
         .expect("repo-add");
@@ -244,8 +245,8 @@ async fn an_implementation_chosen_at_run_time_is_served() {
         assert_eq!(within(store.count()).await.expect("direct call"), 2);
         let error = within(client.fail(4)).await.expect_err("fail");
         assert_eq!(
-            error.into_service_error::<dynamic::HoleError>().ok(),
-            Some(dynamic::HoleError::NotFound("repo x not found".into()))
+            error.service_error(),
+            Some(&dynamic::HoleError::NotFound("repo x not found".into()))
         );
         let steps = all_items(within(client.build(2)).await.expect("build")).await;
         assert_eq!(steps, [json!({"step": 1}), json!({"step": 2})]);
@@ -270,23 +271,30 @@ async fn boxed_implementations_serve_through_a_router() {
         .expect("one service");
     let server = start(Server::builder().token(TOKEN), router).await;
     let client = typed_client(&server);
-    let repo = within(client.repo_add("r".into(), "b".into()))
+    let repo = within(client.repo_add("r").branch("b"))
         .await
         .expect("repo-add");
     assert_eq!(repo.name, "boxed:r");
     let funcs = within(client.list_funcs()).await.expect("list-funcs");
+    let branch = &funcs.get("repo-add").expect("repo-add listed").parameters[1];
     assert_eq!(
-        funcs["repo-add"]["parameters"][1],
-        json!({"name": "branch", "required": false, "default": "master"})
+        (
+            branch.name.as_str(),
+            branch.required,
+            branch.default.clone()
+        ),
+        ("branch", false, Some(json!("master")))
     );
     server.stop().await;
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_client_calls_a_dyn_server() {
-    let Some(python) = python_or_skip("python_client_calls_a_dyn_server") else {
-        return;
-    };
+    let python = reference_python("python_client_calls_a_dyn_server");
     let server = start(
         Server::builder().token(TOKEN),
         dynamic::HoleServer::from_arc(choose("py")),

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 use tpp::{ClientError, Connection, Handler, Server};
 use tpp_tests::{
-    all_items, python_or_skip, ref_client, start, within, RefServer, TestCert, REF_TOKEN, WAIT,
+    all_items, ref_client, reference_python, start, within, RefServer, TestCert, REF_TOKEN, WAIT,
 };
 
 // ---------------------------------------------------------------------------
@@ -189,9 +189,7 @@ fn big_text() -> String {
 }
 
 async fn python_request2server(test: &str, tls: bool) {
-    let Some(python) = python_or_skip(test) else {
-        return;
-    };
+    let python = reference_python(test);
     let cert = tls.then(TestCert::new);
     let server = our_server(&python, cert.as_ref()).await;
     let token = json!(HASHED_TOKEN);
@@ -287,12 +285,20 @@ async fn python_request2server(test: &str, tls: bool) {
 /// wrong/missing token against a hash made by toxiccore, unknown and empty
 /// actions.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_request2server_against_our_server_tcp() {
     python_request2server("python_request2server_against_our_server_tcp", false).await;
 }
 
 /// The same over TLS (self-signed certificate, `validate_cert=False`).
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_request2server_against_our_server_tls() {
     python_request2server("python_request2server_against_our_server_tls", true).await;
 }
@@ -302,9 +308,7 @@ fn exchange(message: Value) -> Value {
 }
 
 async fn python_build_loop(test: &str, tls: bool) {
-    let Some(python) = python_or_skip(test) else {
-        return;
-    };
+    let python = reference_python(test);
     let cert = tls.then(TestCert::new);
     let server = our_server(&python, cert.as_ref()).await;
     let build =
@@ -365,12 +369,20 @@ async fn python_build_loop(test: &str, tls: bool) {
 /// if not r or r.get('body') is None: break`) against a handler that sends
 /// several responses then returns, over plain TCP.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_build_loop_against_our_server_tcp() {
     python_build_loop("python_build_loop_against_our_server_tcp", false).await;
 }
 
 /// The same over TLS.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_build_loop_against_our_server_tls() {
     python_build_loop("python_build_loop_against_our_server_tls", true).await;
 }
@@ -378,11 +390,12 @@ async fn python_build_loop_against_our_server_tls() {
 /// toxiccore with `validate_cert=True` refuses our self-signed certificate
 /// (T2), and our server keeps serving.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_client_validating_refuses_our_self_signed_cert() {
-    let Some(python) = python_or_skip("python_client_validating_refuses_our_self_signed_cert")
-    else {
-        return;
-    };
+    let python = reference_python("python_client_validating_refuses_our_self_signed_cert");
     let cert = TestCert::new();
     let server = our_server(&python, Some(&cert)).await;
     let ops = vec![r2s("echo", json!(1), json!(HASHED_TOKEN))];
@@ -423,13 +436,15 @@ fn framed(payload: &str) -> Vec<u8> {
     tpp_tests::frame(payload)
 }
 
-/// Measures the reference server's answers to the rows of PROTOCOL.md that
+/// Measures the reference server's answers to the rows of docs/PROTOCOL.md that
 /// it answers (the ones that freeze it, F5, are left out), byte for byte.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn reference_server_answers_as_protocol_md_says() {
-    let Some(python) = python_or_skip("reference_server_answers_as_protocol_md_says") else {
-        return;
-    };
+    let python = reference_python("reference_server_answers_as_protocol_md_says");
     let server = RefServer::start(&python, None).await;
     let addr = server.addr();
     let echo = serde_json::to_string(&json!({"token": REF_TOKEN, "action": "echo", "body": 1}))
@@ -492,7 +507,7 @@ async fn reference_server_answers_as_protocol_md_says() {
             framed(r#"{"token": null, "action": "echo"}"#),
             no_token.into(),
         ),
-        // Not in PROTOCOL.md's S2 row: the reference tests `not token`, so
+        // Not in docs/PROTOCOL.md's S2 row: the reference tests `not token`, so
         // every falsy token is "No auth token".
         (
             "S2 token false",
@@ -673,10 +688,12 @@ async fn our_client_unary(client: &tpp::Client) {
 /// response without code, a missing action key, extra fields, auth errors,
 /// a close without answer and the client's timeout.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn our_client_against_reference_server_tcp() {
-    let Some(python) = python_or_skip("our_client_against_reference_server_tcp") else {
-        return;
-    };
+    let python = reference_python("our_client_against_reference_server_tcp");
     let server = RefServer::start(&python, None).await;
     let client = server.client().build().expect("client");
     our_client_unary(&client).await;
@@ -693,11 +710,12 @@ async fn our_client_against_reference_server_tcp() {
 /// one failure, and no connection ever reused (the server never promised
 /// keep-alive). The pipelined mode falls back to the same.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn our_pooled_client_against_reference_server_never_fails() {
-    let Some(python) = python_or_skip("our_pooled_client_against_reference_server_never_fails")
-    else {
-        return;
-    };
+    let python = reference_python("our_pooled_client_against_reference_server_never_fails");
     let server = RefServer::start(&python, None).await;
     let client = server.client().build().expect("client");
     for i in 0..1000 {
@@ -791,10 +809,12 @@ async fn our_client_streams(client: &tpp::Client) {
 /// that ends when the server closes, one that ends on a null body, one that
 /// ends with an error code.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn our_client_streams_from_reference_server_tcp() {
-    let Some(python) = python_or_skip("our_client_streams_from_reference_server_tcp") else {
-        return;
-    };
+    let python = reference_python("our_client_streams_from_reference_server_tcp");
     let server = RefServer::start(&python, None).await;
     let client = server.client().build().expect("client");
     our_client_streams(&client).await;
@@ -803,10 +823,12 @@ async fn our_client_streams_from_reference_server_tcp() {
 /// Our client with `tls_insecure()` against toxiccore's TLS server with a
 /// self-signed certificate: unary calls, errors and streams.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn our_client_against_reference_server_tls_insecure() {
-    let Some(python) = python_or_skip("our_client_against_reference_server_tls_insecure") else {
-        return;
-    };
+    let python = reference_python("our_client_against_reference_server_tls_insecure");
     let cert = TestCert::new();
     let server = RefServer::start(&python, Some(&cert)).await;
     let client = server.client().tls_insecure().build().expect("client");
@@ -819,10 +841,12 @@ async fn our_client_against_reference_server_tls_insecure() {
 /// a `ClientError::Tls`; it accepts it when that very certificate is its CA.
 /// A plaintext client on the TLS port gets no answer (T3).
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn our_client_validates_reference_server_cert() {
-    let Some(python) = python_or_skip("our_client_validates_reference_server_cert") else {
-        return;
-    };
+    let python = reference_python("our_client_validates_reference_server_cert");
     let cert = TestCert::new();
     let other = TestCert::new();
     let server = RefServer::start(&python, Some(&cert)).await;

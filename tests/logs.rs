@@ -2,47 +2,14 @@
 //! test binary because tracing caches per-callsite interest process-wide, so
 //! a capturing subscriber must not race other tests' callsites.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::Value;
 use tpp::Server;
 use tpp_tests::TestService as Svc;
 use tpp_tests::*;
 
-/// Collects everything the server logs.
-#[derive(Clone, Default)]
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
-    type Writer = LogSink;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn tokens_never_reach_the_logs_and_peer_input_is_escaped() {
-    let sink = LogSink::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (sink, _guard) = LogSink::capture(tracing::Level::TRACE);
     let hash = tpp::BcryptToken::hash("SECRET-hash-token", 4).unwrap();
     let hashed = start(Server::builder().token_hash(&hash), Svc).await;
     let plain = start(Server::builder().token("SECRET-plain-token"), Svc).await;
@@ -62,7 +29,7 @@ async fn tokens_never_reach_the_logs_and_peer_input_is_escaped() {
     }
     hashed.stop().await;
     plain.stop().await;
-    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let logs = sink.text();
     assert!(
         logs.contains("request served"),
         "logs were captured:\n{logs}"

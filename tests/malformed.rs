@@ -1,5 +1,5 @@
 //! Malformed input against our server, over raw sockets: every row of
-//! PROTOCOL.md where a peer breaks the framing or the envelope (F2-F5,
+//! docs/PROTOCOL.md where a peer breaks the framing or the envelope (F2-F5,
 //! S1-S4, S6, S9, S10, unknown actions).
 //!
 //! Each case checks the exact answer (code and body, framed as F1 says) or a
@@ -912,7 +912,7 @@ async fn s10_silent_connections_are_closed_by_the_read_timeout() {
 }
 
 // ---------------------------------------------------------------------------
-// Hostile inputs beyond PROTOCOL.md
+// Hostile inputs beyond docs/PROTOCOL.md
 // ---------------------------------------------------------------------------
 
 /// `raw` echoes the body untouched; `typed` takes `{"n": u32, "s": String}`.

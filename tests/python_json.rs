@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tpp::{Connection, Handler, Server};
-use tpp_tests::{python_or_skip, ref_client, start};
+use tpp_tests::{ref_client, reference_python, start};
 
 const TOKEN: &str = "py-json-token";
 
@@ -74,11 +74,12 @@ fn assert_repr(result: &Value, repr: &str, what: &str) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_values_round_trip_through_pass_through_echoes() {
-    let Some(python) = python_or_skip("python_values_round_trip_through_pass_through_echoes")
-    else {
-        return;
-    };
+    let python = reference_python("python_values_round_trip_through_pass_through_echoes");
     let typed = start(Server::builder().token(TOKEN), PythonJsonServer::new(Impl)).await;
     let raw = start(Server::builder().token(TOKEN), RawEcho).await;
     for (server, action) in [(&typed, "echo_any"), (&raw, "echo")] {
@@ -93,10 +94,12 @@ async fn python_values_round_trip_through_pass_through_echoes() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn typed_parameters_take_what_they_can_hold_and_name_what_they_cannot() {
-    let Some(python) = python_or_skip("typed_parameters_take_what_they_can_hold") else {
-        return;
-    };
+    let python = reference_python("typed_parameters_take_what_they_can_hold");
     let server = start(Server::builder().token(TOKEN), PythonJsonServer::new(Impl)).await;
     let ops = vec![
         call(
@@ -147,11 +150,12 @@ async fn typed_parameters_take_what_they_can_hold_and_name_what_they_cannot() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn our_client_reads_back_what_a_toxiccore_server_echoes() {
-    let Some(python) = python_or_skip("our_client_reads_back_what_a_toxiccore_server_echoes")
-    else {
-        return;
-    };
+    let python = reference_python("our_client_reads_back_what_a_toxiccore_server_echoes");
     let server = tpp_tests::RefServer::start(&python, None).await;
     let client = server.client().build().expect("client");
     let body = RawValue::from_string(SPECIALS.to_owned());

@@ -10,7 +10,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tpp::{
-    ActionError, Client, ClientError, Connection, Context, Handler, ItemStream, Server, ToxicError,
+    ActionError, CallError, Client, ClientError, Connection, Context, Handler, ItemStream, Server,
+    ToxicError,
 };
 use tpp_tests::*;
 
@@ -237,12 +238,13 @@ async fn typed_calls_round_trip() {
     let server = start_hole().await;
     let client = client_for(&server);
 
-    let repo = within(client.repo_add(
-        "tpp".into(),
-        "https://x/tpp.git".into(),
-        "dev".into(),
-        Some(vec!["s1".into()]),
-    ))
+    // Required parameters positional, `&str` for `String`; optional ones are setters.
+    let repo = within(
+        client
+            .repo_add("tpp", "https://x/tpp.git")
+            .branch("dev")
+            .slaves(vec!["s1".into()]),
+    )
     .await
     .expect("repo-add");
     assert_eq!(
@@ -288,10 +290,13 @@ async fn error_codes_1_to_6_survive_the_round_trip() {
     ];
     for (code, expected) in (1..=6).zip(expected) {
         let error = within(client.fail(code)).await.expect_err("an error");
-        assert_eq!(error.server_code(), Some(code), "{error}");
-        assert_eq!(error.server_message(), Some(expected.message().as_str()));
-        let typed: HoleError = error.into_service_error().expect("decodes");
-        assert_eq!(typed, expected);
+        assert_eq!(error.code(), Some(code), "{error}");
+        assert_eq!(error.to_string(), expected.message());
+        // The service's own error, reached by `match` in one step.
+        match error {
+            CallError::Service(typed) => assert_eq!(typed, expected),
+            CallError::Client(other) => panic!("not decoded: {other:?}"),
+        }
     }
     // A client error that is not a server error is given back as is.
     let closed = ClientError::Closed.into_service_error::<HoleError>();
@@ -306,7 +311,19 @@ async fn per_call_timeout_and_concurrent_calls() {
     let error = within(client.with_timeout(Duration::from_millis(100)).slow(1_000))
         .await
         .expect_err("times out");
-    assert!(matches!(error, ClientError::Timeout(_)), "{error:?}");
+    assert!(
+        matches!(error, CallError::Client(ClientError::Timeout(_))),
+        "{error:?}"
+    );
+    // The same timeout for one call only; the client itself keeps none.
+    let error = within(client.slow(1_000).timeout(Duration::from_millis(100)))
+        .await
+        .expect_err("times out");
+    assert!(
+        matches!(error, CallError::Client(ClientError::Timeout(d)) if d == Duration::from_millis(100)),
+        "{error:?}"
+    );
+    assert_eq!(within(client.slow(1)).await.expect("no timeout"), 1);
 
     // Served futures and client futures are Send: run many calls at once.
     let tasks: Vec<_> = (0..16)
@@ -329,15 +346,13 @@ async fn streams_send_items_then_close() {
     let server = start_hole().await;
     let client = client_for(&server);
 
-    let stream = within(client.build("py".into(), 3, None))
-        .await
-        .expect("stream");
+    let stream = within(client.build("py", 3)).await.expect("stream");
     let steps: Vec<Step> = within(stream.map(|s| s.expect("an item")).collect::<Vec<_>>()).await;
     assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(steps[0].builder, "py");
 
     // An error item ends the stream with the error.
-    let mut stream = within(client.build("py".into(), 5, Some(2)))
+    let mut stream = within(client.build("py", 5).fail_at(2))
         .await
         .expect("stream");
     let first = within(stream.next()).await.expect("one").expect("item");
@@ -346,24 +361,24 @@ async fn streams_send_items_then_close() {
         .await
         .expect("an error")
         .expect_err("step 2 fails");
-    assert_eq!(error.server_code(), Some(5));
-    assert_eq!(error.server_message(), Some("step 2 failed"));
+    assert!(
+        matches!(&error, CallError::Service(HoleError::Conflict(m)) if m == "step 2 failed"),
+        "{error:?}"
+    );
     assert!(within(stream.next()).await.is_none());
 
     // An error before streaming is the only response.
-    let mut stream = within(client.build("rs".into(), 5, None))
-        .await
-        .expect("stream");
+    let mut stream = within(client.build("rs", 5)).await.expect("stream");
     let error = within(stream.next())
         .await
         .expect("an error")
         .expect_err("unknown builder");
-    let typed: HoleError = error.into_service_error().expect("decodes");
-    assert_eq!(
-        typed,
-        HoleError::NotFound {
-            message: "builder rs not found".into()
-        }
+    assert!(
+        matches!(
+            &error,
+            CallError::Service(HoleError::NotFound { message }) if message == "builder rs not found"
+        ),
+        "{error:?}"
     );
     assert!(within(stream.next()).await.is_none());
 
@@ -550,7 +565,17 @@ async fn list_funcs_is_shaped_like_the_hole() {
     // The same through the typed client, and at compile time.
     let client = client_for(&server);
     let typed = within(client.list_funcs()).await.expect("list-funcs");
-    assert_eq!(&typed, funcs);
+    assert_eq!(&serde_json::to_value(&typed).expect("JSON"), funcs);
+    let repo_add = typed.get("repo-add").expect("repo-add");
+    assert_eq!(repo_add.doc, "Adds a new repository.");
+    let names: Vec<&str> = repo_add
+        .parameters
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["repo_name", "repo_url", "branch", "slaves"]);
+    assert_eq!(repo_add.parameters[2].default, Some(json!("master")));
+    assert!(!repo_add.parameters[2].required && repo_add.parameters[0].required);
     assert_eq!(HOLE_ACTIONS.len(), 7);
     assert_eq!(HOLE_ACTIONS[6].kind, tpp::ActionKind::Stream);
     server.stop().await;
@@ -574,7 +599,7 @@ async fn client_skips_absent_optional_parameters() {
     }
     let server = start(Server::builder().token(TOKEN), Mirror).await;
     let client = client_for(&server);
-    let repo = within(client.repo_add("a".into(), "u".into(), "b".into(), None))
+    let repo = within(client.repo_add("a", "u").branch("b"))
         .await
         .expect("mirrored");
     let sent: Value = serde_json::from_str(&repo.name).expect("JSON");
@@ -637,10 +662,12 @@ async fn a_router_serves_several_services() {
 // The Python reference client (toxiccore) against the generated server.
 
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_client_calls_the_generated_server() {
-    let Some(python) = python_or_skip("python_client_calls_the_generated_server") else {
-        return;
-    };
+    let python = reference_python("python_client_calls_the_generated_server");
     let server = start_hole().await;
     let op = |action: &str, body: Value| json!({"op": "request2server", "action": action, "body": body, "token": TOKEN});
     let spec = json!({
@@ -685,4 +712,40 @@ async fn python_client_calls_the_generated_server() {
         ])
     );
     server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A #[param(default)] the macro cannot check is checked when the server value is built.
+
+/// A type the macro does not know by name.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Point {
+    x: i32,
+    y: i32,
+}
+
+#[tpp::toxic_service(rename_all = "kebab-case")]
+trait Plot {
+    /// `at` defaults to a string, which is no `Point`.
+    async fn draw(&self, #[param(default = "\"origin\"")] at: Point) -> Result<i32, ActionError>;
+}
+
+#[tokio::test]
+async fn a_default_of_the_wrong_type_is_refused_when_the_server_is_built() {
+    struct Impl;
+    impl Plot for Impl {
+        async fn draw(&self, at: Point) -> Result<i32, ActionError> {
+            Ok(at.x + at.y)
+        }
+    }
+    let built = std::panic::catch_unwind(|| PlotServer::new(Impl));
+    let message = match built {
+        Ok(_) => panic!("PlotServer::new accepted an invalid default"),
+        Err(panic) => panic.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(
+        message.contains("parameter `at` of action \"draw\""),
+        "{message}"
+    );
+    assert!(message.contains("\"origin\""), "{message}");
 }

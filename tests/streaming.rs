@@ -20,9 +20,10 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
-use tpp::{ActionError, Client, ClientError, Context, ItemStream, Server};
+use tpp::{ActionError, CallError, Client, ClientError, Context, ItemStream, Server};
 use tpp_tests::{
-    all_items, python_or_skip, ref_client, start, status_kib, within, RefServer, Running, TestCert,
+    all_items, ref_client, reference_python, start, status_kib, within, RefServer, Running,
+    TestCert,
 };
 
 const TOKEN: &str = "stream-tok";
@@ -250,16 +251,18 @@ async fn generated_streams_over_tcp_and_tls() {
         let (server, _) = start_builds(tls).await;
         let client = client_of(&server, tls);
 
-        let steps = within(client.build(6, None, None)).await.expect("build");
+        let steps = within(client.build(6)).await.expect("build");
         assert_eq!(
             all_items(steps).await,
             (1..=6).map(step).collect::<Vec<_>>()
         );
 
-        let (ack, events) = within(client.with_field("user_id", "u-7").stream(
-            vec!["build-started".into(), "step-finished".into()],
-            Some(3),
-        ))
+        let (ack, events) = within(
+            client
+                .with_field("user_id", "u-7")
+                .stream(vec!["build-started".into(), "step-finished".into()])
+                .count(3),
+        )
         .await
         .expect("stream");
         assert_eq!(ack, "ok");
@@ -270,7 +273,7 @@ async fn generated_streams_over_tcp_and_tls() {
         assert_eq!(events[2].seq, 2);
 
         // An acknowledged stream with no item: the ack, then the end.
-        let (ack, events) = within(client.stream(vec!["x".into()], Some(0)))
+        let (ack, events) = within(client.stream(vec!["x".into()]).count(0))
             .await
             .expect("stream");
         assert_eq!(ack, "ok");
@@ -334,32 +337,41 @@ async fn errors_before_and_during_a_stream() {
     let (server, _) = start_builds(None).await;
     let client = client_of(&server, None);
 
-    let mut steps = within(client.build(6, Some(3), None)).await.expect("build");
+    let mut steps = within(client.build(6).fail_at(3)).await.expect("build");
     for want in [step(1), step(2)] {
         assert_eq!(within(steps.next()).await.expect("item").expect("ok"), want);
     }
-    let error = within(steps.next()).await.expect("the error").unwrap_err();
-    assert_eq!(error.server_code(), Some(5));
-    assert_eq!(error.server_message(), Some("step 3 failed"));
+    // The service's error type comes back as itself.
+    match within(steps.next()).await.expect("the error") {
+        Err(CallError::Service(ActionError { code: 5, message })) => {
+            assert_eq!(message, "step 3 failed")
+        }
+        other => panic!("expected code 5, got {other:?}"),
+    }
     assert!(within(steps.next()).await.is_none(), "the error ends it");
 
     // Refused before streaming: the stream's only item is the error.
-    let mut steps = within(client.build(0, None, None)).await.expect("build");
+    let mut steps = within(client.build(0)).await.expect("build");
     let error = within(steps.next()).await.expect("the error").unwrap_err();
-    let error = error.into_service_error::<ActionError>().expect("code 4");
-    assert_eq!(error, ActionError::new(4, "nothing to build"));
+    assert_eq!(error.code(), Some(4));
+    assert_eq!(
+        error.service_error(),
+        Some(&ActionError::new(4, "nothing to build"))
+    );
     assert!(within(steps.next()).await.is_none());
 
     // An acknowledged stream refused: no acknowledgement, the call fails.
-    let refused = within(client.stream(vec![], None)).await;
+    let refused = within(client.stream(vec![])).await;
     match refused {
-        Err(ClientError::Server { code: 4, message }) => assert_eq!(message, "no event types"),
+        Err(CallError::Service(ActionError { code: 4, message })) => {
+            assert_eq!(message, "no event types")
+        }
         Err(other) => panic!("expected code 4, got {other:?}"),
         Ok(_) => panic!("expected code 4, got an acknowledgement"),
     }
     // The server is fine afterwards.
     assert_eq!(
-        all_items(within(client.build(1, None, None)).await.expect("build"))
+        all_items(within(client.build(1)).await.expect("build"))
             .await
             .len(),
         1
@@ -401,7 +413,7 @@ async fn leaving_a_stream_stops_its_producer() {
     eprintln!("count: stopped after {stopped} items (10 read)");
 
     // The same for an acknowledged stream that would push forever.
-    let (ack, mut events) = within(client.stream(vec!["tick".into()], None))
+    let (ack, mut events) = within(client.stream(vec!["tick".into()]))
         .await
         .expect("stream");
     assert_eq!(ack, "ok");
@@ -415,7 +427,7 @@ async fn leaving_a_stream_stops_its_producer() {
 
     // The server keeps serving.
     assert_eq!(
-        all_items(within(client.build(2, None, None)).await.expect("build"))
+        all_items(within(client.build(2)).await.expect("build"))
             .await
             .len(),
         2
@@ -423,18 +435,29 @@ async fn leaving_a_stream_stops_its_producer() {
     server.stop().await;
 }
 
-/// The client's timeout bounds the wait for each item, not the whole stream: a stream whose
-/// items come 100 ms apart outlives a 300 ms timeout, while one that stalls ends with
-/// `ClientError::Timeout` after its items.
+/// The call timeout never bounds a stream's items: an idle stream (a watch) outlives it. The
+/// item timeout (none by default) bounds the wait for each item, not the whole stream: items
+/// 100 ms apart outlive a 300 ms item timeout, while a stream that stalls ends with
+/// `ClientError::Timeout` after its items. Both are set on the client or per call.
 #[tokio::test]
-async fn the_timeout_bounds_each_item() {
+async fn call_timeout_and_item_timeout_are_separate() {
     let (server, probes) = start_builds(None).await;
-    let client = client_of(&server, None).with_timeout(Duration::from_millis(300));
+    let short = Duration::from_millis(300);
 
+    // A 300 ms call timeout and no item timeout: an idle stream stays open.
+    let client = client_of(&server, None).with_timeout(short);
+    assert_eq!(client.inner().item_timeout(), None);
+    let mut idle = within(client.stall(1)).await.expect("stall");
+    assert_eq!(within(idle.next()).await.expect("item").expect("ok"), 0);
+    let waited = tokio::time::timeout(Duration::from_secs(1), idle.next()).await;
+    assert!(waited.is_err(), "still open after 1 s: {waited:?}");
+    drop(idle);
+    within(probes.stall_done.notified()).await;
+
+    // An item timeout on the client.
+    let client = client_of(&server, None).with_item_timeout(Some(short));
     let started = Instant::now();
-    let steps = within(client.build(5, None, Some(100)))
-        .await
-        .expect("build");
+    let steps = within(client.build(5).delay_ms(100)).await.expect("build");
     assert_eq!(all_items(steps).await.len(), 5);
     assert!(
         started.elapsed() >= Duration::from_millis(450),
@@ -447,12 +470,12 @@ async fn the_timeout_bounds_each_item() {
     assert_eq!(within(stalled.next()).await.expect("item").expect("ok"), 0);
     assert_eq!(within(stalled.next()).await.expect("item").expect("ok"), 1);
     match within(stalled.next()).await {
-        Some(Err(ClientError::Timeout(d))) => assert_eq!(d, Duration::from_millis(300)),
+        Some(Err(CallError::Client(ClientError::Timeout(d)))) => assert_eq!(d, short),
         other => panic!("expected a timeout, got {other:?}"),
     }
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
+        waited >= short && waited < Duration::from_secs(5),
         "{waited:?}"
     );
     assert!(
@@ -462,6 +485,36 @@ async fn the_timeout_bounds_each_item() {
     drop(stalled);
     // The stalled producer learns that the client left.
     within(probes.stall_done.notified()).await;
+
+    // Per call, on a client without item timeout; and on the builder of `tpp::Client`.
+    let plain = client_of(&server, None);
+    let per_call = Duration::from_millis(200);
+    let mut stalled = within(plain.stall(0).item_timeout(per_call))
+        .await
+        .expect("stall");
+    match within(stalled.next()).await {
+        Some(Err(CallError::Client(ClientError::Timeout(d)))) => assert_eq!(d, per_call),
+        other => panic!("expected the per-call timeout, got {other:?}"),
+    }
+    drop(stalled);
+    within(probes.stall_done.notified()).await;
+    let built = BuildsClient::new(
+        Client::builder("127.0.0.1", server.port())
+            .token(TOKEN)
+            .item_timeout(per_call)
+            .build()
+            .expect("client"),
+    );
+    assert_eq!(built.inner().item_timeout(), Some(per_call));
+    assert_eq!(built.inner().timeout(), Some(tpp::client::DEFAULT_TIMEOUT));
+    let mut stalled = within(built.stall(0)).await.expect("stall");
+    assert!(matches!(
+        within(stalled.next()).await,
+        Some(Err(CallError::Client(ClientError::Timeout(_))))
+    ));
+    drop(stalled);
+    within(probes.stall_done.notified()).await;
+
     server.stop().await;
 }
 
@@ -470,7 +523,7 @@ async fn the_timeout_bounds_each_item() {
 
 /// A build step of `ref_server.py`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RefStep {
+pub struct RefStep {
     step: u32,
     output: String,
 }
@@ -523,9 +576,7 @@ fn ref_step(i: u32) -> RefStep {
 }
 
 async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
-    let Some(python) = python_or_skip(test) else {
-        return;
-    };
+    let python = reference_python(test);
     let cert = tls.then(TestCert::new);
     let server = RefServer::start(&python, cert.as_ref()).await;
     let mut builder = server.client();
@@ -546,7 +597,9 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
         assert_eq!(got, ref_step(i));
     }
     match within(steps.next()).await {
-        Some(Err(ClientError::Server { code: 5, message })) => assert_eq!(message, "step failed"),
+        Some(Err(CallError::Service(ActionError { code: 5, message }))) => {
+            assert_eq!(message, "step failed")
+        }
         other => panic!("expected the server's error, got {other:?}"),
     }
     assert!(within(steps.next()).await.is_none());
@@ -566,8 +619,8 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
     let (ack, rest) = within(client.echo(body.clone())).await.expect("echo");
     assert_eq!(ack, body);
     assert!(all_items(rest).await.is_empty());
-    match within(client.error(6, "não".into())).await {
-        Err(ClientError::Server { code: 6, message }) => assert_eq!(message, "não"),
+    match within(client.error(6, "não")).await {
+        Err(CallError::Service(ActionError { code: 6, message })) => assert_eq!(message, "não"),
         Err(other) => panic!("expected code 6, got {other:?}"),
         Ok(_) => panic!("expected code 6, got an acknowledgement"),
     }
@@ -592,12 +645,20 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
 /// typed items, the error that ends `build-error`, the null body of `build-null`, and
 /// acknowledgements (`echo`, `error`, `no-key`, `close` read as acknowledged streams).
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn generated_client_reads_toxiccore_streams_tcp() {
     generated_client_reads_toxiccore("generated_client_reads_toxiccore_streams_tcp", false).await;
 }
 
 /// The same over TLS (toxiccore's self-signed certificate, `tls_insecure`).
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn generated_client_reads_toxiccore_streams_tls() {
     generated_client_reads_toxiccore("generated_client_reads_toxiccore_streams_tls", true).await;
 }
@@ -606,9 +667,7 @@ async fn generated_client_reads_toxiccore_streams_tls() {
 // toxiccore's client against the generated server
 
 async fn python_reads_our_streams(test: &str, tls: bool) {
-    let Some(python) = python_or_skip(test) else {
-        return;
-    };
+    let python = reference_python(test);
     let cert = tls.then(TestCert::new);
     let (server, _) = start_builds(cert.as_ref()).await;
     let ack_op = |body: Value| json!({"op": "request2server_stream", "action": "stream", "body": body, "token": TOKEN});
@@ -689,12 +748,20 @@ async fn python_reads_our_streams(test: &str, tls: bool) {
 /// loop reads the events until the server closes; a refusal raises instead of the ack; a
 /// client that stops reading early is fine; a build stream's error raises after its items.
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_client_reads_our_streams_tcp() {
     python_reads_our_streams("python_client_reads_our_streams_tcp", false).await;
 }
 
 /// The same over TLS (`validate_cert=False`).
 #[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
 async fn python_client_reads_our_streams_tls() {
     python_reads_our_streams("python_client_reads_our_streams_tls", true).await;
 }

@@ -79,6 +79,15 @@ async fn a_pinned_certificate_authenticates_a_self_signed_server() {
         .unwrap();
     let err = handshake_error(&c).await;
     assert!(format!("{err:?}").contains("CaUsedAsEndEntity"), "{err:?}");
+    // The message says what it is and what fixes it, without rustls' internals.
+    assert_eq!(
+        err.tls_problem(),
+        Some(tpp::TlsProblem::CaUsedAsServerCertificate)
+    );
+    let text = err.to_string();
+    assert!(text.contains("is a CA certificate"), "{text}");
+    assert!(text.contains("tls_pinned_cert_file"), "{text}");
+    assert!(!text.contains("OtherError"), "no rustls internals: {text}");
     // Pinned, it is accepted, under any name (the pin is the identity).
     for name in ["localhost", "example.org"] {
         let c = client_builder(server.port())
@@ -219,4 +228,39 @@ async fn tls_config_errors_are_clear() {
         .unwrap();
     assert!(err.to_string().contains("no certificate"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The library's messages explain TLS failures and name the client setting that fixes them,
+/// as the `tpp` command does with its flags.
+#[tokio::test]
+async fn tls_failures_explain_themselves() {
+    // (A CA:TRUE certificate given as the CA: see the pinning test.)
+    let cert = TestCert::new();
+    let server = tls_server(&cert).await;
+    // A self-signed certificate without any CA trusted: the system roots.
+    let c = client_builder(server.port())
+        .tls()
+        .server_name("localhost")
+        .build()
+        .unwrap();
+    let err = handshake_error(&c).await;
+    assert_eq!(err.tls_problem(), Some(tpp::TlsProblem::UntrustedIssuer));
+    assert!(err.to_string().contains("tls_ca_file"), "{err}");
+
+    // A client without TLS on the TLS port: said once, with the fix.
+    let c = client(server.port());
+    let err = within(c.request("echo", &1)).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, ClientError::ClosedMidMessage(_) | ClientError::Closed),
+        "{err:?}"
+    );
+    assert!(text.contains("enable TLS"), "{text}");
+    assert!(text.matches("mid-message").count() <= 1, "{text}");
+    assert_eq!(
+        text.matches("closed").count(),
+        1,
+        "said once, not twice: {text}"
+    );
+    server.stop().await;
 }

@@ -318,6 +318,6 @@ async fn the_generated_client_follows_a_failing_build_to_its_end() {
             other => panic!("expected code 1, got {other:?}"),
         },
     };
-    assert_eq!(error.server_code(), Some(1));
+    assert_eq!(error.code(), Some(1));
     running.stop().await;
 }

@@ -2,7 +2,6 @@
 //! their clients, raw sockets, test certificates, the Python reference (its
 //! server and its client), and timeouts on every wait.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,9 +12,10 @@ use tokio::net::TcpStream;
 /// Upper bound for any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// Awaits `f`, failing the test if it takes longer than [`WAIT`].
-pub async fn within<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, f)
+/// Awaits `f` (a future, or a generated client's call), failing the test if
+/// it takes longer than [`WAIT`].
+pub async fn within<T>(f: impl std::future::IntoFuture<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f.into_future())
         .await
         .expect("test step timed out")
 }
@@ -80,8 +80,8 @@ pub fn client(port: u16) -> tpp::Client {
 
 /// Every item of a client's stream, in order, failing the test on an error
 /// item; the whole read is bounded by [`WAIT`].
-pub async fn all_items<T>(
-    stream: impl futures_util::Stream<Item = Result<T, tpp::ClientError>> + Unpin,
+pub async fn all_items<T, E: std::fmt::Debug>(
+    stream: impl futures_util::Stream<Item = Result<T, E>> + Unpin,
 ) -> Vec<T> {
     use futures_util::StreamExt;
     within(stream.map(|item| item.expect("an item")).collect()).await
@@ -198,32 +198,24 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// The Python interpreter with `toxiccore` installed: `$TPP_PYTHON`, else
-/// `.venv/bin/python` at the workspace root. `None` when neither works.
-pub fn python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("TPP_PYTHON").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")),
-    ];
-    candidates.into_iter().flatten().find(|p| {
-        std::process::Command::new(p)
-            .args(["-c", "import toxiccore"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
-/// Like [`python`], but fails the test when the reference is missing and
-/// `TPP_REQUIRE_PYTHON=1` (as in CI), and otherwise says it skips.
-pub fn python_or_skip(test: &str) -> Option<PathBuf> {
-    let found = python();
-    if found.is_none() {
-        if std::env::var("TPP_REQUIRE_PYTHON").is_ok_and(|v| v == "1") {
-            panic!("{test}: Python with toxiccore is required (TPP_REQUIRE_PYTHON=1); run .ci/run or create .venv");
-        }
-        eprintln!("SKIPPED {test}: no Python with toxiccore (create .venv: python3 -m venv .venv && .venv/bin/pip install toxicbuild-core)");
+/// The Python interpreter with `toxiccore` installed, as found by the build
+/// script (`tests/build.rs`): `$TPP_PYTHON`, else `.venv/bin/python` at the
+/// workspace root. The tests that need it are marked
+/// `#[cfg_attr(not(tpp_python), ignore = "...")]`, so without it they show as
+/// ignored, with the reason, instead of passing without running.
+///
+/// # Panics
+///
+/// When the build found no reference: only an ignored test run with
+/// `--ignored` gets here, and it fails, as it should.
+pub fn reference_python(test: &str) -> PathBuf {
+    match option_env!("TPP_PYTHON_FOUND") {
+        Some(python) => PathBuf::from(python),
+        None => panic!(
+            "{test} needs Python with toxicbuild-core: set TPP_PYTHON or create .venv \
+             (python3 -m venv .venv && .venv/bin/pip install toxicbuild-core), then rebuild"
+        ),
     }
-    found
 }
 
 /// A low-level service for the hostile-peer tests: `echo` (the body
@@ -479,4 +471,75 @@ impl Drop for RefServer {
             eprintln!("ref_server.py stderr:\n{}", self.stderr());
         }
     }
+}
+
+/// Collects everything a `tracing` subscriber writes, for tests of the logs:
+/// `tracing_subscriber::fmt().with_writer(sink.clone())`, then [`LogSink::text`].
+#[derive(Clone, Default)]
+pub struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogSink {
+    /// Captures everything logged on this thread at `level` and above, until
+    /// the guard is dropped.
+    pub fn capture(level: tracing::Level) -> (LogSink, tracing::subscriber::DefaultGuard) {
+        let sink = LogSink::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(sink.clone())
+            .finish();
+        (sink, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|v| v.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
+    type Writer = LogSink;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Marks a test of another crate (the CLI's) as needing the Python reference:
+/// ignored, with the reason, when the build of this crate found none (see
+/// [`reference_python`]). Tests of this crate write
+/// `#[cfg_attr(not(tpp_python), ignore = "...")]` instead.
+#[cfg(not(tpp_python))]
+#[macro_export]
+macro_rules! python_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"]
+        fn $name() $body
+    };
+}
+
+/// Marks a test of another crate (the CLI's) as needing the Python reference
+/// (found by this build: the test runs).
+#[cfg(tpp_python)]
+#[macro_export]
+macro_rules! python_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        fn $name() $body
+    };
 }

@@ -6,8 +6,7 @@ use std::fmt;
 use std::io;
 use std::process::ExitCode;
 
-use tpp::rustls::{self, CertificateError};
-use tpp::{ClientError, FrameError};
+use tpp::{ClientError, FrameError, TlsProblem};
 
 use crate::args::Target;
 use crate::body::BodyError;
@@ -138,108 +137,54 @@ pub struct CallContext<'a> {
     pub action: &'a str,
 }
 
-fn certificate_problem(e: &CertificateError, host: &str) -> (String, &'static str) {
-    use CertificateError as C;
-    let what = match e {
-        C::UnknownIssuer => {
-            "is not signed by a trusted authority (unknown issuer; self-signed?)".to_owned()
+/// The library's diagnosis of a failed handshake, with the flag that fixes it.
+fn tls_failure(ctx: &CallContext<'_>, problem: TlsProblem) -> Failure {
+    let addr = ctx.target;
+    let hint = match &problem {
+        TlsProblem::NotTls => {
+            return Failure::Connection(format!(
+                "{addr} does not answer in TLS (it closed the connection or answered in plain \
+                 text during the handshake)\n  is it a TLS server? without TLS, drop \
+                 --tls/--insecure/--ca/--pin"
+            ))
         }
-        C::NotValidForName | C::NotValidForNameContext { .. } => {
-            format!("is not valid for the name {host:?}")
+        TlsProblem::CaUsedAsServerCertificate => {
+            "pin that certificate with --pin FILE, skip verification with --insecure, \
+             or give the server a certificate signed by that CA and pass the CA with --ca FILE"
         }
-        C::Expired | C::ExpiredContext { .. } => "has expired".to_owned(),
-        C::NotValidYet | C::NotValidYetContext { .. } => "is not valid yet".to_owned(),
-        C::Revoked => "is revoked".to_owned(),
-        C::BadEncoding => "is badly encoded".to_owned(),
-        C::BadSignature => "is not signed by a trusted authority (bad signature)".to_owned(),
-        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-            "is not meant for a TLS server".to_owned()
-        }
-        C::Other(other) if other.to_string() == "CaUsedAsEndEntity" => {
-            return (
-                "is a CA certificate (CA:TRUE, as `openssl req -x509` makes by default), \
-                 which a TLS server may not use as its own"
-                    .to_owned(),
-                "pin that certificate with --pin FILE, skip verification with --insecure, \
-                 or give the server a certificate signed by that CA and pass the CA with --ca FILE",
-            );
-        }
-        C::ApplicationVerificationFailure => {
-            return (
-                "is not the pinned certificate".to_owned(),
-                "check that --pin FILE holds the server's current certificate",
-            );
-        }
-        C::Other(other) => format!("was refused: {}", words(&other.to_string())),
-        other => format!("was refused: {}", words(&format!("{other:?}"))),
-    };
-    let hint = match e {
-        C::NotValidForName | C::NotValidForNameContext { .. } => {
+        TlsProblem::NameMismatch => {
             "check HOST, or give the certificate's name with --server-name NAME"
         }
-        _ => {
+        TlsProblem::NotPinned => "check that --pin FILE holds the server's current certificate",
+        TlsProblem::UntrustedIssuer
+        | TlsProblem::Expired
+        | TlsProblem::NotValidYet
+        | TlsProblem::BadCertificate(_) => {
             "trust its CA with --ca FILE, pin a self-signed server's certificate with --pin FILE, \
              or skip verification with --insecure"
         }
+        TlsProblem::Refused(_) | TlsProblem::Other(_) => "",
+        _ => "",
     };
-    (what, hint)
-}
-
-/// `UnknownRevocationStatus { … }` → `unknown revocation status`: a
-/// readable name for a rustls/webpki error variant, without its fields.
-fn words(debug_name: &str) -> String {
-    let name = debug_name
-        .split([' ', '(', '{'])
-        .next()
-        .unwrap_or(debug_name)
-        .trim_end_matches("Context");
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push(' ');
-        }
-        out.extend(c.to_lowercase());
-    }
-    if out.is_empty() {
-        debug_name.to_owned()
-    } else {
-        out
-    }
-}
-
-fn tls_failure(ctx: &CallContext<'_>, source: &io::Error) -> Failure {
-    let addr = ctx.target;
-    if source.kind() == io::ErrorKind::UnexpectedEof {
-        return Failure::Connection(format!(
-            "{addr} closed the connection during the TLS handshake\n  \
-             is it a TLS server? without TLS, drop --tls/--insecure/--ca/--pin"
-        ));
-    }
-    let rustls_error = source
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>());
-    let message = match rustls_error {
-        Some(rustls::Error::InvalidCertificate(cert)) => {
-            let (what, hint) = certificate_problem(cert, ctx.name);
-            format!("the certificate of {addr} {what}\n  {hint}")
-        }
-        Some(
-            rustls::Error::InvalidMessage(_)
-            | rustls::Error::InappropriateMessage { .. }
-            | rustls::Error::InappropriateHandshakeMessage { .. },
-        ) => format!(
-            "{addr} does not answer in TLS: is it a plain TCP server? then drop --tls/--insecure/--ca/--pin"
+    let what = match &problem {
+        TlsProblem::NameMismatch => format!(
+            "the certificate of {addr} is not valid for the name {:?}",
+            ctx.name
         ),
-        Some(rustls::Error::AlertReceived(alert)) => {
-            format!(
-                "{addr} refused the TLS handshake ({})",
-                words(&format!("{alert:?}"))
+        TlsProblem::Other(what) => format!("TLS handshake with {addr} failed: {what}"),
+        other => other
+            .describe()
+            .replace(
+                "the server's certificate",
+                &format!("the certificate of {addr}"),
             )
-        }
-        Some(other) => format!("TLS handshake with {addr} failed: {other}"),
-        None => format!("TLS handshake with {addr} failed: {source}"),
+            .replace("the server refused", &format!("{addr} refused")),
     };
-    Failure::Connection(message)
+    if hint.is_empty() {
+        Failure::Connection(what)
+    } else {
+        Failure::Connection(format!("{what}\n  {hint}"))
+    }
 }
 
 fn not_tls_hint(ctx: &CallContext<'_>) -> &'static str {
@@ -270,7 +215,10 @@ pub fn from_client(e: ClientError, ctx: &CallContext<'_>, phase: Phase) -> Failu
         ClientError::Connect { source, .. } => {
             Failure::Connection(format!("cannot connect to {addr}: {}", io_reason(&source)))
         }
-        ClientError::Tls { source, .. } => tls_failure(ctx, &source),
+        ClientError::Tls { .. } => match e.tls_problem() {
+            Some(problem) => tls_failure(ctx, problem),
+            None => Failure::Connection(format!("{e}")),
+        },
         ClientError::TlsConfig(e) => Failure::Usage(format!("TLS: {e}")),
         ClientError::Timeout(d) => {
             let during = match (phase, ctx.tls) {
@@ -349,6 +297,7 @@ pub fn seconds(d: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tpp::rustls::{self, CertificateError};
 
     fn ctx(target: &Target, tls: bool) -> CallContext<'_> {
         CallContext {
@@ -358,27 +307,6 @@ mod tests {
             has_token: false,
             action: "echo",
         }
-    }
-
-    #[test]
-    fn error_names_read_as_words() {
-        assert_eq!(
-            words("UnknownRevocationStatus"),
-            "unknown revocation status"
-        );
-        assert_eq!(
-            words("UnsupportedSignatureAlgorithmContext { signature_algorithm_id: [1] }"),
-            "unsupported signature algorithm"
-        );
-        assert_eq!(words(""), "");
-        let (what, hint) = certificate_problem(
-            &CertificateError::Other(rustls::OtherError(std::sync::Arc::new(io::Error::other(
-                "CaUsedAsEndEntity",
-            )))),
-            "h",
-        );
-        assert!(what.contains("CA certificate"), "{what}");
-        assert!(hint.contains("--insecure"), "{hint}");
     }
 
     #[test]

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tpp::service::{answer_list_funcs, answer_unknown_action};
 use tpp::{ActionInfo, ActionKind, Connection, Handler, ParamInfo, Server};
-use tpp_tests::{python_or_skip, start, RefServer, Running, TestCert, REF_TOKEN, WAIT};
+use tpp_tests::{
+    python_test, reference_python, start, RefServer, Running, TestCert, REF_TOKEN, WAIT,
+};
 
 const TOKEN: &str = "s3cret-ç";
 
@@ -889,11 +891,10 @@ fn call_on_a_streaming_action_without_stream_says_to_use_it() {
         );
 }
 
+python_test! {
 #[test]
 fn funcs_says_when_a_server_has_no_list_funcs() {
-    let Some(py) = python_or_skip("funcs_says_when_a_server_has_no_list_funcs") else {
-        return;
-    };
+    let py = reference_python("funcs_says_when_a_server_has_no_list_funcs");
     // toxiccore's servers (as toxicbuild's build server) have no list-funcs.
     let server = RefServer::start_blocking(&py, None);
     let addr = server.addr().to_string();
@@ -906,6 +907,7 @@ fn funcs_says_when_a_server_has_no_list_funcs() {
                 .and(contains(format!("{addr} offers no list-funcs")))
                 .and(contains(format!("tpp call {addr} ACTION"))),
         );
+}
 }
 
 #[test]
@@ -1038,11 +1040,10 @@ fn every_subcommand_has_examples_in_its_help() {
 // Against the Python reference (toxiccore)
 // ---------------------------------------------------------------------------
 
+python_test! {
 #[test]
 fn python_server_call_fields_and_errors() {
-    let Some(py) = python_or_skip("python_server_call_fields_and_errors") else {
-        return;
-    };
+    let py = reference_python("python_server_call_fields_and_errors");
     let server = RefServer::start_blocking(&py, None);
     let addr = server.addr().to_string();
     let out = tpp()
@@ -1142,12 +1143,12 @@ fn python_server_call_fields_and_errors() {
         .code(3)
         .stderr(contains("closed the connection without answering"));
 }
+}
 
+python_test! {
 #[test]
 fn python_server_streams() {
-    let Some(py) = python_or_skip("python_server_streams") else {
-        return;
-    };
+    let py = reference_python("python_server_streams");
     let server = RefServer::start_blocking(&py, None);
     let addr = server.addr().to_string();
     let out = tpp()
@@ -1202,12 +1203,12 @@ fn python_server_streams() {
         .clone();
     assert_eq!(stdout_of(&out).lines().count(), 2);
 }
+}
 
+python_test! {
 #[test]
 fn python_server_tls_and_timeout() {
-    let Some(py) = python_or_skip("python_server_tls_and_timeout") else {
-        return;
-    };
+    let py = reference_python("python_server_tls_and_timeout");
     let cert = TestCert::new();
     let server = RefServer::start_blocking(&py, Some(&cert));
     let addr = server.addr().to_string();
@@ -1254,12 +1255,12 @@ fn python_server_tls_and_timeout() {
         .code(3)
         .stderr(contains("timed out after 0.5s"));
 }
+}
 
+python_test! {
 #[test]
 fn hash_token_verifies_with_python_bcrypt() {
-    let Some(py) = python_or_skip("hash_token_verifies_with_python_bcrypt") else {
-        return;
-    };
+    let py = reference_python("hash_token_verifies_with_python_bcrypt");
     let default_cost = hash_of(&[TOKEN], None);
     let from_stdin = hash_of(&["--cost", "5"], Some(&format!("{TOKEN}\r\n")));
     let check = r#"
@@ -1280,4 +1281,5 @@ print("ok")
         .stdout("ok\n");
     assert!(default_cost.starts_with("$2b$12$"));
     assert!(from_stdin.starts_with("$2b$05$"));
+}
 }

@@ -5,456 +5,23 @@
 //!
 //! Every example below shows the Rust a user writes and the JSON on the wire. A request is
 //! `{"token": ..., "action": ..., "body": ..., <extra fields>}`; a response is
-//! `{"code": ..., "body": ...}` (see PROTOCOL.md for the framing).
+//! `{"code": ..., "body": ...}` (the framing and every rule of the protocol are in
+//! `docs/PROTOCOL.md` of the repository).
 //!
-//! # `#[toxic_service]`
+//! The whole reference is on the macros themselves, so the re-exports' pages in the `tpp`
+//! crate have it too:
 //!
-//! ```no_run
-//! use serde::{Deserialize, Serialize};
-//!
-//! #[derive(Serialize, Deserialize)]
-//! pub struct Repo { pub name: String, pub url: String }
-//!
-//! #[derive(Debug, thiserror::Error, tpp::ToxicError)]
-//! pub enum ReposError {
-//!     #[error("{0}")]
-//!     #[toxic(code = 4)]
-//!     NotFound(String),
-//! }
-//!
-//! #[tpp::toxic_service(rename_all = "kebab-case")]
-//! pub trait Repos {
-//!     /// Adds a repository.
-//!     async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
-//!         -> Result<Repo, ReposError>;
-//! }
-//!
-//! struct MyRepos;
-//! impl Repos for MyRepos {
-//!     async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
-//!         -> Result<Repo, ReposError> {
-//!         Ok(Repo { name: repo_name, url: repo_url })
-//!     }
-//! }
-//!
-//! # fn main() {}
-//! # async fn demo(tpp_client: tpp::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! // Server: a ReposServer is a tpp::Handler (and a tpp::Service for tpp::Router).
-//! let handler = ReposServer::new(MyRepos);
-//! # let server = tpp::Server::builder().token("t").bind("127.0.0.1:0").await?;
-//! # tokio::spawn(server.serve(handler));
-//! // Client: same parameters, Result<T, tpp::ClientError>.
-//! let client = ReposClient::new(tpp_client);
-//! let repo = client.repo_add("tpp".into(), "https://x/tpp.git".into(), None).await?;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ```text
-//! -> {"token": "…", "action": "repo-add", "body": {"repo_name": "tpp", "repo_url": "https://x/tpp.git"}}
-//! <- {"code": 0, "body": {"repo-add": {"name": "tpp", "url": "https://x/tpp.git"}}}
-//! ```
-//!
-//! ## What is generated
-//!
-//! For `trait Repos` (all items share the trait's visibility and `#[cfg]`s):
-//!
-//! - the trait itself, with `Send + Sync + 'static` added to its supertraits and each
-//!   `async fn m(&self, ..) -> R` rewritten as
-//!   `fn m(&self, ..) -> impl Future<Output = R> + Send`. Implementations still write
-//!   `async fn` (no `#[async_trait]`), and the compiler checks that their futures are `Send`,
-//!   which serving on a multi-threaded runtime needs. A method may have a default body. (With
-//!   `#[toxic_service(dyn)]` the methods stay `async fn` under `tpp::async_trait`: see
-//!   [the dyn mode](#the-dyn-mode-choosing-an-implementation-at-run-time).)
-//! - `ReposServer<T: Repos + ?Sized>`: `new(T)`, `from_arc(Arc<T>)`, `from_box(Box<T>)`,
-//!   `From<Arc<T>>`, `From<Box<T>>`, `inner()`, `Clone`, the constant
-//!   `ReposServer::<T>::ACTIONS`, and implementations of `tpp::Handler` (dispatch by action
-//!   name) and `tpp::Service` (`actions()`, for `tpp::Router`).
-//! - `REPOS_ACTIONS: &[tpp::ActionInfo]`: every action's wire name, method name, doc, kind
-//!   and parameters, at compile time (the trait name in `SCREAMING_SNAKE_CASE` + `_ACTIONS`).
-//! - `ReposClient`: wraps a `tpp::Client`; `new(client)`, `inner()`, `into_inner()`,
-//!   `with_timeout(d)`, `with_field(key, value)`, `From<tpp::Client>`, `list_funcs()` (when
-//!   the generated `list-funcs` exists and no method is called `list_funcs`), and one
-//!   `async fn` per action with the method's parameters (minus context parameters),
-//!   returning `Result<T, tpp::ClientError>`. Calling a misspelled action is therefore a
-//!   compile error. A server error arrives as `ClientError::Server { code, message }`;
-//!   `err.into_service_error::<ReposError>()` turns it back into the method's error type
-//!   (see [`ToxicError`](derive@ToxicError)).
-//!
-//! ## Arguments of `#[toxic_service(...)]`
-//!
-//! - `rename_all = "<rule>"`: how method names become action names. Rules: `"snake_case"`
-//!   (the default: the method name as written), `"kebab-case"` (toxicbuild's hole:
-//!   `repo_add` → `repo-add`), `"camelCase"` (`repoAdd`), `"PascalCase"` (`RepoAdd`),
-//!   `"SCREAMING_SNAKE_CASE"`, `"SCREAMING-KEBAB-CASE"`, `"lowercase"`, `"UPPERCASE"`. It
-//!   renames actions only; body keys stay the parameter names, as in the hole.
-//! - `crate = "<path>"`: where the runtime is, when it is not `::tpp` (a renamed dependency
-//!   or a re-export): `#[toxic_service(crate = "::my_rpc")]`. Generated code only uses
-//!   absolute paths (`::core`, `::std` and this one), so it also compiles under
-//!   `#![no_implicit_prelude]` (except in the dyn mode: async-trait's expansion names `Box`).
-//! - `list_funcs = false`: no generated `list-funcs` (nor client `list_funcs()`), for
-//!   re-implementing a service that has none, such as toxicbuild's build server: the
-//!   action then answers `Action list-funcs does not exist`, as there.
-//! - `dyn`: a dyn-compatible trait, so that the implementation can be chosen at run time
-//!   (`Arc<dyn Repos>`); see the next section.
-//!
-//! ## The dyn mode: choosing an implementation at run time
-//!
-//! Natively, the trait's methods return `impl Future`, so the trait is not dyn-compatible:
-//! there is no `dyn Repos`. With `#[toxic_service(dyn)]` the generated trait goes through
-//! `async-trait` (re-exported as `tpp::async_trait`, so no dependency of your own is needed):
-//! each method returns a `Pin<Box<dyn Future<Output = R> + Send>>`, and implementations are
-//! written with `#[tpp::async_trait]` on the `impl` block. The server then takes a concrete
-//! type (`new`), an `Arc<dyn Repos>` (`from_arc`, `From`) or a `Box<dyn Repos>` (`from_box`,
-//! `From`); `dyn Repos` and `dyn Repos + Send + Sync` both work (`Send + Sync` are
-//! supertraits). Everything else is the same in both modes: attributes, streams, context
-//! parameters, errors, `list-funcs`, the client.
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use tpp::ActionError;
-//!
-//! #[tpp::toxic_service(dyn, rename_all = "kebab-case")]
-//! pub trait Store {
-//!     async fn get_key(&self, ctx: &tpp::Context, key: String) -> Result<String, ActionError>;
-//! }
-//!
-//! struct Memory;
-//! struct Remote { url: String }
-//!
-//! #[tpp::async_trait]
-//! impl Store for Memory {
-//!     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
-//!         Ok(key)
-//!     }
-//! }
-//!
-//! #[tpp::async_trait]
-//! impl Store for Remote {
-//!     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
-//!         Ok(format!("{}/{key}", self.url))
-//!     }
-//! }
-//!
-//! # fn main() {}
-//! # async fn demo(server: tpp::Server, config: &str) -> Result<(), tpp::Error> {
-//! let store: Arc<dyn Store> = match config {
-//!     "memory" => Arc::new(Memory),
-//!     url => Arc::new(Remote { url: url.to_owned() }),
-//! };
-//! server.serve(StoreServer::from_arc(store)).await
-//! # }
-//! ```
-//!
-//! Each call allocates one boxed future and goes through the vtable; the native mode does
-//! neither (BENCHMARKS.md has the measured cost). `#[async_trait]` written on the trait *under*
-//! `#[toxic_service]` is the same as `dyn` (`#[async_trait(?Send)]` is refused: the server
-//! needs `Send` futures); written *above* it, it runs first and the error says so. An
-//! implementation without `#[tpp::async_trait]` fails with rustc's E0195 ("lifetime
-//! parameters or bounds on method `get_key` do not match the trait declaration"): add the
-//! attribute. `StoreServer::new(boxed)` with a `Box<dyn Store>` fails with a note that names
-//! `from_box` and `from_arc`.
-//!
-//! ## `#[action(...)]` on a method
-//!
-//! - `name = "<wire name>"`: the exact action name, bypassing `rename_all`:
-//!
-//!   ```no_run
-//!   # use serde::{Deserialize, Serialize};
-//!   # use tpp::ActionError;
-//!   # type E = ActionError;
-//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
-//!   # fn main() {}
-//!   # #[tpp::toxic_service]
-//!   # pub trait Service {
-//!   #[action(name = "list_builders")]
-//!   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, ActionError>;
-//!   # }
-//!   ```
-//!
-//!   Names must be non-empty, without whitespace or control characters, and unique in the
-//!   trait (checked after renaming).
-//! - `bare`: answer the result as the whole body instead of `{"<action>": result}`
-//!   (toxicbuild's build server answers `list_builders` and `healthcheck` that way). The
-//!   client method reads the whole body accordingly.
-//!
-//!   ```no_run
-//!   # use serde::{Deserialize, Serialize};
-//!   # use tpp::ActionError;
-//!   # type E = ActionError;
-//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
-//!   # fn main() {}
-//!   # #[tpp::toxic_service]
-//!   # pub trait Service {
-//!   #[action(name = "list_builders", bare)]
-//!   async fn builders(&self, repo_url: String) -> Result<Builders, ActionError>;
-//!   // struct Builders { builders: Vec<String> }
-//!   # }
-//!   ```
-//!
-//!   ```text
-//!   -> {"token": "…", "action": "list_builders", "body": {"repo_url": "…"}}
-//!   <- {"code": 0, "body": {"builders": ["b1", "b2"]}}
-//!   ```
-//! - `stream`: a streaming action (toxicbuild's build). The method returns
-//!   `Result<tpp::ItemStream<T>, E>` (any path ending in `ItemStream`); each item is sent as
-//!   `{"code": 0, "body": item}` (not wrapped in the action name), an item that is an error
-//!   ends the stream with `{"code": N, "body": {"error": ...}}`, and the connection closes
-//!   after the last one. An `Err(e)` from the method itself is the only response. The client
-//!   method returns `Result<Pin<Box<dyn Stream<Item = Result<T, tpp::ClientError>> + Send>>,
-//!   tpp::ClientError>`; the client's timeout bounds the connection and each item.
-//!
-//!   ```no_run
-//!   # use serde::{Deserialize, Serialize};
-//!   # use tpp::ActionError;
-//!   # type E = ActionError;
-//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
-//!   # fn main() {}
-//!   # #[tpp::toxic_service]
-//!   # pub trait Service {
-//!   #[action(stream)]
-//!   async fn build(&self, builder_name: String) -> Result<tpp::ItemStream<StepInfo>, E>;
-//!   // impl: Ok(tpp::ItemStream::iter(steps)) or ItemStream::channel(16) for a producer task
-//!   // client: let mut steps = client.build("py".into()).await?;
-//!   //         while let Some(step) = steps.next().await { let step = step?; }
-//!   # }
-//!   ```
-//!   ```text
-//!   -> {"token": "…", "action": "build", "body": {"builder_name": "py"}}
-//!   <- {"code": 0, "body": {"name": "checkout", "status": "running"}}
-//!   <- {"code": 0, "body": {"name": "checkout", "status": "success"}}
-//!   <- (connection closed)
-//!   ```
-//!
-//!   `bare` and `stream` cannot be combined.
-//! - `stream, ack`: a streaming action that first answers an acknowledgement, like the hole's
-//!   `stream` action. The method returns `Result<(A, tpp::ItemStream<T>), E>`: `A` is sent
-//!   first as `{"code": 0, "body": {"<action>": ack}}` (what toxiccore's `request2server`
-//!   unwraps), then each item as for `stream`. An `Err(e)` from the method is the only
-//!   response (no acknowledgement). The client method returns
-//!   `Result<(A, Pin<Box<dyn Stream<Item = Result<T, tpp::ClientError>> + Send>>),
-//!   tpp::ClientError>` (it calls `tpp::Client::request_stream_ack`); the client's timeout
-//!   bounds connecting, sending and reading the acknowledgement, then each item.
-//!
-//!   ```no_run
-//!   # use serde::{Deserialize, Serialize};
-//!   # use tpp::ActionError;
-//!   # type E = ActionError;
-//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
-//!   # fn main() {}
-//!   # #[tpp::toxic_service]
-//!   # pub trait Service {
-//!   #[action(stream, ack)]
-//!   async fn stream(&self, ctx: &tpp::Context, event_types: Vec<String>)
-//!       -> Result<(String, tpp::ItemStream<Event>), E>;
-//!   // impl: let (tx, events) = tpp::ItemStream::channel(16);
-//!   //       tokio::spawn(async move { while tx.send(next_event().await).await.is_ok() {} });
-//!   //       Ok(("ok".to_owned(), events))
-//!   // client: let (ack, mut events) = client.stream(vec!["build_started".into()]).await?;
-//!   # }
-//!   ```
-//!   ```text
-//!   -> {"token": "…", "action": "stream", "body": {"event_types": ["build_started"]}, "user_id": "42"}
-//!   <- {"code": 0, "body": {"stream": "ok"}}
-//!   <- {"code": 0, "body": {"event_type": "build_started", "build": {...}}}
-//!   <- {"code": 0, "body": {"event_type": "build_started", "build": {...}}}
-//!   <- (connection closed when the events end, or when the client leaves)
-//!   ```
-//!
-//!   `ack` needs `stream` and cannot be combined with `bare`.
-//!
-//! ## Parameters
-//!
-//! The first parameter must be `&self`. Every other parameter is a plain identifier (no
-//! patterns) and is, by default, **a key of the body object** named like the parameter
-//! (`r#type` is the key `type`). Keys are deserialized straight from the request's raw body
-//! bytes into the parameter types (no intermediate `serde_json::Value`).
-//!
-//! - A parameter of type `Option<T>` (any path ending in `Option`) may be absent or `null`;
-//!   it is `None` then. Every other key is required.
-//! - An absent or `null` body counts as `{}`; a body that is not an object is an error.
-//! - Unknown keys are an error; so is a missing required key or a value of the wrong type.
-//!   All answer code 1 with the serde message, which names the key:
-//!
-//!   ```text
-//!   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: missing field `repo_url` at line 1 column 22"}}
-//!   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: unknown field `nmae`, expected one of `repo_name`, `repo_url`, `branch` at line 1 column 7"}}
-//!   ```
-//! - The client skips `None` optional parameters when it serializes the body, so a Python
-//!   handler's own defaults (`handler(**body)`) apply.
-//!
-//! Parameter attributes:
-//!
-//! - `#[param(default = "<json>")]`: the value used when the key is absent, as JSON text
-//!   (checked at compile time to be JSON; it must also deserialize as the parameter's type,
-//!   or the action panics, which the server answers with code 1):
-//!   `#[param(default = "10")] limit: u32`, `#[param(default = "\"main\"")] branch: String`.
-//!   Such a parameter is not required; list-funcs announces its default.
-//! - `#[param(rename = "<key>")]`: the body key, when it differs from the parameter name.
-//! - `#[body]`: the single body parameter takes **the whole body** as one serde type (then no
-//!   other body parameter is allowed). A `null` body is given to the type as is, or as `{}`
-//!   if the type does not accept `null`:
-//!
-//!   ```no_run
-//!   # use serde::{Deserialize, Serialize};
-//!   # use tpp::ActionError;
-//!   # type E = ActionError;
-//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
-//!   # fn main() {}
-//!   # #[tpp::toxic_service]
-//!   # pub trait Service {
-//!   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, E>;
-//!   # }
-//!   ```
-//!   ```text
-//!   -> {"action": "list_builders", "body": {"repo_url": "…", "branch": "main"}, "token": "…"}
-//!   ```
-//! - **Request context**: a parameter whose type is a shared reference to a path ending in
-//!   `Context` (`ctx: &tpp::Context`), or any parameter marked `#[context]`, receives the
-//!   request's `tpp::Context` (action, peer address, extra top-level fields such as the
-//!   hole's `user_id`). It is not a body key and does not appear in the client method:
-//!
-//!   ```no_run
-//!   # use serde::{Deserialize, Serialize};
-//!   # use tpp::ActionError;
-//!   # type E = ActionError;
-//!   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
-//!   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
-//!   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
-//!   # fn main() {}
-//!   # #[tpp::toxic_service]
-//!   # pub trait Service {
-//!   async fn repo_list(&self, ctx: &tpp::Context) -> Result<Vec<Repo>, ActionError>;
-//!   // impl: let user = ctx.extra("user_id");
-//!   // client: ReposClient::new(c).with_field("user_id", json!("42")).repo_list().await
-//!   # }
-//!   ```
-//!   ```text
-//!   -> {"token": "…", "action": "repo-list", "body": {}, "user_id": "42"}
-//!   ```
-//!
-//! Parameter types must be `Serialize + DeserializeOwned` (owned: `String`, not `&str`);
-//! otherwise the compile error points at the parameter's type.
-//!
-//! ## Results and errors
-//!
-//! A method returns `Result<T, E>` (any path ending in `Result`, so `Result<T>` aliases
-//! work); `T: Serialize + DeserializeOwned`, `E: tpp::ToxicError`.
-//!
-//! ```text
-//! Ok(value)  <- {"code": 0, "body": {"<action>": value}}     (what request2server unwraps)
-//! Err(e)     <- {"code": e.code(), "body": {"error": e.message()}}
-//! ```
-//!
-//! A code that is not greater than 0 is sent as 1. Use the ready-made `tpp::ActionError`
-//! (`{ code, message }`) or derive [`ToxicError`](derive@ToxicError).
-//!
-//! ## Introspection: `list-funcs`
-//!
-//! Unless the trait has an action named `list-funcs` or says `list_funcs = false`, the server
-//! also answers `list-funcs`,
-//! shaped like toxicbuild's hole: per action, its doc comment and parameters (`name`,
-//! `required`, and `default` when not required: the `#[param(default)]` JSON, or `null` for
-//! an `Option`). Context parameters are not listed; a `#[body]` action lists no parameters.
-//!
-//! ```text
-//! -> {"token": "…", "action": "list-funcs", "body": {}}
-//! <- {"code": 0, "body": {"list-funcs": {"repo-add": {"doc": "Adds a repository.", "parameters": [
-//!        {"name": "repo_name", "required": true}, {"name": "repo_url", "required": true},
-//!        {"name": "branch", "required": false, "default": null}]}}}}
-//! ```
-//!
-//! The same information is available at compile time as `REPOS_ACTIONS` and
-//! `ReposServer::<T>::ACTIONS`. An unknown action answers
-//! `{"code": 1, "body": {"error": "Action X does not exist"}}`.
-//!
-//! ## Several services on one server
-//!
-//! Each generated server implements `tpp::Service`, so `tpp::Router::new().service(a)?.service(b)?`
-//! serves several traits on one port; a duplicate action name is reported when the router is
-//! built.
-//!
-//! ## Compile-time checks
-//!
-//! Each is reported on the offending item, and all of them at once: a method that is not
-//! `async fn`, that does not take `&self`, that is generic, that has pattern arguments, that
-//! does not return `Result`; a stream that does not return `ItemStream<T>` (or
-//! `(A, ItemStream<T>)` with `ack`); `bare` with `stream`, `ack` without `stream`; duplicate, empty or whitespace-containing action names; unknown
-//! attribute arguments (the message lists the valid ones); `#[body]` beside other body
-//! parameters; a parameter type that is not `Serialize + DeserializeOwned`; a trait that is
-//! generic or has items other than methods; a method named like a client method (`new`,
-//! `inner`, `into_inner`, `with_timeout`, `with_field`).
-//!
-//! # `#[derive(ToxicError)]`
-//!
-//! Implements `tpp::ToxicError` for an enum (or a struct):
-//!
-//! - `code()`: the variant's `#[toxic(code = N)]` (N > 0), or the enum's `#[toxic(code = N)]`
-//!   for variants without one; a struct takes its code from `#[toxic(code = N)]` on it.
-//! - `message()`: the `Display` text (so `thiserror`'s `#[error("...")]` is the message).
-//! - `from_parts(code, message)`: used by the client to rebuild the error from a server's
-//!   answer. The first variant with that code that is a unit, or holds exactly one field that
-//!   is a `String` or is named `message`, is rebuilt (the field gets the message). Other
-//!   variants are not rebuilt, and the client keeps `ClientError::Server { code, message }`.
-//! - `#[toxic(transparent)]` on a one-field variant: code, message and decoding are the
-//!   field's own (`Other(tpp::ActionError)`).
-//! - `#[toxic(crate = "<path>")]` on the type: the runtime's path, as for the service.
-//!
-//! ```
-//! use tpp::ToxicError;
-//!
-//! #[derive(Debug, thiserror::Error, tpp::ToxicError)]
-//! pub enum ReposError {
-//!     #[error("{0}")]                  // message: the String itself, so it round-trips
-//!     #[toxic(code = 4)]
-//!     NotFound(String),
-//!     #[error("permission denied")]
-//!     #[toxic(code = 5)]
-//!     Denied,
-//!     #[error(transparent)]
-//!     #[toxic(transparent)]
-//!     Other(tpp::ActionError),
-//! }
-//!
-//! assert_eq!((ReposError::Denied.code(), ReposError::Denied.message()), (5, "permission denied".into()));
-//! assert!(matches!(ReposError::from_parts(4, "tpp"), Some(ReposError::NotFound(m)) if m == "tpp"));
-//! ```
-//! ```text
-//! Err(ReposError::Denied)  <- {"code": 5, "body": {"error": "permission denied"}}
-//! client: err.into_service_error::<ReposError>() == Ok(ReposError::Denied)
-//! ```
-//!
-//! Prefer `#[error("{0}")]` for a variant holding the message: the client rebuilds it from
-//! the message text, so any decoration in the format would be applied twice.
+//! - [`#[toxic_service]`](macro@toxic_service): a trait becomes a server and a typed client;
+//! - [`#[derive(ToxicError)]`](derive@ToxicError): an error type's codes and messages.
 
 #![deny(missing_docs)]
 
 extern crate proc_macro;
 
 mod attrs;
+mod call;
 mod client;
+mod defaults;
 mod derive_error;
 mod model;
 mod naming;
@@ -469,8 +36,458 @@ use crate::attrs::{Errors, ServiceArgs};
 use crate::model::Service;
 
 /// Turns a trait into a typed TPP service: server dispatch (`<Trait>Server`), a typed
-/// client (`<Trait>Client`) and the list of actions (`<TRAIT>_ACTIONS`). See the
-/// [crate documentation](crate) for every argument and attribute, with the JSON on the wire.
+/// client (`<Trait>Client`, with one call builder per action) and the list of actions
+/// (`<TRAIT>_ACTIONS`). Every argument and attribute follows, with the JSON on the wire.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize)]
+/// pub struct Repo { pub name: String, pub url: String }
+///
+/// #[derive(Debug, thiserror::Error, tpp::ToxicError)]
+/// pub enum ReposError {
+///     #[error("{0}")]
+///     #[toxic(code = 4)]
+///     NotFound(String),
+/// }
+///
+/// #[tpp::toxic_service(rename_all = "kebab-case")]
+/// pub trait Repos {
+///     /// Adds a repository.
+///     async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
+///         -> Result<Repo, ReposError>;
+///     /// Shows a repository.
+///     async fn repo_get(&self, repo_name: String) -> Result<Repo, ReposError>;
+/// }
+///
+/// struct MyRepos;
+/// impl Repos for MyRepos {
+///     async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
+///         -> Result<Repo, ReposError> {
+///         Ok(Repo { name: repo_name, url: repo_url })
+///     }
+///     async fn repo_get(&self, repo_name: String) -> Result<Repo, ReposError> {
+///         Err(ReposError::NotFound(repo_name))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Server: a ReposServer is a tpp::Handler (and a tpp::Service for tpp::Router).
+/// let server = tpp::Server::builder().token("t").bind("127.0.0.1:0").await?;
+/// let port = server.local_addr().port();
+/// tokio::spawn(server.serve(ReposServer::new(MyRepos)));
+///
+/// // Client: required parameters in order (`&str` for `String`), optional ones set on the
+/// // call, then `.await`; the service's error comes back as itself.
+/// let client = ReposClient::new(tpp::Client::builder("127.0.0.1", port).token("t").build()?);
+/// let repo = client.repo_add("tpp", "https://x/tpp.git").await?;
+/// let repo = client.repo_add("tpp", "https://x/tpp.git").branch("main").await?;
+/// match client.repo_get("nope").await {
+///     Err(tpp::CallError::Service(ReposError::NotFound(name))) => assert_eq!(name, "nope"),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// ```text
+/// -> {"token": "…", "action": "repo-add", "body": {"repo_name": "tpp", "repo_url": "https://x/tpp.git"}}
+/// <- {"code": 0, "body": {"repo-add": {"name": "tpp", "url": "https://x/tpp.git"}}}
+/// ```
+///
+/// # What is generated
+///
+/// For `trait Repos` (all items share the trait's visibility and `#[cfg]`s):
+///
+/// - the trait itself, with `Send + Sync + 'static` added to its supertraits and each
+///   `async fn m(&self, ..) -> R` rewritten as
+///   `fn m(&self, ..) -> impl Future<Output = R> + Send`. Implementations still write
+///   `async fn` (no `#[async_trait]`), and the compiler checks that their futures are `Send`,
+///   which serving on a multi-threaded runtime needs. A method may have a default body. (With
+///   `#[toxic_service(dyn)]` the methods stay `async fn` under `tpp::async_trait`: see
+///   [the dyn mode](#the-dyn-mode-choosing-an-implementation-at-run-time).)
+/// - `ReposServer<T: Repos + ?Sized>`: `new(T)`, `from_arc(Arc<T>)`, `from_box(Box<T>)`,
+///   `From<Arc<T>>`, `From<Box<T>>`, `inner()`, `Clone`, the constant
+///   `ReposServer::<T>::ACTIONS`, and implementations of `tpp::Handler` (dispatch by action
+///   name) and `tpp::Service` (`actions()`, for `tpp::Router`).
+/// - `REPOS_ACTIONS: &[tpp::ActionInfo]`: every action's wire name, method name, doc, kind
+///   and parameters, at compile time (the trait name in `SCREAMING_SNAKE_CASE` + `_ACTIONS`).
+/// - `ReposClient`: wraps a `tpp::Client`; `new(client)`, `inner()`, `into_inner()`,
+///   `with_timeout(d)`, `with_item_timeout(Option<d>)`, `with_field(key, value)`,
+///   `From<tpp::Client>`, `list_funcs()` (when the generated `list-funcs` exists and no
+///   method is called `list_funcs`; it returns a typed `tpp::FuncList`), and one method per
+///   action (see *The client* below). Calling a misspelled action is therefore a compile
+///   error.
+/// - `ReposRepoAddCall<'_>` (trait name + method name in `PascalCase` + `Call`): what
+///   `ReposClient::repo_add` returns; it is `IntoFuture`, so it is awaited directly.
+///
+/// # The client
+///
+/// Each client method takes the action's **required** parameters, in order (context and
+/// optional parameters left out), and returns the action's call builder:
+///
+/// - a `String` parameter takes `impl Into<String>`, so `"literal"` works;
+/// - each optional parameter (`Option<T>`, or with `#[param(default)]`) is a setter of the
+///   call builder, named like the parameter and taking `T` (`impl Into<String>` for a
+///   `String`); one left unset is not sent, so the server's default applies:
+///   `client.repo_add("tpp", url).branch("main").await`;
+/// - `.timeout(d)` on the call bounds this call alone instead of the client's call timeout;
+///   for a streaming action, `.item_timeout(d)` bounds the wait for each item.
+///
+/// Awaiting the call gives `Result<T, tpp::CallError<E>>`, `E` being the method's error
+/// type: `CallError::Service(e)` when the server answered a code `E` knows
+/// ([`ToxicError::from_parts`](derive@ToxicError)), `CallError::Client(ClientError)`
+/// otherwise (connection, TLS, timeout, protocol, or a code `E` does not know, kept as
+/// `ClientError::Server { code, message }`). `match` reaches `ReposError::NotFound` in one
+/// step, and `?` converts it into `Box<dyn Error>` or `anyhow::Error`.
+///
+/// Timeouts: the client's call timeout (`ClientBuilder::timeout`, `with_timeout`) bounds
+/// connecting, sending and the answer: a unary call's response, an acknowledged stream's
+/// acknowledgement. It never bounds a stream's items: their wait is the item timeout
+/// (`ClientBuilder::item_timeout`, `with_item_timeout`, or `.item_timeout(d)` on the call),
+/// none by default, so an idle stream (a watch) stays open as long as the server keeps it.
+///
+/// # Arguments of `#[toxic_service(...)]`
+///
+/// - `rename_all = "<rule>"`: how method names become action names. Rules: `"snake_case"`
+///   (the default: the method name as written), `"kebab-case"` (toxicbuild's hole:
+///   `repo_add` → `repo-add`), `"camelCase"` (`repoAdd`), `"PascalCase"` (`RepoAdd`),
+///   `"SCREAMING_SNAKE_CASE"`, `"SCREAMING-KEBAB-CASE"`, `"lowercase"`, `"UPPERCASE"`. It
+///   renames actions only; body keys stay the parameter names, as in the hole.
+/// - `list_funcs = false`: no generated `list-funcs` (nor client `list_funcs()`), for
+///   re-implementing a service that has none, such as toxicbuild's build server: the
+///   action then answers `Action list-funcs does not exist`, as there.
+/// - `crate = "<path>"`: where the runtime is, when it is not `::tpp` (a renamed dependency
+///   or a re-export): `#[toxic_service(crate = "::my_rpc")]`. Generated code only uses
+///   absolute paths (`::core`, `::std` and this one), so it also compiles under
+///   `#![no_implicit_prelude]` (except in the dyn mode: async-trait's expansion names `Box`).
+/// - `dyn`: a dyn-compatible trait, so that the implementation can be chosen at run time
+///   (`Arc<dyn Repos>`); see the next section.
+///
+/// # The dyn mode: choosing an implementation at run time
+///
+/// Natively, the trait's methods return `impl Future`, so the trait is not dyn-compatible:
+/// there is no `dyn Repos`. With `#[toxic_service(dyn)]` the generated trait goes through
+/// `async-trait` (re-exported as `tpp::async_trait`, so no dependency of your own is needed):
+/// each method returns a `Pin<Box<dyn Future<Output = R> + Send>>`, and implementations are
+/// written with `#[tpp::async_trait]` on the `impl` block. The server then takes a concrete
+/// type (`new`), an `Arc<dyn Repos>` (`from_arc`, `From`) or a `Box<dyn Repos>` (`from_box`,
+/// `From`); `dyn Repos` and `dyn Repos + Send + Sync` both work (`Send + Sync` are
+/// supertraits). Everything else is the same in both modes: attributes, streams, context
+/// parameters, errors, `list-funcs`, the client.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use tpp::ActionError;
+///
+/// #[tpp::toxic_service(dyn, rename_all = "kebab-case")]
+/// pub trait Store {
+///     async fn get_key(&self, ctx: &tpp::Context, key: String) -> Result<String, ActionError>;
+/// }
+///
+/// struct Memory;
+/// struct Remote { url: String }
+///
+/// #[tpp::async_trait]
+/// impl Store for Memory {
+///     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
+///         Ok(key)
+///     }
+/// }
+///
+/// #[tpp::async_trait]
+/// impl Store for Remote {
+///     async fn get_key(&self, _ctx: &tpp::Context, key: String) -> Result<String, ActionError> {
+///         Ok(format!("{}/{key}", self.url))
+///     }
+/// }
+///
+/// # fn main() {}
+/// # async fn demo(server: tpp::Server, config: &str) -> Result<(), tpp::Error> {
+/// let store: Arc<dyn Store> = match config {
+///     "memory" => Arc::new(Memory),
+///     url => Arc::new(Remote { url: url.to_owned() }),
+/// };
+/// server.serve(StoreServer::from_arc(store)).await
+/// # }
+/// ```
+///
+/// Each call allocates one boxed future and goes through the vtable; the native mode does
+/// neither (BENCHMARKS.md has the measured cost). `#[async_trait]` written on the trait *under*
+/// `#[toxic_service]` is the same as `dyn` (`#[async_trait(?Send)]` is refused: the server
+/// needs `Send` futures); written *above* it, it runs first and the error says so. An
+/// implementation without `#[tpp::async_trait]` fails with rustc's E0195 ("lifetime
+/// parameters or bounds on method `get_key` do not match the trait declaration"): add the
+/// attribute. `StoreServer::new(boxed)` with a `Box<dyn Store>` fails with a note that names
+/// `from_box` and `from_arc`.
+///
+/// # `#[action(...)]` on a method
+///
+/// - `name = "<wire name>"`: the exact action name, bypassing `rename_all`:
+///
+///   ```no_run
+///   # use serde::{Deserialize, Serialize};
+///   # use tpp::ActionError;
+///   # type E = ActionError;
+///   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+///   # fn main() {}
+///   # #[tpp::toxic_service]
+///   # pub trait Service {
+///   #[action(name = "list_builders")]
+///   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, ActionError>;
+///   # }
+///   ```
+///
+///   Names must be non-empty, without whitespace or control characters, and unique in the
+///   trait (checked after renaming).
+/// - `bare`: answer the result as the whole body instead of `{"<action>": result}`
+///   (toxicbuild's build server answers `list_builders` and `healthcheck` that way). The
+///   client method reads the whole body accordingly.
+///
+///   ```no_run
+///   # use serde::{Deserialize, Serialize};
+///   # use tpp::ActionError;
+///   # type E = ActionError;
+///   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+///   # fn main() {}
+///   # #[tpp::toxic_service]
+///   # pub trait Service {
+///   #[action(name = "list_builders", bare)]
+///   async fn builders(&self, repo_url: String) -> Result<Builders, ActionError>;
+///   // struct Builders { builders: Vec<String> }
+///   # }
+///   ```
+///
+///   ```text
+///   -> {"token": "…", "action": "list_builders", "body": {"repo_url": "…"}}
+///   <- {"code": 0, "body": {"builders": ["b1", "b2"]}}
+///   ```
+/// - `stream`: a streaming action (toxicbuild's build). The method returns
+///   `Result<tpp::ItemStream<T>, E>` (any path ending in `ItemStream`); each item is sent as
+///   `{"code": 0, "body": item}` (not wrapped in the action name), an item that is an error
+///   ends the stream with `{"code": N, "body": {"error": ...}}`, and the connection closes
+///   after the last one. An `Err(e)` from the method itself is the only response. The client
+///   call gives `Result<tpp::CallStream<T, E>, tpp::CallError<E>>`, a `Stream` of
+///   `Result<T, tpp::CallError<E>>` (read it with `tpp::StreamExt::next`); the call timeout
+///   bounds connecting and sending, the item timeout (none by default) each item.
+///
+///   ```no_run
+///   # use serde::{Deserialize, Serialize};
+///   # use tpp::ActionError;
+///   # type E = ActionError;
+///   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+///   # fn main() {}
+///   # #[tpp::toxic_service]
+///   # pub trait Service {
+///   #[action(stream)]
+///   async fn build(&self, builder_name: String) -> Result<tpp::ItemStream<StepInfo>, E>;
+///   // impl: Ok(tpp::ItemStream::iter(steps)) or ItemStream::channel(16) for a producer task
+///   // client: let mut steps = client.build("py").await?;
+///   //         while let Some(step) = steps.next().await { let step = step?; }
+///   # }
+///   ```
+///   ```text
+///   -> {"token": "…", "action": "build", "body": {"builder_name": "py"}}
+///   <- {"code": 0, "body": {"name": "checkout", "status": "running"}}
+///   <- {"code": 0, "body": {"name": "checkout", "status": "success"}}
+///   <- (connection closed)
+///   ```
+///
+///   `bare` and `stream` cannot be combined.
+/// - `stream, ack`: a streaming action that first answers an acknowledgement, like the hole's
+///   `stream` action. The method returns `Result<(A, tpp::ItemStream<T>), E>`: `A` is sent
+///   first as `{"code": 0, "body": {"<action>": ack}}` (what toxiccore's `request2server`
+///   unwraps), then each item as for `stream`. An `Err(e)` from the method is the only
+///   response (no acknowledgement). The client method returns
+///   `Result<(A, tpp::CallStream<T, E>), tpp::CallError<E>>`; the call timeout
+///   bounds connecting, sending and reading the acknowledgement, the item timeout each item.
+///
+///   ```no_run
+///   # use serde::{Deserialize, Serialize};
+///   # use tpp::ActionError;
+///   # type E = ActionError;
+///   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+///   # fn main() {}
+///   # #[tpp::toxic_service]
+///   # pub trait Service {
+///   #[action(stream, ack)]
+///   async fn stream(&self, ctx: &tpp::Context, event_types: Vec<String>)
+///       -> Result<(String, tpp::ItemStream<Event>), E>;
+///   // impl: let (tx, events) = tpp::ItemStream::channel(16);
+///   //       tokio::spawn(async move { while tx.send(next_event().await).await.is_ok() {} });
+///   //       Ok(("ok".to_owned(), events))
+///   // client: let (ack, mut events) = client.stream(vec!["build_started".into()]).await?;
+///   # }
+///   ```
+///   ```text
+///   -> {"token": "…", "action": "stream", "body": {"event_types": ["build_started"]}, "user_id": "42"}
+///   <- {"code": 0, "body": {"stream": "ok"}}
+///   <- {"code": 0, "body": {"event_type": "build_started", "build": {...}}}
+///   <- {"code": 0, "body": {"event_type": "build_started", "build": {...}}}
+///   <- (connection closed when the events end, or when the client leaves)
+///   ```
+///
+///   `ack` needs `stream` and cannot be combined with `bare`.
+///
+/// # Parameters
+///
+/// The first parameter must be `&self`. Every other parameter is a plain identifier (no
+/// patterns) and is, by default, **a key of the body object** named like the parameter
+/// (`r#type` is the key `type`). Keys are deserialized straight from the request's raw body
+/// bytes into the parameter types (no intermediate `serde_json::Value`).
+///
+/// - A parameter of type `Option<T>` (any path ending in `Option`) may be absent or `null`;
+///   it is `None` then. Every other key is required.
+/// - An absent or `null` body counts as `{}`; a body that is not an object is an error.
+/// - Unknown keys are an error; so is a missing required key or a value of the wrong type.
+///   All answer code 1 with the serde message, which names the key:
+///
+///   ```text
+///   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: missing field `repo_url` at line 1 column 22"}}
+///   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: unknown field `nmae`, expected one of `repo_name`, `repo_url`, `branch` at line 1 column 7"}}
+///   ```
+/// - The client does not send optional parameters left unset on the call, so a Python
+///   handler's own defaults (`handler(**body)`) apply.
+///
+/// Parameter attributes:
+///
+/// - `#[param(default = "<json>")]`: the value used when the key is absent (or `null`), as
+///   JSON text: `#[param(default = "10")] limit: u32`,
+///   `#[param(default = "\"main\"")] branch: String`. Such a parameter is not required
+///   (a setter on the client's call); list-funcs announces its default. A default that cannot
+///   be the parameter's type never reaches a request: it is a compile error for the types the
+///   macro knows by name (integers with their ranges, floats, `bool`, `String`, `char`,
+///   `Option`, sequences, maps), naming the action and the parameter, and otherwise
+///   `<Trait>Server::new` panics with that message.
+/// - `#[param(rename = "<key>")]`: the body key, when it differs from the parameter name.
+/// - `#[body]`: the single body parameter takes **the whole body** as one serde type (then no
+///   other body parameter is allowed). A `null` body is given to the type as is, or as `{}`
+///   if the type does not accept `null`:
+///
+///   ```no_run
+///   # use serde::{Deserialize, Serialize};
+///   # use tpp::ActionError;
+///   # type E = ActionError;
+///   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+///   # fn main() {}
+///   # #[tpp::toxic_service]
+///   # pub trait Service {
+///   async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, E>;
+///   # }
+///   ```
+///   ```text
+///   -> {"action": "list_builders", "body": {"repo_url": "…", "branch": "main"}, "token": "…"}
+///   ```
+/// - **Request context**: a parameter whose type is a shared reference to a path ending in
+///   `Context` (`ctx: &tpp::Context`), or any parameter marked `#[context]`, receives the
+///   request's `tpp::Context` (action, peer address, extra top-level fields such as the
+///   hole's `user_id`). It is not a body key and does not appear in the client method:
+///
+///   ```no_run
+///   # use serde::{Deserialize, Serialize};
+///   # use tpp::ActionError;
+///   # type E = ActionError;
+///   # #[derive(Serialize, Deserialize)] pub struct BuildersQuery { repo_url: String, branch: Option<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct Builders { builders: Vec<String> }
+///   # #[derive(Serialize, Deserialize)] pub struct StepInfo { name: String, status: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Event { event_type: String }
+///   # #[derive(Serialize, Deserialize)] pub struct Repo { name: String }
+///   # fn main() {}
+///   # #[tpp::toxic_service]
+///   # pub trait Service {
+///   async fn repo_list(&self, ctx: &tpp::Context) -> Result<Vec<Repo>, ActionError>;
+///   // impl: let user = ctx.extra("user_id");
+///   // client: ReposClient::new(c).with_field("user_id", json!("42")).repo_list().await
+///   # }
+///   ```
+///   ```text
+///   -> {"token": "…", "action": "repo-list", "body": {}, "user_id": "42"}
+///   ```
+///
+/// Parameter types must be `Serialize + DeserializeOwned` (owned: `String`, not `&str`);
+/// otherwise the compile error points at the parameter's type.
+///
+/// # Results and errors
+///
+/// A method returns `Result<T, E>` (any path ending in `Result`, so `Result<T>` aliases
+/// work); `T: Serialize + DeserializeOwned`, `E: tpp::ToxicError`.
+///
+/// ```text
+/// Ok(value)  <- {"code": 0, "body": {"<action>": value}}     (what request2server unwraps)
+/// Err(e)     <- {"code": e.code(), "body": {"error": e.message()}}
+/// ```
+///
+/// A code that is not greater than 0 is sent as 1. Use the ready-made `tpp::ActionError`
+/// (`{ code, message }`) or derive [`ToxicError`](derive@ToxicError).
+///
+/// # Introspection: `list-funcs`
+///
+/// Unless the trait has an action named `list-funcs` or says `list_funcs = false`, the server
+/// also answers `list-funcs`,
+/// shaped like toxicbuild's hole: per action, its doc comment and parameters (`name`,
+/// `required`, and `default` when not required: the `#[param(default)]` JSON, or `null` for
+/// an `Option`). Context parameters are not listed; a `#[body]` action lists no parameters.
+///
+/// ```text
+/// -> {"token": "…", "action": "list-funcs", "body": {}}
+/// <- {"code": 0, "body": {"list-funcs": {"repo-add": {"doc": "Adds a repository.", "parameters": [
+///        {"name": "repo_name", "required": true}, {"name": "repo_url", "required": true},
+///        {"name": "branch", "required": false, "default": null}]}}}}
+/// ```
+///
+/// The same information is available at compile time as `REPOS_ACTIONS` and
+/// `ReposServer::<T>::ACTIONS`. An unknown action answers
+/// `{"code": 1, "body": {"error": "Action X does not exist"}}`.
+///
+/// # Several services on one server
+///
+/// Each generated server implements `tpp::Service`, so `tpp::Router::new().service(a)?.service(b)?`
+/// serves several traits on one port; a duplicate action name is reported when the router is
+/// built.
+///
+/// # Compile-time checks
+///
+/// Each is reported on the offending item, and all of them at once: a method that is not
+/// `async fn`, that does not take `&self`, that is generic, that has pattern arguments, that
+/// does not return `Result`; a stream that does not return `ItemStream<T>` (or
+/// `(A, ItemStream<T>)` with `ack`); `bare` with `stream`, `ack` without `stream`; duplicate, empty or whitespace-containing action names; unknown
+/// attribute arguments (the message lists the valid ones); `#[body]` beside other body
+/// parameters; a `#[param(default)]` that cannot be its parameter's type; a trait that is
+/// generic or has items other than methods; a method named like a client method (`new`,
+/// `inner`, `into_inner`, `with_timeout`, `with_item_timeout`, `with_field`); an optional
+/// parameter named like a call-builder method (`timeout`, `item_timeout`, `into_future`).
+///
+/// A parameter or result type that is not `Serialize + DeserializeOwned`, or an error type
+/// that is not `tpp::ToxicError`, is one error at that type per missing trait (no error
+/// inside the generated code).
+///
+/// # Lints
+///
+/// The generated code raises no warning under `clippy::all`. Lint attributes
+/// (`#[allow(...)]`, `#[expect]`, `#[warn]`, `#[deny]`, `#[forbid]`) on the trait reach every
+/// generated item; on a method, its client method, call builder and dispatch arm.
 #[proc_macro_attribute]
 pub fn toxic_service(args: TokenStream, input: TokenStream) -> TokenStream {
     expand_service(args.into(), input.into()).into()
@@ -478,7 +495,47 @@ pub fn toxic_service(args: TokenStream, input: TokenStream) -> TokenStream {
 
 /// Implements `tpp::ToxicError`: `#[toxic(code = N)]` per variant (or on the type), message
 /// from `Display`, `from_parts` for unit and single-`String` variants,
-/// `#[toxic(transparent)]` to delegate. See the [crate documentation](crate).
+/// `#[toxic(transparent)]` to delegate.
+///
+/// Implements `tpp::ToxicError` for an enum (or a struct):
+///
+/// - `code()`: the variant's `#[toxic(code = N)]` (N > 0), or the enum's `#[toxic(code = N)]`
+///   for variants without one; a struct takes its code from `#[toxic(code = N)]` on it.
+/// - `message()`: the `Display` text (so `thiserror`'s `#[error("...")]` is the message).
+/// - `from_parts(code, message)`: used by the client to rebuild the error from a server's
+///   answer. The first variant with that code that is a unit, or holds exactly one field that
+///   is a `String` or is named `message`, is rebuilt (the field gets the message). Other
+///   variants are not rebuilt, and the client keeps `ClientError::Server { code, message }`.
+/// - `#[toxic(transparent)]` on a one-field variant: code, message and decoding are the
+///   field's own (`Other(tpp::ActionError)`).
+/// - `#[toxic(crate = "<path>")]` on the type: the runtime's path, as for the service.
+///
+/// ```
+/// use tpp::ToxicError;
+///
+/// #[derive(Debug, thiserror::Error, tpp::ToxicError)]
+/// pub enum ReposError {
+///     #[error("{0}")]                  // message: the String itself, so it round-trips
+///     #[toxic(code = 4)]
+///     NotFound(String),
+///     #[error("permission denied")]
+///     #[toxic(code = 5)]
+///     Denied,
+///     #[error(transparent)]
+///     #[toxic(transparent)]
+///     Other(tpp::ActionError),
+/// }
+///
+/// assert_eq!((ReposError::Denied.code(), ReposError::Denied.message()), (5, "permission denied".into()));
+/// assert!(matches!(ReposError::from_parts(4, "tpp"), Some(ReposError::NotFound(m)) if m == "tpp"));
+/// ```
+/// ```text
+/// Err(ReposError::Denied)  <- {"code": 5, "body": {"error": "permission denied"}}
+/// client: Err(tpp::CallError::Service(ReposError::Denied))
+/// ```
+///
+/// Prefer `#[error("{0}")]` for a variant holding the message: the client rebuilds it from
+/// the message text, so any decoration in the format would be applied twice.
 #[proc_macro_derive(ToxicError, attributes(toxic))]
 pub fn derive_toxic_error(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
@@ -641,9 +698,10 @@ mod tests {
         let text = out.to_string();
         assert!(!text.contains("compile_error"), "{text}");
         for needle in [
-            "send_stream :: < u32 , String >",
-            ":: core :: option :: Option :: Some (& __tpp_ack)",
-            "request_stream_ack :: < __TppArgs , String >",
+            ":: tpp :: stream :: send_stream (conn , :: core :: option :: Option :: Some",
+            "Probe :: < String > :: NEW) . encode (& __tpp_ack)",
+            "Probe :: < u32 > :: NEW) . encode_items (__tpp_items)",
+            ":: tpp :: __private :: request_stream_ack (__tpp_client , \"stream\"",
             "__tpp_wire_type :: < String > ()",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");

@@ -17,7 +17,18 @@ use crate::attrs::{ActionArgs, ActionKind, Errors, ParamArgs, ServiceArgs};
 use crate::naming::unraw;
 
 /// Method names the generated client already defines; an action method may not use them.
-const CLIENT_RESERVED: &[&str] = &["new", "inner", "into_inner", "with_timeout", "with_field"];
+const CLIENT_RESERVED: &[&str] = &[
+    "new",
+    "inner",
+    "into_inner",
+    "with_timeout",
+    "with_item_timeout",
+    "with_field",
+];
+
+/// Method names of every generated call builder; an optional parameter (which gets a setter
+/// there) may not use them.
+const CALL_RESERVED: &[&str] = &["timeout", "item_timeout", "into_future"];
 
 /// The wire name of the generated introspection action.
 pub(crate) const LIST_FUNCS: &str = "list-funcs";
@@ -28,6 +39,8 @@ pub(crate) struct Service {
     pub attrs: Vec<Attribute>,
     /// The trait's `#[cfg]`s, also put on every generated item.
     pub cfgs: Vec<Attribute>,
+    /// The trait's lint attributes (`#[allow(...)]`...), also put on every generated item.
+    pub lints: Vec<Attribute>,
     /// The trait's visibility, shared by every generated item.
     pub vis: Visibility,
     /// The trait's name.
@@ -60,14 +73,15 @@ pub(crate) struct Action {
     pub docs: Vec<Attribute>,
     /// The method's `#[cfg]` attributes, copied onto everything generated for it.
     pub cfgs: Vec<Attribute>,
+    /// The method's lint attributes, copied onto the client method, its call builder and the
+    /// server's dispatch arm.
+    pub lints: Vec<Attribute>,
     /// The user's `&self`, re-emitted as written (its hygiene matches the default body's).
     pub receiver: syn::Receiver,
     /// The parameters after `&self`.
     pub params: Vec<Param>,
     /// The full return type as written (`Result<T, E>`).
     pub output: Type,
-    /// `T` of `Result<T, E>`.
-    pub ok_ty: Type,
     /// What travels on the wire: `T`, or the item type of a stream's `ItemStream<T>`.
     pub wire_ty: Type,
     /// `A` of an acknowledged stream's `(A, ItemStream<T>)`.
@@ -198,6 +212,7 @@ impl Service {
             dyn_mode: args.dyn_mode.is_some() || async_trait_attr,
             attrs,
             cfgs: cfgs(&item.attrs),
+            lints: lints(&item.attrs),
             vis: item.vis.clone(),
             ident: item.ident.clone(),
             supertraits: item.supertraits.iter().cloned().collect(),
@@ -315,6 +330,27 @@ impl Action {
             sig.inputs.iter().collect()
         };
 
+        // The wire name.
+        let (wire_name, name_span) = match &action_args.name {
+            Some(lit) => (lit.value(), lit.span()),
+            None => (args.rename_all.apply(&unraw(ident)), ident.span()),
+        };
+        if wire_name.is_empty() {
+            errors.at(name_span, "an action name cannot be empty");
+            ok = false;
+        } else if wire_name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            errors.at(
+                name_span,
+                format!(
+                    "invalid action name {wire_name:?}: action names cannot contain \
+                     whitespace or control characters"
+                ),
+            );
+            ok = false;
+        }
         // The parameters.
         let mut params = Vec::new();
         for input in inputs {
@@ -340,7 +376,8 @@ impl Action {
                     continue;
                 }
             };
-            if let Some(param) = Param::new(param_ident, (*typed.ty).clone(), param_args, errors) {
+            let ty = (*typed.ty).clone();
+            if let Some(param) = Param::new(param_ident, ty, param_args, &wire_name, errors) {
                 params.push(param);
             } else {
                 ok = false;
@@ -458,27 +495,6 @@ impl Action {
             (ok_ty, _) => ok_ty.clone(),
         };
 
-        // The wire name.
-        let (wire_name, name_span) = match &action_args.name {
-            Some(lit) => (lit.value(), lit.span()),
-            None => (args.rename_all.apply(&unraw(ident)), ident.span()),
-        };
-        if wire_name.is_empty() {
-            errors.at(name_span, "an action name cannot be empty");
-            ok = false;
-        } else if wire_name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
-            errors.at(
-                name_span,
-                format!(
-                    "invalid action name {wire_name:?}: action names cannot contain \
-                     whitespace or control characters"
-                ),
-            );
-            ok = false;
-        }
         if CLIENT_RESERVED.contains(&unraw(ident).as_str()) {
             errors.spanned(
                 ident,
@@ -505,11 +521,11 @@ impl Action {
                 doc: doc_text(&attrs),
                 docs,
                 cfgs: cfgs(&attrs),
+                lints: lints(&attrs),
                 attrs,
                 receiver: self_receiver?,
                 params,
                 output: output?,
-                ok_ty: ok_ty?,
                 wire_ty: wire_ty?,
                 ack_ty,
                 err_ty,
@@ -524,7 +540,13 @@ impl Action {
 
 impl Param {
     /// Classifies one parameter after its attributes were parsed.
-    fn new(ident: Ident, ty: Type, args: ParamArgs, errors: &mut Errors) -> Option<Param> {
+    fn new(
+        ident: Ident,
+        ty: Type,
+        args: ParamArgs,
+        action: &str,
+        errors: &mut Errors,
+    ) -> Option<Param> {
         let mut ok = true;
         let is_context = args.context.is_some() || is_context_type(&ty);
         if let (Some(body), true) = (args.body, is_context) {
@@ -549,6 +571,34 @@ impl Param {
                  (e.g. `String` instead of `&str`); only the context is passed by reference",
             );
             ok = false;
+        }
+        if let (Some((json, span)), false) = (&args.default, is_context || args.body.is_some()) {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+            if let Err(why) = crate::defaults::check(&ty, &value) {
+                errors.at(
+                    *span,
+                    format!(
+                        "invalid default for parameter `{}` of action \"{action}\": {why}",
+                        unraw(&ident)
+                    ),
+                );
+                ok = false;
+            }
+        }
+        let optional = args.default.is_some() || option_inner(&ty).is_some();
+        if optional && !is_context && args.body.is_none() {
+            let name = unraw(&ident);
+            if CALL_RESERVED.contains(&name.as_str()) {
+                errors.spanned(
+                    &ident,
+                    format!(
+                        "an optional parameter gets a setter on the call builder, which already \
+                         has `{name}()`; rename the parameter and keep the body key with \
+                         #[param(rename = \"{name}\")]"
+                    ),
+                );
+                ok = false;
+            }
         }
         if !ok {
             return None;
@@ -696,6 +746,19 @@ fn is_context_type(ty: &Type) -> bool {
             .segments
             .last()
             .is_some_and(|s| s.ident == "Context" && s.arguments.is_none())
+}
+
+/// The lint attributes (`allow`, `expect`, `warn`, `deny`, `forbid`) among `attrs`.
+pub(crate) fn lints(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter(|a| {
+            ["allow", "expect", "warn", "deny", "forbid"]
+                .iter()
+                .any(|lint| a.path().is_ident(lint))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The `#[cfg(...)]` attributes among `attrs`.

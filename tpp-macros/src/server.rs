@@ -176,8 +176,6 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
     let const_ident = actions_ident(svc);
     let vis = &svc.vis;
     let cfgs = &svc.cfgs;
-    let serde = quote!(#krate::__private::serde);
-    let serde_json = quote!(#krate::__private::serde_json);
 
     let arms = svc.actions.iter().map(|action| render_arm(svc, action));
     let list_funcs_arm = (!svc.has_list_funcs).then(|| {
@@ -190,9 +188,10 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
     let uses_body = svc.actions.iter().any(|a| a.body_param().is_some());
     let params_helper = uses_named.then(|| {
         quote! {
-            fn __tpp_params<P: #serde::de::DeserializeOwned>(
+            fn __tpp_params<P>(
                 action: &str,
                 body: &str,
+                decode: fn(&str) -> ::core::result::Result<P, #krate::json::Error>,
             ) -> ::core::result::Result<P, ::std::string::String> {
                 let body = body.trim();
                 let body = if body == "null" { "{}" } else { body };
@@ -204,7 +203,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                     ));
                 }
                 // tpp's reader: Python's NaN and big integers, and the failing key named.
-                #krate::json::from_str::<P>(body).map_err(|error| match error.path() {
+                decode(body).map_err(|error| match error.path() {
                     ::core::option::Option::Some(path) => ::std::format!(
                         "Bad parameters for action {}: parameter `{}`: {}",
                         action,
@@ -220,42 +219,58 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
     });
     let body_helper = uses_body.then(|| {
         quote! {
-            fn __tpp_body<P: #serde::de::DeserializeOwned>(
-                action: &str,
-                body: &str,
-            ) -> ::core::result::Result<P, ::std::string::String> {
-                match #krate::json::from_str::<P>(body) {
-                    ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
-                    ::core::result::Result::Err(error) => {
-                        // An absent body arrives as null; let a type with all-default fields
-                        // take it as an empty object.
-                        if body.trim() == "null" {
-                            if let ::core::result::Result::Ok(value) =
-                                #serde_json::from_str::<P>("{}")
-                            {
-                                return ::core::result::Result::Ok(value);
+                    fn __tpp_body<P>(
+                        action: &str,
+                        body: &str,
+                        decode: fn(&str) -> ::core::result::Result<P, #krate::json::Error>,
+                    ) -> ::core::result::Result<P, ::std::string::String> {
+        match decode(body) {
+                            ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
+                            ::core::result::Result::Err(error) => {
+                                // An absent body arrives as null; let a type with all-default fields
+                                // take it as an empty object.
+                                if body.trim() == "null" {
+                                    if let ::core::result::Result::Ok(value) = decode("{}") {
+                                        return ::core::result::Result::Ok(value);
+                                    }
+                                }
+                                ::core::result::Result::Err(::std::format!(
+                                    "Bad parameters for action {}: {}",
+                                    action,
+                                    error
+                                ))
                             }
                         }
-                        ::core::result::Result::Err(::std::format!(
-                            "Bad parameters for action {}: {}",
-                            action,
-                            error
-                        ))
                     }
                 }
-            }
-        }
     });
 
-    let error_helper = (!svc.actions.is_empty()).then(|| {
-        quote! {
-            fn __tpp_error_parts<E: #krate::ToxicError>(
-                error: E,
-            ) -> (i64, ::std::string::String) {
-                let code = #krate::ToxicError::code(&error);
-                (if code > 0 { code } else { 1 }, #krate::ToxicError::message(&error))
-            }
-        }
+    let default_checks = svc.actions.iter().flat_map(|action| {
+        let cfgs = &action.cfgs;
+        let private = quote!(#krate::__private);
+        action.named_params().filter_map(move |p| {
+            let Role::Named {
+                default: Some(json),
+                ..
+            } = &p.role
+            else {
+                return None;
+            };
+            let ty = &p.ty;
+            let message = format!(
+                "invalid #[param(default = {json:?})] for parameter `{}` of action \"{}\"",
+                unraw(&p.ident),
+                action.wire_name
+            );
+            Some(quote! {
+                #(#cfgs)*
+                if let ::core::result::Result::Err(error) =
+                    (&#private::Probe::<#ty>::NEW).decode_str(#json)
+                {
+                    ::std::panic!("{}: {}", #message, error);
+                }
+            })
+        })
     });
 
     let doc = format!(
@@ -269,23 +284,34 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
     );
 
+    let lints = &svc.lints;
+    let private = quote!(#krate::__private);
     quote! {
         #(#cfgs)*
+        #(#lints)*
         #[doc = #doc]
         #vis struct #server<T: ?::core::marker::Sized> {
             inner: ::std::sync::Arc<T>,
         }
 
         #(#cfgs)*
+        #(#lints)*
         #[allow(dead_code)]
         impl<T> #server<T> {
             /// Wraps a service implementation.
+            ///
+            /// # Panics
+            ///
+            /// If a `#[param(default = "...")]` does not deserialize as its parameter's type
+            /// (the message names the action and the parameter), so that no request ever
+            /// meets it. Defaults of types the macro recognizes are checked at compile time.
             pub fn new(service: T) -> Self {
-                Self { inner: ::std::sync::Arc::new(service) }
+                Self::from_arc(::std::sync::Arc::new(service))
             }
         }
 
         #(#cfgs)*
+        #(#lints)*
         #[allow(dead_code)]
         impl<T: ?::core::marker::Sized> #server<T> {
             /// Every action this server answers, besides the generated `list-funcs`.
@@ -293,15 +319,21 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
 
             /// Wraps a service implementation that is shared with other code (with
             /// `#[toxic_service(dyn)]`, also an `Arc<dyn Trait>`).
+            ///
+            /// # Panics
+            ///
+            /// As [`new`](Self::new), for an invalid `#[param(default)]`.
             pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+                #[allow(unused_imports)]
+                use #private::{LacksDeserialize as _, ViaDeserialize as _};
+                #(#default_checks)*
                 Self { inner: service }
             }
 
             /// Wraps a boxed service implementation (with `#[toxic_service(dyn)]`, also a
             /// `Box<dyn Trait>`).
             pub fn from_box(service: ::std::boxed::Box<T>) -> Self {
-                let inner = <::std::sync::Arc<T> as ::core::convert::From<::std::boxed::Box<T>>>::from(service);
-                Self { inner }
+                Self::from_arc(<::std::sync::Arc<T> as ::core::convert::From<::std::boxed::Box<T>>>::from(service))
             }
 
             /// The wrapped service implementation.
@@ -311,6 +343,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
 
         #(#cfgs)*
+        #(#lints)*
         impl<T: ?::core::marker::Sized> ::core::convert::From<::std::sync::Arc<T>> for #server<T> {
             fn from(service: ::std::sync::Arc<T>) -> Self {
                 Self::from_arc(service)
@@ -318,6 +351,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
 
         #(#cfgs)*
+        #(#lints)*
         impl<T: ?::core::marker::Sized> ::core::convert::From<::std::boxed::Box<T>> for #server<T> {
             fn from(service: ::std::boxed::Box<T>) -> Self {
                 Self::from_box(service)
@@ -325,6 +359,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
 
         #(#cfgs)*
+        #(#lints)*
         impl<T: ?::core::marker::Sized> ::core::clone::Clone for #server<T> {
             fn clone(&self) -> Self {
                 Self { inner: ::core::clone::Clone::clone(&self.inner) }
@@ -332,14 +367,20 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
 
         #(#cfgs)*
+        #(#lints)*
         impl<T: #trait_ident + ?::core::marker::Sized> #krate::Handler for #server<T> {
             async fn handle(
                 &self,
                 conn: &mut #krate::Connection,
             ) -> ::core::result::Result<(), #krate::Error> {
+                #[allow(unused_imports)]
+                use #private::{
+                    LacksDeserialize as _, LacksSerialize as _, LacksSerializeItems as _,
+                    LacksToxicError as _, ViaDeserialize as _, ViaSerialize as _,
+                    ViaSerializeItems as _, ViaToxicError as _,
+                };
                 #params_helper
                 #body_helper
-                #error_helper
                 match conn.action() {
                     #(#arms)*
                     #list_funcs_arm
@@ -349,6 +390,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         }
 
         #(#cfgs)*
+        #(#lints)*
         impl<T: #trait_ident + ?::core::marker::Sized> #krate::Service for #server<T> {
             fn actions(&self) -> &'static [#krate::ActionInfo] {
                 #const_ident
@@ -358,20 +400,28 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
 }
 
 /// One `"wire-name" => { ... }` arm of the dispatch.
+///
+/// Every use of the user's types goes through a `Probe` (see `tpp::__private`), so that a
+/// type lacking serde or `ToxicError` is reported once, by `render_assertions`, not here.
 fn render_arm(svc: &Service, action: &Action) -> TokenStream {
     let krate = &svc.krate;
+    let private = quote!(#krate::__private);
     let trait_ident = &svc.ident;
-    let serde = quote!(#krate::__private::serde);
-    let serde_json = quote!(#krate::__private::serde_json);
+    let serde = quote!(#private::serde);
     let serde_crate = serde_crate_str(svc);
     let wire = &action.wire_name;
     let method = &action.method;
     let cfgs = &action.cfgs;
+    let lints = &action.lints;
 
     let (parse, args): (TokenStream, Vec<TokenStream>) = if let Some(body) = action.body_param() {
         let ty = &body.ty;
         let parse = quote! {
-            let __tpp_value: #ty = match __tpp_body::<#ty>(#wire, conn.body_json()) {
+            let __tpp_value: #ty = match __tpp_body::<#ty>(
+                #wire,
+                conn.body_json(),
+                |text| (&#private::Probe::<#ty>::NEW).decode_str(text),
+            ) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(message) => return conn.send_error(1, &message).await,
             };
@@ -386,8 +436,13 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             .collect();
         (parse, args)
     } else {
-        let mut defaults = Vec::new();
-        let fields = action.named_params().map(|p| {
+        // Generic over the parameters' types: the derive itself never names a user type.
+        let named: Vec<&crate::model::Param> = action.named_params().collect();
+        let generics: Vec<Ident> = (0..named.len())
+            .map(|i| format_ident!("__TppP{}", i))
+            .collect();
+        let mut instances = Vec::new();
+        let fields = named.iter().zip(&generics).map(|(p, generic)| {
             let Role::Named {
                 key,
                 optional,
@@ -396,47 +451,41 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             else {
                 unreachable!()
             };
-            let (ident, ty) = (&p.ident, &p.ty);
-            let default_attr = match default {
-                Some(json) => {
-                    let fn_ident = format_ident!("__tpp_default_{}", unraw(ident));
-                    let fn_name = fn_ident.to_string();
-                    let message = format!(
-                        "invalid #[param(default)] of parameter `{}` of action \"{}\"",
-                        unraw(ident),
-                        wire
-                    );
-                    defaults.push(quote! {
-                        fn #fn_ident() -> #ty {
-                            match #serde_json::from_str::<#ty>(#json) {
-                                ::core::result::Result::Ok(value) => value,
-                                ::core::result::Result::Err(error) => {
-                                    ::std::panic!("{}: {}", #message, error)
-                                }
-                            }
-                        }
-                    });
-                    quote!(#[serde(default = #fn_name)])
+            let ident = &p.ident;
+            let ty = &p.ty;
+            match (default, optional) {
+                // Absent (or null): the default, filled in after parsing.
+                (Some(_), _) => {
+                    instances.push(quote!(#ty));
+                    quote! {
+                        #[serde(rename = #key, default)]
+                        #ident: ::core::option::Option<#generic>
+                    }
                 }
-                None if *optional => quote!(#[serde(default)]),
-                None => quote!(),
-            };
-            quote! {
-                #[serde(rename = #key)]
-                #default_attr
-                #ident: #ty
+                (None, true) => {
+                    instances.push(quote!(#ty));
+                    quote!(#[serde(rename = #key, default)] #ident: #generic)
+                }
+                (None, false) => {
+                    instances.push(quote!(#ty));
+                    quote!(#[serde(rename = #key)] #ident: #generic)
+                }
             }
         });
         let fields: Vec<TokenStream> = fields.collect();
         let expecting = format!("an object with the parameters of action {wire}");
+        let params_ty = quote!(__TppParams<#(#instances),*>);
         let parse = quote! {
-            #(#defaults)*
             #[derive(#serde::Deserialize)]
             #[serde(crate = #serde_crate, deny_unknown_fields, expecting = #expecting)]
-            struct __TppParams {
+            struct __TppParams<#(#generics),*> {
                 #(#fields),*
             }
-            let __tpp_params: __TppParams = match __tpp_params(#wire, conn.body_json()) {
+            let __tpp_params: #params_ty = match __tpp_params(
+                #wire,
+                conn.body_json(),
+                |text| (&#private::Probe::<#params_ty>::NEW).decode_str(text),
+            ) {
                 ::core::result::Result::Ok(params) => params,
                 ::core::result::Result::Err(message) => return conn.send_error(1, &message).await,
             };
@@ -446,8 +495,28 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             .iter()
             .map(|p| {
                 let ident = &p.ident;
-                match p.role {
+                match &p.role {
                     Role::Context => quote!(conn.context()),
+                    Role::Named {
+                        default: Some(json),
+                        ..
+                    } => {
+                        let ty = &p.ty;
+                        // Checked by `new`: this default deserializes.
+                        quote! {
+                            match __tpp_params.#ident {
+                                ::core::option::Option::Some(value) => value,
+                                ::core::option::Option::None => {
+                                    match (&#private::Probe::<#ty>::NEW).decode_str(#json) {
+                                        ::core::result::Result::Ok(value) => value,
+                                        ::core::result::Result::Err(error) => {
+                                            return conn.send_error(1, &::std::string::ToString::to_string(&error)).await
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                     _ => quote!(__tpp_params.#ident),
                 }
             })
@@ -455,25 +524,22 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
         (parse, args)
     };
 
-    // Spans on the callee only (never on locals, which are hygienic): an unsatisfied bound
-    // is reported on the user's type.
-    let ok_span = action.ok_ty.span();
     let send_ok = match action.kind {
         ActionKind::Bare => {
-            let send = Ident::new("send_response", ok_span);
-            quote!(conn.#send(0, &value).await)
+            let ok = &action.wire_ty;
+            quote!(conn.send_response(0, (&#private::Probe::<#ok>::NEW).encode(&value)).await)
         }
         ActionKind::Unary => {
-            let send = Ident::new("send_result", ok_span);
-            quote!(conn.#send(&value).await)
+            let ok = &action.wire_ty;
+            quote!(conn.send_result((&#private::Probe::<#ok>::NEW).encode(&value)).await)
         }
         ActionKind::Stream => {
             let item = &action.wire_ty;
             quote! {
-                #krate::stream::send_stream::<#item, ()>(
+                #krate::stream::send_stream::<_, ()>(
                     conn,
                     ::core::option::Option::None,
-                    value,
+                    (&#private::Probe::<#item>::NEW).encode_items(value),
                 )
                 .await
             }
@@ -483,10 +549,10 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             let ack = &action.ack_ty;
             quote! {{
                 let (__tpp_ack, __tpp_items) = value;
-                #krate::stream::send_stream::<#item, #ack>(
+                #krate::stream::send_stream(
                     conn,
-                    ::core::option::Option::Some(&__tpp_ack),
-                    __tpp_items,
+                    ::core::option::Option::Some(&(&#private::Probe::<#ack>::NEW).encode(&__tpp_ack)),
+                    (&#private::Probe::<#item>::NEW).encode_items(__tpp_items),
                 )
                 .await
             }}
@@ -495,25 +561,18 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
     // A stream's error is its only answer; the connection closes after it, as after a
     // stream.
     let close_on_error = action.kind.is_stream().then(|| quote!(conn.close();));
-    // One call needing `E: ToxicError`, spanned at `E`: a missing implementation is one
-    // error, on the user's error type.
-    let parts = match &action.err_ty {
-        Some(err_ty) => {
-            let parts = Ident::new("__tpp_error_parts", err_ty.span());
-            quote!(#parts::<#err_ty>(error))
-        }
-        None => quote!(__tpp_error_parts(error)),
-    };
+    let err = crate::call::error_type(svc, action);
 
     quote! {
         #(#cfgs)*
+        #(#lints)*
         #wire => {
             #parse
             let __tpp_result = <T as #trait_ident>::#method(&*self.inner, #(#args),*).await;
             match __tpp_result {
                 ::core::result::Result::Ok(value) => #send_ok,
                 ::core::result::Result::Err(error) => {
-                    let (code, message) = #parts;
+                    let (code, message) = (&#private::Probe::<#err>::NEW).error_parts(error);
                     #close_on_error
                     conn.send_error(code, &message).await
                 }
@@ -528,6 +587,7 @@ pub(crate) fn render_assertions(svc: &Service) -> TokenStream {
     let krate = &svc.krate;
     let serde = quote!(#krate::__private::serde);
     let cfgs = &svc.cfgs;
+    let lints = &svc.lints;
     let checks = svc.actions.iter().map(|action| {
         let cfgs = &action.cfgs;
         let params = action
@@ -544,17 +604,31 @@ pub(crate) fn render_assertions(svc: &Service) -> TokenStream {
             .ack_ty
             .as_ref()
             .map(|ack| quote_spanned!(ack.span()=> __tpp_wire_type::<#ack>();));
+        // A path to a trait method, spanned at `E`: one error there when `E` is not a
+        // ToxicError, without notes about generated helpers.
+        let err = match &action.err_ty {
+            Some(err) => {
+                quote_spanned!(err.span()=> let _ = <#err as #krate::ToxicError>::code;)
+            }
+            None => {
+                let err = crate::call::error_type(svc, action);
+                let output = &action.output;
+                quote_spanned!(output.span()=> let _ = <#err as #krate::ToxicError>::code;)
+            }
+        };
         quote! {
             #(#cfgs)*
             {
                 #(#params)*
                 #ok
                 #ack
+                #err
             }
         }
     });
     quote! {
         #(#cfgs)*
+        #(#lints)*
         #[allow(dead_code, clippy::extra_unused_type_parameters)]
         const _: () = {
             fn __tpp_wire_type<T: #serde::Serialize + #serde::de::DeserializeOwned>() {}

@@ -73,7 +73,7 @@ impl Error {
         &self.inner
     }
 
-    fn whole(inner: serde_json::Error) -> Self {
+    pub(crate) fn whole(inner: serde_json::Error) -> Self {
         Error { path: None, inner }
     }
 }

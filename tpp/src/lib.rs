@@ -41,7 +41,7 @@
 //! A typed service and its client, from one trait (every attribute is
 //! documented in [`macro@toxic_service`]):
 //!
-//! ```no_run
+//! ```
 //! #[derive(Debug, thiserror::Error, tpp::ToxicError)]
 //! pub enum GreetError {
 //!     #[error("{0}")]
@@ -67,7 +67,8 @@
 //!     }
 //! }
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = tpp::Server::builder().token("secret").bind("127.0.0.1:0").await?;
 //! let port = server.local_addr().port();
 //! tokio::spawn(server.serve(GreeterServer::new(English)));
@@ -75,7 +76,14 @@
 //! let client = GreeterClient::new(tpp::Client::builder("127.0.0.1", port).token("secret").build()?);
 //! // -> {"action": "say-hello", "body": {"name": "Ana"}, "token": "secret"}
 //! // <- {"code":0,"body":{"say-hello":"Hello, Ana."}}
-//! assert_eq!(client.say_hello("Ana".into(), None).await?, "Hello, Ana.");
+//! assert_eq!(client.say_hello("Ana").await?, "Hello, Ana.");
+//! // Optional parameters are set on the call.
+//! assert_eq!(client.say_hello("Ana").excited(true).await?, "Hello, Ana!");
+//! // The service's own error, typed.
+//! match client.say_hello("").await {
+//!     Err(tpp::CallError::Service(GreetError::Refused(why))) => assert_eq!(why, "who?"),
+//!     other => panic!("{other:?}"),
+//! }
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -84,6 +92,7 @@ pub mod auth;
 pub mod client;
 mod error;
 pub mod frame;
+mod generated;
 pub mod json;
 pub mod message;
 pub mod server;
@@ -98,10 +107,15 @@ use std::pin::Pin;
 
 pub use auth::{Authenticator, BcryptToken, FnAuth, Identity, PlainToken, UserHashes, UserTokens};
 pub use client::{
-    Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection, ResponseStream,
+    CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
+    FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
 };
 pub use error::Error;
 pub use frame::{FrameCodec, FrameError};
+/// `next()` on the streams of generated clients ([`CallStream`]) and on
+/// [`ResponseStream`]: re-exported from `futures-util`, so a service needs no
+/// dependency of its own for it.
+pub use futures_util::StreamExt;
 pub use message::{Request, Response};
 pub use server::{
     Connection, Context, Handler, Layer, Limits, Next, Server, ServerBuilder, ShutdownHandle,
@@ -124,6 +138,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::generated::*;
     pub use futures_core;
     pub use futures_util;
     pub use serde;

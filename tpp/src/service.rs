@@ -66,6 +66,11 @@ pub trait Service: Handler {
 ///
 /// Derive it with `#[derive(tpp::ToxicError)]` and `#[toxic(code = N)]` on
 /// each variant, or implement it by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a TPP service error: it does not implement `tpp::ToxicError`",
+    label = "the error type of an action must implement `tpp::ToxicError`",
+    note = "derive it with `#[derive(tpp::ToxicError)]` and `#[toxic(code = N)]` on each variant, or use `tpp::ActionError`"
+)]
 pub trait ToxicError {
     /// The response code; values below 1 are sent as 1.
     fn code(&self) -> i64;

@@ -31,6 +31,49 @@ use crate::service::{ActionError, ToxicError};
 use crate::Error;
 
 /// The items of a streaming action, in order.
+///
+/// ```
+/// use tpp::{ActionError, ItemStream, StreamExt};
+///
+/// #[tpp::toxic_service]
+/// pub trait Counter {
+///     /// Counts from 1 to `to`, one item each.
+///     #[action(stream)]
+///     async fn count(&self, to: u32) -> Result<ItemStream<u32>, ActionError>;
+/// }
+///
+/// struct Impl;
+/// impl Counter for Impl {
+///     async fn count(&self, to: u32) -> Result<ItemStream<u32>, ActionError> {
+///         // A producer task behind a bounded channel: it waits while 4 items are unread,
+///         // and stops when the client leaves (`send` fails).
+///         let (tx, items) = ItemStream::channel(4);
+///         tokio::spawn(async move {
+///             for n in 1..=to {
+///                 if tx.send(n).await.is_err() {
+///                     return;
+///                 }
+///             }
+///         });
+///         Ok(items) // or ItemStream::iter(1..=to) for items already at hand
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = tpp::Server::builder().token("t").bind("127.0.0.1:0").await?;
+/// let port = server.local_addr().port();
+/// tokio::spawn(server.serve(CounterServer::new(Impl)));
+///
+/// let client = CounterClient::new(tpp::Client::builder("127.0.0.1", port).token("t").build()?);
+/// let mut items = client.count(3).await?;
+/// let mut seen = Vec::new();
+/// while let Some(n) = items.next().await {
+///     seen.push(n?);
+/// }
+/// assert_eq!(seen, [1, 2, 3]);
+/// # Ok(()) }
+/// ```
 pub struct ItemStream<T> {
     inner: Pin<Box<dyn Stream<Item = Result<T, ActionError>> + Send + 'static>>,
 }
@@ -168,16 +211,22 @@ where
             biased;
             _ = &mut shutdown => {
                 debug!(action = ?conn.action(), "stream ended by shutdown");
+                conn.end_quietly();
                 return Ok(());
             }
             gone = conn.peer_gone() => {
                 debug!(action = ?conn.action(), reason = %gone, "client left mid-stream");
+                conn.end_quietly();
                 return Ok(());
             }
             next = items.next() => next,
         };
         match next {
-            None => return Ok(()),
+            None => {
+                // An empty stream is answered by the close alone.
+                conn.end_quietly();
+                return Ok(());
+            }
             Some(Ok(item)) => conn.send_response(0, &item).await?,
             Some(Err(e)) => {
                 let code = e.code.max(1);

@@ -33,7 +33,6 @@
 //!
 //! With several endpoints (endpoints.rs), each new connection picks one.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,9 +44,8 @@ use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 use tokio_util::codec::FramedRead;
 
-use crate::frame::{FrameCodec, FrameError, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
-use crate::message::{BadResponse, OutgoingRequest, Response};
-use crate::service::ToxicError;
+use crate::frame::{FrameCodec, DEFAULT_MAX_FRAME_SIZE, READ_BUFFER};
+use crate::message::{OutgoingRequest, Response};
 use crate::tls::{self, TlsError};
 use crate::transport::Stream;
 
@@ -55,18 +53,22 @@ mod call;
 mod conn;
 mod connect;
 mod endpoints;
+mod error;
 mod pipeline;
 mod pool;
 mod stream;
+mod typed;
 
 use conn::check_code;
 pub use conn::ClientConnection;
 use endpoints::{Endpoint, Endpoints};
 pub use endpoints::{EndpointSelection, DEFAULT_DOWN_BACKOFF, MAX_DOWN_BACKOFF};
+pub use error::{ClientError, TlsProblem};
 use pipeline::Pipelines;
 use pool::{Pool, PoolSettings};
 pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
 pub use stream::ResponseStream;
+pub use typed::{CallError, CallStream, FuncInfo, FuncList, FuncParam};
 
 /// The whole-call timeout of a client unless configured
 /// ([`ClientBuilder::timeout`], [`ClientBuilder::no_timeout`]): 30 s, the
@@ -75,130 +77,6 @@ pub use stream::ResponseStream;
 /// a caller without a timeout would wait for ever; actions known to take
 /// longer set their own.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Everything that can go wrong on the client side, each failure named.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The TCP connection could not be made.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// `host:port`.
-        addr: String,
-        /// The cause.
-        source: io::Error,
-    },
-    /// The TLS handshake failed (certificate not trusted, name mismatch, not
-    /// a TLS server…).
-    #[error("TLS handshake with {addr} failed: {source}")]
-    Tls {
-        /// `host:port`.
-        addr: String,
-        /// The cause; for certificate problems it wraps a `rustls::Error`.
-        source: io::Error,
-    },
-    /// The TLS configuration is unusable.
-    #[error("TLS configuration: {0}")]
-    TlsConfig(#[from] TlsError),
-    /// The whole call took longer than its timeout.
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    /// The server closed the connection before answering. The request had
-    /// been sent, so it may have run.
-    #[error(
-        "connection closed by the server before a response (the request was sent and may have run)"
-    )]
-    Closed,
-    /// The request was never sent: the pipelined connection it was queued
-    /// on ended before its turn. It did not run; sending it again is safe.
-    #[error("the request was not sent ({0}); it did not run")]
-    NotSent(&'static str),
-    /// The server closed the connection in the middle of a message.
-    #[error("connection closed mid-message: {0}")]
-    ClosedMidMessage(FrameError),
-    /// The server broke the framing.
-    #[error("bad frame from the server: {0}")]
-    Frame(FrameError),
-    /// The response is not a JSON object with a usable code.
-    #[error("bad response from the server: {0}")]
-    BadResponse(#[from] BadResponse),
-    /// The request could not be serialized.
-    #[error("cannot serialize the request: {0}")]
-    Serialize(serde_json::Error),
-    /// A successful response's body has no key named after the action.
-    #[error("the response body has no {action:?} key: {body}")]
-    MissingActionKey {
-        /// The action.
-        action: String,
-        /// The body received (cut to 200 bytes).
-        body: String,
-    },
-    /// The result does not deserialize into the expected type.
-    #[error("cannot decode the result of {action:?}: {source}")]
-    Decode {
-        /// The action.
-        action: String,
-        /// The cause.
-        source: serde_json::Error,
-    },
-    /// The server answered with an error code.
-    #[error("server error {code}: {message}")]
-    Server {
-        /// The response code (> 0, or < 0 from odd servers).
-        code: i64,
-        /// `body["error"]`, or the bare string body.
-        message: String,
-    },
-    /// An I/O error on an established connection.
-    #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
-}
-
-impl ClientError {
-    /// The server's response code, for [`ClientError::Server`].
-    pub fn server_code(&self) -> Option<i64> {
-        match self {
-            ClientError::Server { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
-    /// The server's message, for [`ClientError::Server`].
-    pub fn server_message(&self) -> Option<&str> {
-        match self {
-            ClientError::Server { message, .. } => Some(message),
-            _ => None,
-        }
-    }
-
-    /// The TLS failure behind [`ClientError::Tls`], when rustls reported one
-    /// (an untrusted certificate, a name mismatch…).
-    pub fn tls_error(&self) -> Option<&tokio_rustls::rustls::Error> {
-        match self {
-            ClientError::Tls { source, .. } => source
-                .get_ref()
-                .and_then(|e| e.downcast_ref::<tokio_rustls::rustls::Error>()),
-            _ => None,
-        }
-    }
-
-    /// Turns a server error into the service's own error type, when that
-    /// type knows the code ([`ToxicError::from_parts`]); anything else is
-    /// given back unchanged.
-    pub fn into_service_error<E: ToxicError>(self) -> Result<E, ClientError> {
-        match &self {
-            ClientError::Server { code, message } => E::from_parts(*code, message).ok_or(self),
-            _ => Err(self),
-        }
-    }
-
-    fn from_frame(e: FrameError) -> Self {
-        match e {
-            FrameError::Io(e) => ClientError::Io(e),
-            e @ FrameError::Truncated { .. } => ClientError::ClosedMidMessage(e),
-            e => ClientError::Frame(e),
-        }
-    }
-}
 
 fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
@@ -236,6 +114,7 @@ pub struct Client {
     inner: Arc<Inner>,
     token: Option<Arc<str>>,
     timeout: Option<Duration>,
+    item_timeout: Option<Duration>,
     extras: Arc<Map<String, Value>>,
 }
 
@@ -249,7 +128,51 @@ enum TlsMode {
     Config(Arc<ClientConfig>),
 }
 
-/// Configures a [`Client`].
+/// Configures a [`Client`]: token, TLS, timeouts, extra fields.
+///
+/// Over TLS, with a self-signed server certificate pinned (the CA-less way to
+/// authenticate a server; see also [`tls_ca_file`](Self::tls_ca_file) and
+/// [`tls`](Self::tls) for real CAs):
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("tpp-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// # let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+/// # std::fs::write(&cert, made.cert.pem())?;
+/// # std::fs::write(&key, made.key_pair.serialize_pem())?;
+/// struct Hello;
+/// impl tpp::Handler for Hello {
+///     async fn handle(&self, conn: &mut tpp::Connection) -> Result<(), tpp::Error> {
+///         conn.send_result(&"hello").await
+///     }
+/// }
+///
+/// // `cert` and `key` are PEM files (here a fresh self-signed pair).
+/// let server = tpp::Server::builder()
+///     .token("s3cret")
+///     .tls_pem_files(&cert, &key)
+///     .bind("127.0.0.1:0")
+///     .await?;
+/// let port = server.local_addr().port();
+/// tokio::spawn(server.serve(Hello));
+///
+/// let client = tpp::Client::builder("127.0.0.1", port)
+///     .token("s3cret")
+///     .tls_pinned_cert_file(&cert)            // exactly this certificate
+///     .timeout(Duration::from_secs(5))        // connect + send + answer
+///     .item_timeout(Duration::from_secs(60))  // between a stream's items
+///     .field("user_id", "42")                 // an extra top-level field
+///     .build()?;
+/// let answer: String = client.request2server("hello", &serde_json::json!({})).await?;
+/// assert_eq!(answer, "hello");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 pub struct ClientBuilder {
     host: String,
     port: u16,
@@ -257,6 +180,7 @@ pub struct ClientBuilder {
     server_name: Option<String>,
     token: Option<String>,
     timeout: Option<Duration>,
+    item_timeout: Option<Duration>,
     extras: Map<String, Value>,
     max_frame_size: usize,
     pool: PoolSettings,
@@ -314,7 +238,9 @@ impl ClientBuilder {
     }
 
     /// Bounds each whole call: waiting for a connection, connecting,
-    /// writing and reading (default [`DEFAULT_TIMEOUT`], 30 s).
+    /// writing and reading (default [`DEFAULT_TIMEOUT`], 30 s): a unary
+    /// call's answer, an acknowledged stream's acknowledgement. It never
+    /// bounds a stream's items: see [`item_timeout`](Self::item_timeout).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -323,6 +249,18 @@ impl ClientBuilder {
     /// Calls wait as long as the server takes (no whole-call timeout).
     pub fn no_timeout(mut self) -> Self {
         self.timeout = None;
+        self
+    }
+
+    /// The longest wait for each item of a stream, the first one included
+    /// (default: none, so an idle stream, such as a watch, stays open as
+    /// long as the server keeps it). When it expires the stream ends with
+    /// [`ClientError::Timeout`]. The generated clients use it for their
+    /// streaming actions; [`Client::request_stream`] takes it as an argument.
+    /// The call timeout ([`timeout`](Self::timeout)) never bounds a
+    /// stream's items.
+    pub fn item_timeout(mut self, timeout: Duration) -> Self {
+        self.item_timeout = Some(timeout);
         self
     }
 
@@ -486,6 +424,7 @@ impl ClientBuilder {
             }),
             token: self.token.map(Arc::from),
             timeout: self.timeout,
+            item_timeout: self.item_timeout,
             extras: Arc::new(self.extras),
         })
     }
@@ -502,6 +441,7 @@ impl Client {
             server_name: None,
             token: None,
             timeout: Some(DEFAULT_TIMEOUT),
+            item_timeout: None,
             extras: Map::new(),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             pool: PoolSettings::default(),
@@ -537,6 +477,15 @@ impl Client {
         }
     }
 
+    /// A copy of this client with another wait limit between stream items
+    /// (see [`ClientBuilder::item_timeout`]); `None` waits forever.
+    pub fn with_item_timeout(&self, timeout: Option<Duration>) -> Client {
+        Client {
+            item_timeout: timeout,
+            ..self.clone()
+        }
+    }
+
     /// A copy of this client with another token.
     pub fn with_token(&self, token: impl Into<String>) -> Client {
         Client {
@@ -558,6 +507,11 @@ impl Client {
     /// The timeout of each call, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// The wait limit for each stream item, if any.
+    pub fn item_timeout(&self) -> Option<Duration> {
+        self.item_timeout
     }
 
     /// Opens a new connection (TCP, then TLS if configured).
@@ -697,12 +651,27 @@ impl Client {
         body: &B,
         item_timeout: Option<Duration>,
     ) -> Result<(A, ResponseStream), ClientError> {
+        self.request_stream_ack_with(action, body, item_timeout, |response| {
+            action_result(response, action)
+        })
+        .await
+    }
+
+    /// [`Client::request_stream_ack`] with the acknowledgement decoded by
+    /// `decode` (the generated clients pass theirs).
+    pub(crate) async fn request_stream_ack_with<B: Serialize + ?Sized, A>(
+        &self,
+        action: &str,
+        body: &B,
+        item_timeout: Option<Duration>,
+        decode: impl FnOnce(&Response) -> Result<A, ClientError>,
+    ) -> Result<(A, ResponseStream), ClientError> {
         let acknowledged = async {
             let mut conn = self.open().await?;
             conn.write_request(action, body, self.token.as_deref(), &self.extras)
                 .await?;
             let response = conn.get_response().await?;
-            let ack: A = action_result(&response, action)?;
+            let ack = decode(&response)?;
             Ok((ack, conn))
         };
         let call = self.bounded(acknowledged);

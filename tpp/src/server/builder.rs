@@ -24,7 +24,40 @@ pub(super) enum Tls {
     PemFiles(PathBuf, PathBuf),
 }
 
-/// Configures and binds a [`Server`].
+/// Configures and binds a [`Server`]: authentication, TLS, limits.
+///
+/// ```
+/// use std::time::Duration;
+/// use tpp::{Connection, Handler, Server};
+///
+/// struct Echo;
+/// impl Handler for Echo {
+///     async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+///         let body: serde_json::Value = conn.body()?;
+///         conn.send_result(&body).await // {"code": 0, "body": {"<action>": body}}
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = Server::builder()
+///     .token("s3cret")                       // or .token_hash("$2b$12$…"), .auth(…)
+///     .read_timeout(Duration::from_secs(10)) // a silent peer is closed after this
+///     .max_connections(1000)
+///     .bind("127.0.0.1:0")                   // port 0: any free port
+///     .await?;
+/// let port = server.local_addr().port();
+/// let shutdown = server.shutdown_handle();
+/// let serving = tokio::spawn(server.serve(Echo));
+///
+/// let client = tpp::Client::builder("127.0.0.1", port).token("s3cret").build()?;
+/// let answer: serde_json::Value = client.request2server("echo", &[1, 2]).await?;
+/// assert_eq!(answer, serde_json::json!([1, 2]));
+///
+/// shutdown.shutdown(); // graceful: answers what was received, then `serve` returns
+/// serving.await??;
+/// # Ok(()) }
+/// ```
 pub struct ServerBuilder {
     pub(super) auth: Option<Arc<dyn Authenticator>>,
     pub(super) config_error: Option<String>,

@@ -82,6 +82,7 @@ pub(super) async fn serve_connection<H: Handler>(
         sent: 0,
         first_code: None,
         last_code: None,
+        ended_quietly: false,
         keep_open: true,
         promise_keep_alive: false,
         batch: false,
@@ -140,6 +141,7 @@ pub(super) async fn serve_connection<H: Handler>(
         conn.batch =
             conn.promise_keep_alive && conn.io.decoder().holds_whole_frame(conn.io.read_buffer());
         conn.last_code = None;
+        conn.ended_quietly = false;
         let watch = RequestWatch::start(&mut conn, &shared);
         let outcome = watch
             .around(run_handler(&*handler, &mut conn, &limits, &shared.layers))
@@ -148,6 +150,9 @@ pub(super) async fn serve_connection<H: Handler>(
         let action = c.action();
         let elapsed = request_started.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
+            Ok(()) if c.sent == 0 && c.ended_quietly => {
+                debug!(%peer, ?action, "request ended without a response (client left or shutdown)");
+            }
             Ok(()) if c.sent == 0 => {
                 warn!(%peer, ?action, "handler returned without a response; closing");
                 c.keep_open = false;

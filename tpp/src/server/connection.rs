@@ -29,6 +29,9 @@ pub struct Connection {
     pub(super) sent: usize,
     pub(super) first_code: Option<i64>,
     pub(super) last_code: Option<i64>,
+    /// The request ended without a response on purpose (a stream whose client left, or
+    /// that shutdown ended, before its first item): nothing to warn about.
+    pub(super) ended_quietly: bool,
     pub(super) keep_open: bool,
     /// The request asked for keep-alive and the server allows it: the first
     /// response carries `"tpp_keep_alive": true`.
@@ -196,6 +199,14 @@ impl Connection {
     /// keep-alive is told in that response that the connection stays open;
     /// it will find the connection closed and use another).
     pub fn close(&mut self) {
+        self.keep_open = false;
+    }
+
+    /// Closes the connection after this request, which deliberately gets no
+    /// response (the client left, or the server is shutting down): the server
+    /// does not warn about it.
+    pub(crate) fn end_quietly(&mut self) {
+        self.ended_quietly = true;
         self.keep_open = false;
     }
 

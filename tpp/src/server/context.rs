@@ -8,6 +8,37 @@ use crate::trace::TraceContext;
 
 /// What a handler may know of its request: action, extra fields, peer,
 /// caller identity, request id.
+///
+/// A `#[toxic_service]` method gets it by declaring a `&tpp::Context`
+/// parameter (not a body key, not in the client's signature); a [`Handler`](crate::Handler)
+/// from [`Connection::context`](crate::Connection::context).
+///
+/// ```
+/// #[tpp::toxic_service]
+/// pub trait Who {
+///     /// Who is asking: the hole's top-level `user_id`.
+///     async fn whoami(&self, ctx: &tpp::Context) -> Result<String, tpp::ActionError>;
+/// }
+///
+/// struct Impl;
+/// impl Who for Impl {
+///     async fn whoami(&self, ctx: &tpp::Context) -> Result<String, tpp::ActionError> {
+///         let user = ctx.extra("user_id").and_then(|v| v.as_str()).unwrap_or("nobody");
+///         Ok(format!("{user} asks {} from {}", ctx.action(), ctx.peer_addr().ip()))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = tpp::Server::builder().token("t").bind("127.0.0.1:0").await?;
+/// let port = server.local_addr().port();
+/// tokio::spawn(server.serve(WhoServer::new(Impl)));
+/// let client = WhoClient::new(tpp::Client::builder("127.0.0.1", port).token("t").build()?);
+/// // -> {"action": "whoami", "body": {}, "token": "t", "user_id": "ana"}
+/// let answer = client.with_field("user_id", "ana").whoami().await?;
+/// assert_eq!(answer, "ana asks whoami from 127.0.0.1");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Context {
     pub(crate) request: Request,

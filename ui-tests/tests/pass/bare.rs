@@ -25,7 +25,7 @@ fn main() {
     assert_eq!(BUILD_SERVER_ACTIONS[2].kind, ActionKind::Unary);
     let client = BuildServerClient::from(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<Builders, tpp::ClientError> = client.list_builders("u".into()).await;
-        let _: Result<serde_json::Value, tpp::ClientError> = client.health().await;
+        let _: Result<Builders, tpp::CallError<ActionError>> = client.list_builders("u").await;
+        let _: Result<serde_json::Value, tpp::CallError<ActionError>> = client.health().await;
     };
 }

@@ -47,7 +47,7 @@ fn main() {
         .with_timeout(std::time::Duration::from_secs(1));
     let _calls = async {
         let _: Result<String, _> = client.who_am_i().await;
-        let _: Result<String, _> = client.short_path("x".into()).await;
+        let _: Result<String, _> = client.short_path("x").await;
         let _: Result<u32, _> = client.explicit(1).await;
     };
 }

@@ -27,6 +27,6 @@ fn main() {
     assert_eq!(SLAVE_ACTIONS.len(), 1);
     let client = HoleClient::from(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<serde_json::Value, tpp::ClientError> = client.list_funcs().await;
+        let _: Result<tpp::FuncList, tpp::ClientError> = client.list_funcs().await;
     };
 }

@@ -90,11 +90,14 @@ fn main() {
     assert!(REPOS_ACTIONS[1].params.is_empty());
     assert_eq!(tpp::Service::actions(&server).len(), 2);
 
-    // The client has the same parameters and returns Result<T, tpp::ClientError>.
+    // The client takes the required parameters (`&str` for a `String`), optional ones are
+    // set on the call, and the service's error comes back typed.
     let client = ReposClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<Repo, tpp::ClientError> = client.repo_add("a".into(), "b".into(), None).await;
-        let _: Result<Vec<String>, tpp::ClientError> = client
+        let _: Result<Repo, tpp::CallError<ReposError>> = client.repo_add("a", "b").await;
+        let _: Result<Repo, tpp::CallError<ReposError>> =
+            client.repo_add("a", String::from("b")).branch("main").await;
+        let _: Result<Vec<String>, tpp::CallError<ReposError>> = client
             .builders(BuildersQuery {
                 repo_url: "b".into(),
             })

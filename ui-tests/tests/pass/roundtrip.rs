@@ -64,11 +64,13 @@ async fn main() {
     assert_eq!(added, 2);
     assert_eq!(client.get().await.unwrap(), 2);
     let error = client.add(1000).await.unwrap_err();
-    assert_eq!(error.server_code(), Some(4));
-    let typed: CounterError = error.into_service_error().unwrap();
-    assert_eq!(typed, CounterError::TooBig("1000 is too big".into()));
+    assert_eq!(error.code(), Some(4));
+    assert!(matches!(
+        error,
+        tpp::CallError::Service(CounterError::TooBig(ref m)) if m == "1000 is too big"
+    ));
     let funcs = client.list_funcs().await.unwrap();
-    assert_eq!(funcs["add"]["doc"], "Adds to the counter.");
+    assert_eq!(funcs.get("add").unwrap().doc, "Adds to the counter.");
     shutdown.shutdown();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await

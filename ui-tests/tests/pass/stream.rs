@@ -3,7 +3,7 @@
 #![deny(warnings)]
 
 use serde::{Deserialize, Serialize};
-use tpp::{ActionError, ActionKind, ClientError, ItemStream};
+use tpp::{ActionError, ActionKind, ItemStream};
 
 #[derive(Serialize, Deserialize)]
 struct StepInfo {
@@ -58,12 +58,12 @@ fn main() {
     assert_eq!(BUILDS_ACTIONS[0].params.len(), 1);
     let client = BuildsClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        use futures_util::StreamExt;
-        let mut steps = client.build("py".into()).await?;
+        use tpp::StreamExt;
+        let mut steps = client.build("py").await?;
         while let Some(step) = steps.next().await {
             let _: StepInfo = step?;
         }
         let _all = client.build_all(vec!["a".into()]).await?;
-        Ok::<(), ClientError>(())
+        Ok::<(), tpp::CallError<ActionError>>(())
     };
 }

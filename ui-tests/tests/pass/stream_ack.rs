@@ -4,7 +4,7 @@
 #![deny(warnings)]
 
 use serde::{Deserialize, Serialize};
-use tpp::{ActionError, ActionKind, ClientError, ItemStream};
+use tpp::{ActionError, ActionKind, ItemStream};
 
 #[derive(Serialize, Deserialize)]
 struct Event {
@@ -72,7 +72,7 @@ fn main() {
     assert_eq!(HOLE_ACTIONS[1].name, "watch");
     let client = HoleClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        use futures_util::StreamExt;
+        use tpp::StreamExt;
         let (ack, mut events): (String, _) = client.stream(vec!["build_started".into()]).await?;
         assert_eq!(ack, "ok");
         while let Some(event) = events.next().await {
@@ -80,7 +80,7 @@ fn main() {
         }
         let (subscribed, numbers) = client.watch_builds(vec![]).await?;
         let _: usize = subscribed.kinds;
-        let _: Vec<Result<u64, ClientError>> = numbers.collect().await;
-        Ok::<(), ClientError>(())
+        let _: Vec<Result<u64, tpp::CallError<ActionError>>> = numbers.collect().await;
+        Ok::<(), tpp::CallError<ActionError>>(())
     };
 }

@@ -52,11 +52,11 @@ fn main() {
     let client = HoleClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
         // The trait's own list_funcs method, typed.
-        let _: Result<Vec<String>, tpp::ClientError> = client.list_funcs().await;
+        let _: Result<Vec<String>, tpp::CallError<ActionError>> = client.list_funcs().await;
     };
     let snake = SnakeClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<u8, tpp::ClientError> = snake.list_funcs().await;
+        let _: Result<u8, tpp::CallError<ActionError>> = snake.list_funcs().await;
     };
 }
 
