@@ -136,7 +136,7 @@ fn main() {
     // The generated client is the same in both modes.
     let client = StoreClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
     let _calls = async {
-        let _: Result<String, _> = client.repo_add("tpp".into(), "main".into(), None).await;
+        let _: Result<String, _> = client.repo_add("tpp").branch("main").await;
         let _ = client.builders(Query { repo_url: "u".into() }).await;
         let _ = client.build(3).await;
         let _ = client.stream().await;
