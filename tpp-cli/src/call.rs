@@ -108,12 +108,7 @@ impl Session {
         &self,
         work: impl std::future::Future<Output = Result<T, ClientError>>,
     ) -> Result<T, ClientError> {
-        match self.timeout {
-            Some(d) => tokio::time::timeout(d, work)
-                .await
-                .unwrap_or(Err(ClientError::Timeout(d))),
-            None => work.await,
-        }
+        tpp::client::within_timeout(self.timeout, work).await
     }
 
     /// Connects, sends the request and reads one response, all within the timeout.

@@ -70,6 +70,34 @@ pub use pool::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
 pub use stream::ResponseStream;
 pub use typed::{CallError, CallStream, FuncInfo, FuncList, FuncParam};
 
+/// Runs `work` within `timeout` (`None`: no bound); an overrun is
+/// [`ClientError::Timeout`]. The client bounds its calls this way; it is
+/// public for code that drives a [`ClientConnection`] itself.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// let slow = async {
+///     tokio::time::sleep(Duration::from_secs(5)).await;
+///     Ok::<_, tpp::ClientError>(())
+/// };
+/// let outcome = tpp::client::within_timeout(Some(Duration::from_millis(10)), slow).await;
+/// assert!(matches!(outcome, Err(tpp::ClientError::Timeout(_))));
+/// # }
+/// ```
+pub async fn within_timeout<T>(
+    timeout: Option<Duration>,
+    work: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match timeout {
+        Some(d) => tokio::time::timeout(d, work)
+            .await
+            .unwrap_or(Err(ClientError::Timeout(d))),
+        None => work.await,
+    }
+}
+
 /// The whole-call timeout of a client unless configured
 /// ([`ClientBuilder::timeout`], [`ClientBuilder::no_timeout`]): 30 s, the
 /// same as a tpp server's read and idle timeouts. A server that has not
@@ -552,12 +580,7 @@ impl Client {
         &self,
         work: impl std::future::Future<Output = Result<T, ClientError>>,
     ) -> Result<T, ClientError> {
-        match self.timeout {
-            Some(d) => tokio::time::timeout(d, work)
-                .await
-                .unwrap_or(Err(ClientError::Timeout(d))),
-            None => work.await,
-        }
+        within_timeout(self.timeout, work).await
     }
 
     /// Sends `{"action", "body", "token", …extra fields}` and returns the
