@@ -187,12 +187,13 @@ pub(crate) fn connection_span(peer: std::net::SocketAddr, tls: bool) -> Span {
 /// The span of one request on a server (`Span::none()` when nothing records
 /// it), and the trace context its handler runs in (the peer's, if it sent
 /// one). The peer is on the parent `tpp.connection` span, not repeated here.
-pub(crate) fn request_span(ctx: &mut crate::server::Context) -> Span {
+pub(crate) fn request_span(ctx: &mut crate::server::Context, connection: &Span) -> Span {
     ctx.trace = TraceContext::from_request(ctx.request());
     let trace = ctx.trace.as_ref();
     // Every field given at once: each later `record` is another call into
     // the subscriber.
     tracing::info_span!(
+        parent: connection,
         "tpp.request",
         action = ?ctx.action(),
         identity = ctx.identity().map(|id| tracing::field::debug(id.name())),

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, warn};
 
 use super::{
     builder::Tls, conn_loop::serve_connection, connection::write_frame, Handler, Limits,
@@ -201,8 +201,11 @@ impl<H: Handler> Admission<H> {
                 m.connections_open.increment(1.0);
             }
             let metered = shared.clone();
-            let connection =
-                Box::pin(serve_connection(tcp, peer, shared, handler, closing).instrument(span));
+            // Not `.instrument(span)`: entering the connection span on every
+            // poll costs the subscriber a clone and a close each time; request
+            // spans name it as their parent instead (events outside a request
+            // carry `peer` themselves).
+            let connection = Box::pin(serve_connection(tcp, peer, span, shared, handler, closing));
             tokio::select! {
                 _ = connection => {}
                 _ = force.cancelled() => debug!(%peer, "connection dropped after the grace period"),

@@ -29,6 +29,7 @@ use crate::transport::Stream;
 pub(super) async fn serve_connection<H: Handler>(
     mut tcp: TcpStream,
     peer: SocketAddr,
+    span: tracing::Span,
     shared: Arc<Shared>,
     handler: Arc<H>,
     shutdown: CancellationToken,
@@ -91,6 +92,7 @@ pub(super) async fn serve_connection<H: Handler>(
         limits: limits.clone(),
         shutdown: shutdown.clone(),
         watch: Default::default(),
+        span,
     };
     conn.ctx.secure = conn.io.get_ref().is_tls();
     let mut first = true;

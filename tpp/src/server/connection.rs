@@ -45,6 +45,8 @@ pub struct Connection {
     pub(super) limits: Arc<Limits>,
     pub(super) shutdown: CancellationToken,
     pub(super) watch: PeerWatch,
+    /// The `tpp.connection` span: the parent of every request's span.
+    pub(super) span: tracing::Span,
 }
 
 impl Connection {

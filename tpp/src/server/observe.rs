@@ -71,7 +71,7 @@ pub(super) struct RequestWatch {
 
 impl RequestWatch {
     pub(super) fn start(conn: &mut Connection, shared: &Shared) -> Self {
-        let span = trace::request_span(&mut conn.ctx);
+        let span = trace::request_span(&mut conn.ctx, &conn.span);
         let metrics = shared.metrics.as_ref();
         if let Some(m) = metrics {
             m.in_flight.increment(1.0);
