@@ -3,6 +3,7 @@
 //! moved).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpStream;
@@ -16,6 +17,8 @@ pub(super) struct Addresses {
     /// `host:port`, for messages.
     pub(super) display: String,
     resolved: Mutex<Option<Arc<[SocketAddr]>>>,
+    /// Calls to the resolver so far (what the tests below count).
+    lookups: AtomicUsize,
 }
 
 impl Addresses {
@@ -30,6 +33,7 @@ impl Addresses {
             port,
             display,
             resolved: Mutex::new(None),
+            lookups: AtomicUsize::new(0),
         }
     }
 
@@ -59,6 +63,7 @@ impl Addresses {
         if let Some(addrs) = self.resolved.lock().ok().and_then(|r| r.clone()) {
             return Ok(addrs);
         }
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         let found: Arc<[SocketAddr]> = tokio::net::lookup_host((self.host.as_str(), self.port))
             .await
             .map_err(|e| self.connect_error(e))?
@@ -80,5 +85,46 @@ impl Addresses {
             addr: self.display.clone(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn lookups(a: &Addresses) -> usize {
+        a.lookups.load(Ordering::Relaxed)
+    }
+
+    async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(10), f)
+            .await
+            .expect("timed out")
+    }
+
+    #[tokio::test]
+    async fn a_host_name_is_resolved_once_and_again_only_after_a_failed_connect() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let addresses = Addresses::new("localhost".to_owned(), port);
+        for _ in 0..3 {
+            // On hosts where localhost is also ::1, that attempt may be refused
+            // first; the IPv4 one then accepts.
+            bounded(addresses.connect()).await.unwrap();
+            let _ = bounded(listener.accept()).await.unwrap();
+        }
+        assert_eq!(
+            lookups(&addresses),
+            1,
+            "resolved once for three connections"
+        );
+        drop(listener);
+        // The failed attempt uses the known addresses, then forgets them...
+        assert!(bounded(addresses.connect()).await.is_err());
+        assert_eq!(lookups(&addresses), 1);
+        // ...so the next attempt asks the resolver again, and so on.
+        assert!(bounded(addresses.connect()).await.is_err());
+        assert_eq!(lookups(&addresses), 2);
     }
 }
