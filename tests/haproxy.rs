@@ -28,6 +28,9 @@ use tpp_tests::{client_builder, frame, response_json, temp_dir, within, TOKEN};
 
 /// HAProxy's check interval in deploy/haproxy.cfg (`inter 200ms`, `fall 2`).
 const CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// The allocator settings deploy/tpp-service.service gives a service.
+const JEMALLOC_CONF: &str = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 /// The shutdown delay deploy/haproxy.cfg documents for the replicas.
 const SHUTDOWN_DELAY_MS: &str = "1000";
 /// Where HAProxy connects to the replicas from: the address they trust.
@@ -78,6 +81,8 @@ impl Replica {
             .args(["--name", name, "--addr", addr])
             .args(["--shutdown-delay-ms", SHUTDOWN_DELAY_MS])
             .args(extra)
+            // As deploy/tpp-service.service starts it.
+            .env("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("replica log"))
             .kill_on_drop(true)

@@ -9,6 +9,13 @@
 //! to stderr. Actions: `whoami` answers `{"replica": name, "peer": "<ip:port>"}`
 //! (the address the handler sees), `work` sleeps `body.ms` milliseconds first.
 
+// jemalloc, told (by `_RJEM_MALLOC_CONF`, as deploy/tpp-service.service sets
+// it) to give freed pages back after a second: after hostile bursts the
+// resident memory returns near its baseline, which the system allocator's
+// arenas keep (README, Reliability, has the figures).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::net::IpAddr;
 use std::time::Duration;
 
