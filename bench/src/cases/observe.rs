@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{load_row, sanity, Bench, SMALL, TOKEN};
 use crate::docs::{body, request_frame};
 use crate::load::{self, Mode, Target};
-use crate::report::{self, Goal};
+use crate::report::{self, Goal, Row};
 
 impl Bench {
     pub(super) async fn observability(&mut self) -> Result<(), String> {
@@ -39,6 +39,62 @@ impl Bench {
         );
         self.rows
             .push(row.judge(shown, m, Goal::AtLeast(0.9), "× off"));
+        let (per_span, spans) = subscriber_cost_per_span();
+        let mut row = Row::new(
+            case,
+            "the fmt subscriber alone (INFO, to a sink): one request's spans as the server makes them, in-process, no I/O",
+        );
+        row.result = format!("{per_span:.2} µs a request ({spans} requests)");
+        row.ratio = format!(
+            "{:.0}% of the observed server's extra CPU/req",
+            100.0 * per_span / (o[1].server_us_per_request() - o[0].server_us_per_request())
+        );
+        self.rows.push(row);
         Ok(())
     }
+}
+
+/// What the subscriber itself spends on what tpp asks of it per request: a
+/// `tpp.request` span created under a connection span with the same fields,
+/// entered and left twice (two polls), the end fields recorded (in two calls
+/// here, one in tpp: a slight overestimate),
+/// closed. Timed on one thread, without any request handling around it.
+fn subscriber_cost_per_span() -> (f64, u64) {
+    use tracing::field::Empty;
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::sink)
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let connection =
+            tracing::info_span!("tpp.connection", peer = %"127.0.0.1:40000", tls = false);
+        let one = || {
+            let span = tracing::info_span!(
+                parent: &connection,
+                "tpp.request",
+                action = ?"echo",
+                identity = None::<tracing::field::DebugValue<&str>>,
+                request_id = None::<tracing::field::DebugValue<&str>>,
+                traceparent = None::<&str>,
+                code = Empty,
+                responses = Empty,
+                duration_us = Empty,
+            );
+            for _ in 0..2 {
+                let _entered = span.enter();
+            }
+            span.record("code", 0i64);
+            span.record("duration_us", 12u64);
+        };
+        for _ in 0..10_000 {
+            one();
+        }
+        let n = 300_000u64;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            one();
+        }
+        (started.elapsed().as_secs_f64() * 1e6 / n as f64, n)
+    })
 }
