@@ -4,7 +4,9 @@
 //! `action`, `identity`, `request_id`, `traceparent`, then `code`,
 //! `duration_us` and, for a stream, `responses` when it ends) inside its
 //! connection's `tpp.connection` span (`peer`, `tls`), so every event and span
-//! of the request carries the peer without formatting it per request. Every client call gets a
+//! of the request carries the peer without formatting it per request (the
+//! connection span is their parent but is not entered between requests: the
+//! server's events outside a request carry `peer` as a field). Every client call gets a
 //! `tpp.client` span (`action`, `addr`, `request_id`, then `code` and
 //! `duration_us`). All are at `INFO` level: with no subscriber, or a filter
 //! above `INFO` for `tpp`, they cost nothing.
