@@ -257,3 +257,21 @@ async fn a_traceparent_continues_and_ids_are_made_when_missing() {
     front.stop().await;
     back.stop().await;
 }
+
+/// Behind a balancer speaking the PROXY protocol, the connection span names
+/// the client the header gives, not the balancer.
+#[tokio::test]
+async fn the_connection_span_names_the_client_behind_a_proxy_header() {
+    capture();
+    let trusted = ["127.0.0.1".parse().unwrap()];
+    let server = start(Server::builder().token(TOKEN).proxy_protocol(trusted), Back).await;
+    let mut bytes = b"PROXY TCP4 192.0.2.7 127.0.0.1 40123 7777\r\n".to_vec();
+    bytes.extend(frame(
+        &json!({"token": TOKEN, "action": "report", "body": null}).to_string(),
+    ));
+    let answer = within(raw_exchange(server.addr, &bytes)).await;
+    assert_eq!(response_json(&answer)["code"], 0);
+    let connections = eventually(|| spans("tpp.connection", "peer", "192.0.2.7:40123")).await;
+    assert_eq!(connections.len(), 1, "the header's client address");
+    server.stop().await;
+}

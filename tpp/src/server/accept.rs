@@ -195,17 +195,12 @@ impl<H: Handler> Admission<H> {
             // Boxed: the task's own future stays a few words, so spawning
             // does not copy the whole connection state (Connection, the
             // handler's future) from the stack into the task.
-            let span = crate::trace::connection_span(peer, shared.tls.is_some());
             if let Some(m) = &shared.metrics {
                 m.connections_accepted.increment(1);
                 m.connections_open.increment(1.0);
             }
             let metered = shared.clone();
-            // Not `.instrument(span)`: entering the connection span on every
-            // poll costs the subscriber a clone and a close each time; request
-            // spans name it as their parent instead (events outside a request
-            // carry `peer` themselves).
-            let connection = Box::pin(serve_connection(tcp, peer, span, shared, handler, closing));
+            let connection = Box::pin(serve_connection(tcp, peer, shared, handler, closing));
             tokio::select! {
                 _ = connection => {}
                 _ = force.cancelled() => debug!(%peer, "connection dropped after the grace period"),

@@ -29,7 +29,6 @@ use crate::transport::Stream;
 pub(super) async fn serve_connection<H: Handler>(
     mut tcp: TcpStream,
     peer: SocketAddr,
-    span: tracing::Span,
     shared: Arc<Shared>,
     handler: Arc<H>,
     shutdown: CancellationToken,
@@ -54,6 +53,11 @@ pub(super) async fn serve_connection<H: Handler>(
             }
         }
     };
+    // After the PROXY header: the client's address, not the balancer's. Not
+    // entered (`.instrument`) for the connection's life: that would cost the
+    // subscriber a clone and a close on every poll; request spans name it as
+    // their parent instead, and events outside a request carry `peer`.
+    let span = crate::trace::connection_span(peer, shared.tls.is_some());
     let stream = match &shared.tls {
         None => Stream::Tcp(tcp),
         Some(acceptor) => {
