@@ -50,8 +50,11 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeOwned, DeserializeSeed};
 pub use serde_json::value::RawValue;
 
+mod escape;
+mod ser;
 mod wrap;
 
+pub use ser::{to_vec, to_writer};
 pub(crate) use wrap::{raw_of_checked, Seed, Wrap};
 
 /// A value that could not be deserialized, and where in the JSON.

@@ -1,6 +1,10 @@
 //! Requests and responses as Python's `json` writes them: NaN, ±Infinity, big integers.
 
 use super::*;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 const BIG: &str = "-1267650600228229401496703205376"; // -2**100
 

@@ -1,0 +1,227 @@
+//! A parsed request: its token, action, body and extra fields, as positions in
+//! the payload it was read from.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::envelope::{FieldValue, Fields};
+use super::{json_slice, str_range, validated_str};
+use crate::json;
+
+/// Why a payload is not a usable request (answered as "bad data", code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum BadData {
+    /// The payload is empty (a lone `\n` or `0\n`).
+    #[error("empty message")]
+    Empty,
+    /// The payload is not valid UTF-8.
+    #[error("payload is not valid UTF-8")]
+    NotUtf8,
+    /// The payload is not JSON.
+    #[error("invalid JSON: {0}")]
+    Json(serde_json::Error),
+    /// The JSON is not an object, or is an empty object.
+    #[error("{0}")]
+    Shape(&'static str),
+}
+
+/// What the `token` field held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenField<'a> {
+    /// Absent or falsy: `null`, `""`, `false`, `0`, `[]`, `{}` ("No auth token", code 2).
+    Missing,
+    /// A non-empty string.
+    Present(&'a str),
+    /// Any other JSON type ("Bad auth token", code 3).
+    NotAString,
+}
+
+/// What the `action` field held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionField<'a> {
+    /// Absent or falsy: `null`, `""`, `false`, `0`, `[]`, `{}` ("No action found!", code 1).
+    Missing,
+    /// A non-empty string.
+    Present(&'a str),
+    /// Any other JSON type.
+    NotAString,
+}
+
+/// A string field as a request stores it: where it sits in the payload (no
+/// copy), or decoded when it had escapes.
+#[derive(Debug, Clone)]
+pub(super) enum Field {
+    Missing,
+    NotAString,
+    At(Range<usize>),
+    Decoded(Box<str>),
+}
+
+impl Field {
+    pub(super) fn from_value(text: &str, value: FieldValue<'_>) -> Field {
+        match value {
+            FieldValue::Falsy => Field::Missing,
+            FieldValue::Other => Field::NotAString,
+            FieldValue::Str(std::borrow::Cow::Borrowed(s)) => Field::At(str_range(text, s)),
+            FieldValue::Str(std::borrow::Cow::Owned(s)) => Field::Decoded(s.into_boxed_str()),
+        }
+    }
+
+    /// The string, when it is one.
+    fn get<'a>(&'a self, payload: &'a ByteString) -> Result<Option<&'a str>, ()> {
+        match self {
+            Field::Missing => Ok(None),
+            Field::NotAString => Err(()),
+            Field::At(range) => Ok(Some(validated_str(payload, range.clone()))),
+            Field::Decoded(s) => Ok(Some(s)),
+        }
+    }
+}
+
+/// A parsed request. Cheap to keep around: the body stays inside the frame.
+#[derive(Debug, Clone)]
+pub struct Request {
+    payload: ByteString,
+    token: Field,
+    action: Field,
+    body: Option<Range<usize>>,
+    extras: Map<String, Value>,
+    keep_alive: bool,
+    reserved: Map<String, Value>,
+}
+
+/// The request field by which a client asks the server to keep the
+/// connection open after a unary response (`"tpp_keep_alive": true`).
+/// toxiccore servers ignore it, as they ignore every unknown top-level field.
+pub const KEEP_ALIVE_FIELD: &str = "tpp_keep_alive";
+
+/// The prefix of the framework's own top-level fields (`tpp_keep_alive`,
+/// `tpp_request_id`, `tpp_traceparent`…): recognised by the server and never
+/// shown to handlers as extras ([`Request::reserved`] has them). toxiccore
+/// ignores unknown top-level fields, so they are safe to send to it.
+pub const RESERVED_PREFIX: &str = "tpp_";
+
+impl Request {
+    /// Parses a frame's payload.
+    pub fn parse(payload: Bytes) -> Result<Request, BadData> {
+        if payload.is_empty() {
+            return Err(BadData::Empty);
+        }
+        // Validated once here; fields and body are then sliced as `str` freely.
+        let payload = ByteString::try_from(payload).map_err(|_| BadData::NotUtf8)?;
+        let text: &str = &payload;
+        let fields = match Fields::scan(text, None) {
+            Ok(fields) => fields,
+            // Python's `json` also writes NaN, Infinity and -Infinity: read
+            // again with stand-ins of the same length, so every range found
+            // is the same in the payload. Only after a syntax error: the
+            // common path stays one pass.
+            Err(BadData::Json(error)) if error.is_syntax() => {
+                Fields::scan_python(text).ok_or(BadData::Json(error))??
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(Request {
+            token: fields.token,
+            action: fields.action,
+            body: fields.body,
+            extras: fields.extras,
+            keep_alive: fields.keep_alive,
+            reserved: fields.reserved,
+            payload,
+        })
+    }
+
+    /// A request with nothing in it, standing in before the first one arrives.
+    pub(crate) fn empty() -> Request {
+        Request {
+            payload: ByteString::new(),
+            token: Field::Missing,
+            action: Field::Missing,
+            body: None,
+            extras: Map::new(),
+            keep_alive: false,
+            reserved: Map::new(),
+        }
+    }
+
+    /// Whether the request carried `"tpp_keep_alive": true`: the client asks
+    /// to send further requests on this connection after a unary response.
+    pub fn wants_keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// The `token` field.
+    pub fn token_field(&self) -> TokenField<'_> {
+        match self.token.get(&self.payload) {
+            Ok(Some(t)) => TokenField::Present(t),
+            Ok(None) => TokenField::Missing,
+            Err(()) => TokenField::NotAString,
+        }
+    }
+
+    /// The token, when it is a non-empty string.
+    pub fn token(&self) -> Option<&str> {
+        self.token.get(&self.payload).ok().flatten()
+    }
+
+    /// The `action` field.
+    pub fn action_field(&self) -> ActionField<'_> {
+        match self.action.get(&self.payload) {
+            Ok(Some(a)) => ActionField::Present(a),
+            Ok(None) => ActionField::Missing,
+            Err(()) => ActionField::NotAString,
+        }
+    }
+
+    /// The action, when it is a non-empty string.
+    pub fn action(&self) -> Option<&str> {
+        self.action.get(&self.payload).ok().flatten()
+    }
+
+    /// The raw JSON text of `body`; `"null"` when the request has none.
+    pub fn body_json(&self) -> &str {
+        json_slice(&self.payload, &self.body)
+    }
+
+    /// Deserializes `body` into `T`, reading Python's `NaN`, `Infinity` and
+    /// big integers as [`crate::json`] describes.
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        Ok(json::from_str(self.body_json())?)
+    }
+
+    /// The body as a borrowed [`RawValue`], to pass it on untouched
+    /// (numbers, `NaN` and `Infinity` keep their exact text).
+    pub fn body_raw(&self) -> Result<&RawValue, serde_json::Error> {
+        // Already read as JSON by `parse`: not validated twice.
+        json::raw_of_checked(self.body_json())
+    }
+
+    /// An extra top-level field (anything but `token`, `action`, `body` and
+    /// the [reserved](RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
+    /// `user_id`.
+    pub fn extra(&self, key: &str) -> Option<&Value> {
+        self.extras.get(key)
+    }
+
+    /// All extra top-level fields.
+    pub fn extras(&self) -> &Map<String, Value> {
+        &self.extras
+    }
+
+    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`]), such as
+    /// `tpp_request_id`.
+    pub fn reserved(&self, key: &str) -> Option<&Value> {
+        self.reserved.get(key)
+    }
+
+    /// The whole payload as received.
+    pub fn payload(&self) -> &Bytes {
+        self.payload.as_bytes()
+    }
+}
