@@ -20,8 +20,11 @@ use crate::report::{self, Goal, Row};
 use crate::service::BenchClient;
 use crate::Config;
 
+mod bodies;
 mod clients;
 mod dyn_mode;
+mod memory;
+mod reference;
 
 /// The plain token of the floor and plain-token tpp servers (the bcrypt
 /// servers store its hash).
@@ -32,6 +35,7 @@ const REFERENCE_COST12_CLIENTS: usize = 4;
 
 const SMALL: usize = 100;
 const MEDIUM: usize = 64 * 1024;
+const ONE_MIB: usize = 1024 * 1024;
 const BIG: usize = 16 * 1024 * 1024;
 
 /// Everything the cases share.
@@ -110,13 +114,21 @@ impl Bench {
     async fn main_groups(&mut self) -> Result<(), String> {
         let tpp = self.spawn_tpp("tpp", &["--token", TOKEN])?;
         sanity(tpp.port, false, true).await?;
-        let floor = self.spawn_floor()?;
+        let floor = self.spawn_floor(false)?;
         sanity(floor.port, false, false).await?;
+        let baseline = match &self.cfg.baseline {
+            Some(exe) => {
+                let server = self.spawn_tpp_of(exe, "tpp (baseline build)", &["--token", TOKEN])?;
+                sanity(server.port, false, true).await?;
+                Some(server)
+            }
+            None => None,
+        };
         if self.cfg.runs("floor") {
-            self.floor(&tpp, &floor).await;
+            self.floor(&tpp, &floor, baseline.as_ref()).await;
         }
         if self.cfg.runs("bodies") {
-            self.bodies(&tpp, &floor).await?;
+            self.bodies(&tpp, &floor, baseline.as_ref()).await?;
         }
         if self.cfg.runs("tls") {
             self.tls(&tpp).await?;
@@ -140,19 +152,28 @@ impl Bench {
     // Servers
 
     fn spawn_tpp(&self, name: &str, args: &[&str]) -> Result<ServerProc, String> {
-        let mut cmd = Command::new(&self.exe);
+        self.spawn_tpp_of(&self.exe, name, args)
+    }
+
+    /// `serve-tpp` of the binary `exe` (this one, or the `--baseline` build).
+    fn spawn_tpp_of(&self, exe: &Path, name: &str, args: &[&str]) -> Result<ServerProc, String> {
+        let mut cmd = Command::new(exe);
         cmd.arg("serve-tpp")
             .args(["--threads", &self.cfg.threads.to_string()])
             .args(args);
         ServerProc::spawn(name, cmd)
     }
 
-    fn spawn_floor(&self) -> Result<ServerProc, String> {
+    /// The floor server; with `copy`, the socket-copy floor (no parsing).
+    fn spawn_floor(&self, copy: bool) -> Result<ServerProc, String> {
         let mut cmd = Command::new(&self.exe);
         cmd.arg("serve-floor")
             .args(["--threads", &self.cfg.threads.to_string()])
             .args(["--token", TOKEN]);
-        ServerProc::spawn("floor", cmd)
+        if copy {
+            cmd.arg("--copy");
+        }
+        ServerProc::spawn(if copy { "socket copy" } else { "floor" }, cmd)
     }
 
     fn spawn_reference(&self, python: &Path, hash: &str) -> Result<ServerProc, String> {
@@ -217,33 +238,34 @@ impl Bench {
         (totals, ratios)
     }
 
-    /// floor vs tpp `echo` vs tpp `echo_value`, all on `size`-byte bodies;
-    /// `goal` applies to tpp `echo` / floor.
+    /// floor vs tpp `echo` vs tpp `echo_value` (and the baseline build's
+    /// `echo`, when given), all on `size`-byte bodies; `goal` applies to tpp
+    /// `echo` / floor.
     async fn against_floor(
         &mut self,
         case: &str,
         mode: Mode,
         size: usize,
-        servers: (&ServerProc, &ServerProc),
+        servers: (&ServerProc, &ServerProc, Option<&ServerProc>),
         goal: Goal,
     ) {
-        let (tpp, floor) = servers;
+        let (tpp, floor, baseline) = servers;
         let doc = body(size);
         let echo: Arc<[u8]> = request_frame(TOKEN, "echo", &doc).into();
         let value: Arc<[u8]> = request_frame(TOKEN, "echo_value", &doc).into();
         let fs = self.spec(Target::tcp(floor.port), mode, &echo);
         let ts = self.spec(Target::tcp(tpp.port), mode, &echo);
         let vs = self.spec(Target::tcp(tpp.port), mode, &value);
-        let (o, ratios) = self
-            .compare(
-                case,
-                &[
-                    ("floor", floor, &fs),
-                    ("tpp echo", tpp, &ts),
-                    ("tpp echo_value", tpp, &vs),
-                ],
-            )
-            .await;
+        let bs = baseline.map(|b| (b, self.spec(Target::tcp(b.port), mode, &echo)));
+        let mut sides = vec![
+            ("floor", floor, &fs),
+            ("tpp echo", tpp, &ts),
+            ("tpp echo_value", tpp, &vs),
+        ];
+        if let Some((b, spec)) = &bs {
+            sides.push(("tpp echo, baseline build", b, spec));
+        }
+        let (o, ratios) = self.compare(case, &sides).await;
         let with_mb = |mut row: Row, o: &Outcome| {
             if size > SMALL {
                 row.result = format!(
@@ -271,254 +293,51 @@ impl Bench {
             let row = with_mb(load_row(case, subject, &o[i]), &o[i]);
             self.rows.push(row.judge(shown, m, goal, "× floor"));
         }
+        if let Some(b) = o.get(3) {
+            // This build against the baseline, round by round (both were
+            // measured against the same floor in the same round).
+            let per_round: Vec<f64> = ratios[1]
+                .iter()
+                .zip(&ratios[3])
+                .map(|(t, b)| t / b)
+                .collect();
+            let (shown, m) = report::ratio_summary(&per_round);
+            let cpu = o[1].server_us_per_request() / b.server_us_per_request();
+            let shown = format!(
+                "this build / baseline {shown}; server CPU/req {}",
+                report::times(cpu)
+            );
+            let row = with_mb(
+                load_row(case, "tpp echo, baseline build (`--baseline`)", b),
+                b,
+            );
+            let goal = if size == SMALL && mode == Mode::KeepAlive {
+                Goal::AtLeast(1.0)
+            } else {
+                Goal::None
+            };
+            self.rows.push(row.judge(shown, m, goal, "× baseline"));
+        }
     }
 
     // ---------------------------------------------------------------------------------------
     // 1. The floor
 
-    async fn floor(&mut self, tpp: &ServerProc, floor: &ServerProc) {
+    async fn floor(&mut self, tpp: &ServerProc, floor: &ServerProc, baseline: Option<&ServerProc>) {
         for (mode, label) in [
             (Mode::OneShot, "one request per connection"),
             (Mode::KeepAlive, "keep-alive"),
         ] {
             let case = format!("Floor: {label}, {} body", size_name(SMALL));
-            self.against_floor(&case, mode, SMALL, (tpp, floor), Goal::AtLeast(0.9))
-                .await;
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------
-    // 3. Bodies
-
-    async fn bodies(&mut self, tpp: &ServerProc, floor: &ServerProc) -> Result<(), String> {
-        for size in [SMALL, MEDIUM] {
-            if size == SMALL && self.cfg.runs("floor") {
-                continue; // the keep-alive floor case above
-            }
-            let case = format!("Body {}, keep-alive", size_name(size));
-            self.against_floor(&case, Mode::KeepAlive, size, (tpp, floor), Goal::None)
-                .await;
-        }
-        self.big_echo(tpp, floor).await
-    }
-
-    /// 16 MiB: one client, keep-alive, requests one after the other, against
-    /// serde_json's own parse + serialize of the same document, interleaved.
-    async fn big_echo(&mut self, tpp: &ServerProc, floor: &ServerProc) -> Result<(), String> {
-        let doc = body(BIG);
-        let case = format!("Body {}, 1 client, keep-alive", size_name(BIG));
-        let echo = load::asking_keep_alive(&request_frame(TOKEN, "echo", &doc));
-        let value = load::asking_keep_alive(&request_frame(TOKEN, "echo_value", &doc));
-        let mut conns = Vec::new();
-        for port in [tpp.port, tpp.port, floor.port] {
-            conns.push((
-                Target::tcp(port).connect().await.map_err(io_err)?,
-                BytesMut::new(),
-            ));
-        }
-        let requests = [&echo, &value, &echo];
-        let n = self.cfg.big_iterations;
-        // [serde Value, serde RawValue, tpp echo, tpp echo_value, floor], in seconds.
-        let mut times: [Vec<f64>; 5] = Default::default();
-        for i in 0..=n {
-            // Parse + serialize; the tree is dropped outside the timed part, as
-            // a server drops it after the response is on its way.
-            let t = Instant::now();
-            let v: Value = serde_json::from_str(black_box(&doc)).map_err(|e| e.to_string())?;
-            let out = serde_json::to_vec(&v).map_err(|e| e.to_string())?;
-            black_box((&v, &out));
-            let base = t.elapsed().as_secs_f64();
-            drop((v, out));
-            let t = Instant::now();
-            let v: Box<RawValue> =
-                serde_json::from_str(black_box(&doc)).map_err(|e| e.to_string())?;
-            let out = serde_json::to_vec(&v).map_err(|e| e.to_string())?;
-            black_box((&v, &out));
-            let raw_base = t.elapsed().as_secs_f64();
-            drop((v, out));
-            let mut sides = [0.0; 3];
-            for (k, (stream, buf)) in conns.iter_mut().enumerate() {
-                let t = Instant::now();
-                exchange(stream, requests[k], buf).await.map_err(io_err)?;
-                sides[k] = t.elapsed().as_secs_f64();
-            }
-            progress(format!(
-                "{case}: iteration {i}/{n}: serde_json Value {:.1} ms, RawValue {:.1} ms, tpp echo {:.1} ms, tpp echo_value {:.1} ms, floor {:.1} ms",
-                base * 1e3,
-                raw_base * 1e3,
-                sides[0] * 1e3,
-                sides[1] * 1e3,
-                sides[2] * 1e3
-            ));
-            if i == 0 {
-                continue; // warm-up: first allocations of the buffers
-            }
-            times[0].push(base);
-            times[1].push(raw_base);
-            for k in 0..3 {
-                times[2 + k].push(sides[k]);
-            }
-        }
-        let ms = |xs: &[f64]| {
-            format!(
-                "{:.1} ms (median of {})",
-                report::median(xs) * 1e3,
-                xs.len()
+            self.against_floor(
+                &case,
+                mode,
+                SMALL,
+                (tpp, floor, baseline),
+                Goal::AtLeast(0.9),
             )
-        };
-        let spread = |xs: &[f64]| {
-            let hi = xs.iter().copied().fold(0.0, f64::max);
-            (
-                format!("{:.1} ms", report::median(xs) * 1e3),
-                format!("{:.1} ms (max)", hi * 1e3),
-            )
-        };
-        let per_pair = |k: usize, base: usize| -> Vec<f64> {
-            times[k]
-                .iter()
-                .zip(&times[base])
-                .map(|(x, b)| x / b)
-                .collect()
-        };
-        let mb_s = |xs: &[f64]| BIG as f64 / report::median(xs) / 1e6;
-        let subjects = [
-            "serde_json alone: `from_str::<Value>` + `to_vec` (in-process, no I/O)",
-            "serde_json alone, `Box<RawValue>`: validate + copy (in-process, no I/O)",
-            "tpp echo (`Box<RawValue>` body): request + response over loopback",
-            "tpp echo_value (`Value` body): request + response over loopback",
-            "floor (raw body): request + response over loopback",
-        ];
-        for (k, subject) in subjects.iter().enumerate() {
-            let mut row = Row::new(&case, *subject);
-            row.result = format!("{}, {:.0} MB/s", ms(&times[k]), mb_s(&times[k]));
-            (row.p50, row.p99) = spread(&times[k]);
-            if k > 0 {
-                let (shown, m) = report::ratio_summary(&per_pair(k, 0));
-                let mut shown = format!("{} serde_json", shown.replace("rounds", "pairs"));
-                if k == 2 || k == 3 {
-                    let (vs_floor, _) = report::ratio_summary(&per_pair(k, 4));
-                    shown = format!(
-                        "{shown}; time/floor {}",
-                        vs_floor.replace("rounds", "pairs")
-                    );
-                }
-                let goal = if k == 2 || k == 3 {
-                    Goal::AtMost(1.5)
-                } else {
-                    Goal::None
-                };
-                row = row.judge(shown, m, goal, "× serde_json");
-            }
-            self.rows.push(row);
+            .await;
         }
-        Ok(())
-    }
-
-    // ---------------------------------------------------------------------------------------
-    // 2. The reference
-
-    async fn reference(&mut self) -> Result<(), String> {
-        let Some(python) = find_python() else {
-            let msg = "SKIPPED: no Python with toxiccore (set TPP_PYTHON, or create .venv at the \
-                       workspace root: python3 -m venv .venv && .venv/bin/pip install toxicbuild-core)";
-            progress(format!("reference: {msg}"));
-            let mut row = Row::new("Reference (Python toxiccore)", "—");
-            row.result = msg.to_owned();
-            self.rows.push(row);
-            self.notes
-                .push(format!("The reference cases were skipped: {msg}."));
-            return Ok(());
-        };
-        self.notes.push(format!(
-            "Reference: `{}` (toxicbuild-core {}).",
-            python.display(),
-            python_package_version(&python)
-        ));
-        let request: Arc<[u8]> = request_frame(TOKEN, "echo", &body(SMALL)).into();
-        for (cost, goal) in [(4u32, 15.0), (12, 1000.0)] {
-            progress(format!(
-                "reference: hashing the token at bcrypt cost {cost}"
-            ));
-            let hash = bcrypt::hash(TOKEN, cost).map_err(|e| e.to_string())?;
-            let tpp = self.spawn_tpp(&format!("tpp bcrypt {cost}"), &["--hash", &hash])?;
-            sanity(tpp.port, false, true).await?;
-            let case = format!(
-                "Reference: bcrypt cost {cost}, one request per connection, {} body",
-                size_name(SMALL)
-            );
-            let ts = self.spec(Target::tcp(tpp.port), Mode::OneShot, &request);
-            let (ot, or, ratios) = if cost == 4 {
-                let py = self.spawn_reference(&python, &hash)?;
-                sanity(py.port, false, false).await?;
-                let rs = self.spec(Target::tcp(py.port), Mode::OneShot, &request);
-                let (mut o, mut ratios) = self
-                    .compare(&case, &[("reference", &py, &rs), ("tpp", &tpp, &ts)])
-                    .await;
-                (o.remove(1), o.remove(0), ratios.remove(1))
-            } else {
-                // ≈5 requests/s: one fixed window for the reference, after tpp
-                // (the reference keeps hashing for abandoned requests, so it is
-                // stopped right after its window).
-                let ot = load::run(&ts, &tpp).await;
-                progress(format!("{case}: tpp {} req/s", report::rate(ot.rps())));
-                let py = self.spawn_reference(&python, &hash)?;
-                sanity(py.port, false, false).await?;
-                let mut rs = self.spec(Target::tcp(py.port), Mode::OneShot, &request);
-                rs.warmup = Duration::ZERO;
-                rs.duration = self.cfg.cost12_window;
-                // toxiccore verifies every request it has read before it
-                // answers any (bcrypt blocks its event loop), so with 32
-                // clients nothing completes for 32 × 0.2 s. Its throughput
-                // is bounded by bcrypt whatever the concurrency.
-                rs.clients = self.cfg.clients.min(REFERENCE_COST12_CLIENTS);
-                let or = load::run(&rs, &py).await;
-                drop(py);
-                progress(format!(
-                    "{case}: reference {} requests in {:.1} s, the last at {:.2} s: {} req/s",
-                    or.requests,
-                    or.secs,
-                    or.span,
-                    report::rate(or.rps_over_span()),
-                ));
-                let ratio = ot.rps() / or.rps_over_span();
-                (ot, or, vec![ratio])
-            };
-            if cost == 12 {
-                let mut row = load_row(
-                    &case,
-                    &format!(
-                        "Python toxiccore (bcrypt inline, every request; {} clients, one {:.0} s window)",
-                        REFERENCE_COST12_CLIENTS,
-                        self.cfg.cost12_window.as_secs_f64()
-                    ),
-                    &or,
-                );
-                row.result = format!(
-                    "{} req/s ({} requests by {:.2} s){}",
-                    report::rate(or.rps_over_span()),
-                    or.requests,
-                    or.span,
-                    errors_note(&or)
-                );
-                self.rows.push(row);
-            } else {
-                self.rows.push(load_row(
-                    &case,
-                    "Python toxiccore (bcrypt inline, every request)",
-                    &or,
-                ));
-            }
-            let (shown, m) = report::ratio_summary(&ratios);
-            self.rows.push(
-                load_row(&case, "tpp (verified-token cache), tpp/reference", &ot).judge(
-                    shown,
-                    m,
-                    Goal::AtLeast(goal),
-                    "× reference",
-                ),
-            );
-        }
-        Ok(())
     }
 
     // ---------------------------------------------------------------------------------------
@@ -563,97 +382,6 @@ impl Bench {
                     "",
                 ),
             );
-        }
-        Ok(())
-    }
-
-    // ---------------------------------------------------------------------------------------
-    // 5. Memory
-
-    async fn memory(&mut self) -> Result<(), String> {
-        let n = self.cfg.idle_connections;
-        let case = format!("Memory: {} idle connections", report::grouped(n as f64));
-        for kind in ["tpp", "floor"] {
-            let server = if kind == "tpp" {
-                self.spawn_tpp("tpp (memory)", &["--token", TOKEN])?
-            } else {
-                self.spawn_floor()?
-            };
-            let m = idle_memory(&server, n).await?;
-            drop(server);
-            progress(format!(
-                "{case}: {kind}: RSS {} KiB → {} KiB connected → {} KiB after one request each",
-                m.before, m.connected, m.after_request
-            ));
-            let per = |kib: u64| kib.saturating_sub(m.before) as f64 * 1024.0 / n as f64;
-            let (connected, after) = (per(m.connected), per(m.after_request));
-            let worst = connected.max(after);
-            let mut row = Row::new(
-                &case,
-                if kind == "tpp" {
-                    "tpp: server RSS per connection (clients in the bench process)"
-                } else {
-                    "floor: server RSS per connection"
-                },
-            );
-            row.result = format!(
-                "{:.1} KiB/conn waiting for a first request; {:.1} KiB/conn idle after one request (RSS {:.1} → {:.1} → {:.1} MiB)",
-                connected / 1024.0,
-                after / 1024.0,
-                m.before as f64 / 1024.0,
-                m.connected as f64 / 1024.0,
-                m.after_request as f64 / 1024.0,
-            );
-            row = if kind == "tpp" {
-                row.judge(
-                    format!("{:.1} KiB (worst state)", worst / 1024.0),
-                    worst / 1024.0,
-                    Goal::AtMost(16.0),
-                    " KiB/conn",
-                )
-            } else {
-                row
-            };
-            self.rows.push(row);
-        }
-
-        let case = format!("Memory: peak while echoing {}", size_name(BIG));
-        let doc = body(BIG);
-        for (kind, action) in [("tpp", "echo"), ("tpp", "echo_value"), ("floor", "echo")] {
-            let server = if kind == "tpp" {
-                self.spawn_tpp("tpp (peak)", &["--token", TOKEN])?
-            } else {
-                self.spawn_floor()?
-            };
-            let request = request_frame(TOKEN, action, &doc);
-            let (before, peak) = peak_memory(&server, &request).await?;
-            drop(server);
-            let extra = peak.saturating_sub(before) as f64 * 1024.0;
-            let times = extra / BIG as f64;
-            progress(format!(
-                "{case}: {kind} {action}: RSS before {before} KiB, VmHWM {peak} KiB"
-            ));
-            let subject = match (kind, action) {
-                ("tpp", "echo") => "tpp echo (`Box<RawValue>` body)",
-                ("tpp", _) => "tpp echo_value (`Value` body)",
-                _ => "floor",
-            };
-            let mut row = Row::new(&case, subject);
-            row.result = format!(
-                "VmHWM − RSS before = {:.1} MiB ({:.1} → {:.1} MiB)",
-                extra / (1 << 20) as f64,
-                before as f64 / 1024.0,
-                peak as f64 / 1024.0
-            );
-            // The target is about what the runtime holds (frame, body,
-            // response); a `Value` tree is the application's choice of type.
-            let goal = if kind == "tpp" && action == "echo" {
-                Goal::AtMost(4.0)
-            } else {
-                Goal::None
-            };
-            row = row.judge(report::times(times) + " body", times, goal, "× body");
-            self.rows.push(row);
         }
         Ok(())
     }
@@ -791,128 +519,8 @@ async fn sanity(port: u16, tls: bool, is_tpp: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The Python interpreter with toxiccore: `$TPP_PYTHON`, else `.venv/bin/python`
-/// at the workspace root.
-fn find_python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("TPP_PYTHON").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| procs::python_has_toxiccore(p))
-}
-
-fn python_package_version(python: &Path) -> String {
-    Command::new(python)
-        .args([
-            "-c",
-            "from importlib.metadata import version as v; import sys; \
-             print(v('toxicbuild-core'), 'bcrypt', v('bcrypt'), 'Python', sys.version.split()[0])",
-        ])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn os_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| format!("Linux {}", s.trim()))
         .unwrap_or_else(|_| "unknown OS".to_owned())
-}
-
-struct IdleMemory {
-    before: u64,
-    connected: u64,
-    after_request: u64,
-}
-
-/// Opens `n` connections to `server` from this process, then sends one
-/// request on each; the server's RSS before, when all are accepted, and
-/// after the requests (kept alive, idle).
-async fn idle_memory(server: &ServerProc, n: usize) -> Result<IdleMemory, String> {
-    let request = load::asking_keep_alive(&request_frame(TOKEN, "echo", &body(SMALL)));
-    // Warm the runtime (threads, first allocations) before the baseline.
-    {
-        let target = Target::tcp(server.port);
-        let mut s = target.connect().await.map_err(io_err)?;
-        let mut buf = BytesMut::new();
-        for _ in 0..100 {
-            exchange(&mut s, &request, &mut buf).await.map_err(io_err)?;
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = server.status_kib("VmRSS:");
-    let fds_before = server.fd_count();
-    let target = Target::tcp(server.port);
-    let mut conns = Vec::with_capacity(n);
-    const BATCH: usize = 250;
-    while conns.len() < n {
-        let batch = BATCH.min(n - conns.len());
-        let tasks: Vec<_> = (0..batch)
-            .map(|_| {
-                let t = target.clone();
-                tokio::spawn(async move { t.connect().await })
-            })
-            .collect();
-        for t in tasks {
-            conns.push(t.await.map_err(|e| e.to_string())?.map_err(io_err)?);
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.fd_count() < fds_before + n {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "the server accepted {} of {n} connections",
-                server.fd_count().saturating_sub(fds_before)
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let connected = server.status_kib("VmRSS:");
-    let mut done = Vec::with_capacity(n);
-    while !conns.is_empty() {
-        let batch: Vec<_> = conns.drain(..BATCH.min(conns.len())).collect();
-        let tasks: Vec<_> = batch
-            .into_iter()
-            .map(|mut s| {
-                let request = request.clone();
-                tokio::spawn(async move {
-                    let mut buf = BytesMut::new();
-                    exchange(&mut s, &request, &mut buf).await.map(|_| s)
-                })
-            })
-            .collect();
-        for t in tasks {
-            done.push(t.await.map_err(|e| e.to_string())?.map_err(io_err)?);
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after_request = server.status_kib("VmRSS:");
-    drop(done);
-    Ok(IdleMemory {
-        before,
-        connected,
-        after_request,
-    })
-}
-
-/// The server's RSS before one `request` (a 16 MiB echo) and its peak RSS
-/// (VmHWM) after it, in KiB.
-async fn peak_memory(server: &ServerProc, request: &[u8]) -> Result<(u64, u64), String> {
-    let small = load::asking_keep_alive(&request_frame(TOKEN, "echo", &body(SMALL)));
-    let request = load::asking_keep_alive(request);
-    let mut s = Target::tcp(server.port).connect().await.map_err(io_err)?;
-    let mut buf = BytesMut::new();
-    for _ in 0..10 {
-        exchange(&mut s, &small, &mut buf).await.map_err(io_err)?;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = server.status_kib("VmRSS:");
-    exchange(&mut s, &request, &mut buf).await.map_err(io_err)?;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    Ok((before, server.status_kib("VmHWM:")))
 }

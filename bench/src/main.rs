@@ -36,13 +36,16 @@ const USAGE: &str = "\
 tpp-bench: tpp against a minimal floor server, the Python reference and serde_json.
 
 USAGE:
-    tpp-bench [--quick] [--clients N] [--threads N] [--only GROUPS]
+    tpp-bench [--quick] [--clients N] [--threads N] [--only GROUPS] [--baseline EXE]
 
 OPTIONS:
     --quick         short run (~1 minute) instead of the full one (~3.5 minutes)
     --clients N     concurrent load-generator clients (default 32)
     --threads N     tokio worker threads of every server (default: core count)
     --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec,dyn,observe
+    --baseline EXE  another build of tpp-bench (e.g. of main, copied aside): its
+                    `serve-tpp` runs beside this build's in the same rounds of the
+                    floor and bodies groups, and the table gives this build / baseline
     -h, --help      this text
 
 ENVIRONMENT:
@@ -84,6 +87,8 @@ pub struct Config {
     pub codec_budget: Duration,
     /// Groups to run.
     pub only: Option<Vec<String>>,
+    /// `--baseline EXE`: another build whose tpp server is compared with this one's.
+    pub baseline: Option<std::path::PathBuf>,
     /// The arguments given, for the report.
     pub args: Vec<String>,
 }
@@ -105,6 +110,7 @@ impl Config {
             idle_connections: 10_000,
             codec_budget: Duration::from_millis(if quick { 40 } else { 250 }),
             only: None,
+            baseline: None,
             args: args.to_vec(),
         };
         let mut it = args.iter();
@@ -118,6 +124,7 @@ impl Config {
                 "--threads" => {
                     c.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?
                 }
+                "--baseline" => c.baseline = Some(value()?.into()),
                 "--only" => {
                     c.only = Some(value()?.split(',').map(|s| s.trim().to_owned()).collect())
                 }

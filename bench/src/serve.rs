@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! tpp-bench serve-tpp   --threads N (--token T | --hash BCRYPT) [--tls CERT KEY] [--dyn] [--observe]
-//! tpp-bench serve-floor --threads N --token T
+//! tpp-bench serve-floor --threads N --token T [--copy]
 //! ```
 //!
 //! Each binds 127.0.0.1:0, prints its port on the first line of stdout and
@@ -24,6 +24,8 @@ struct Opts {
     /// `--dyn`: serve the `#[toxic_service(dyn)]` echo from an `Arc<dyn BenchDyn>`.
     dyn_mode: bool,
     observe: bool,
+    /// `serve-floor --copy`: answer every frame with its own bytes, unparsed.
+    copy: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -34,6 +36,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         tls: None,
         dyn_mode: false,
         observe: false,
+        copy: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -49,6 +52,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                 o.tls = Some((cert, key));
             }
             "--dyn" => o.dyn_mode = true,
+            "--copy" => o.copy = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -142,7 +146,7 @@ pub fn main_floor(args: &[String]) -> Result<(), String> {
         })()
         .map_err(|e| e.to_string())?;
         crate::procs::announce_port(listener.local_addr().map_err(|e| e.to_string())?.port());
-        crate::floor::serve(listener, Arc::from(token)).await;
+        crate::floor::serve(listener, Arc::from(token), o.copy).await;
         Ok(())
     })
 }

@@ -74,7 +74,8 @@ struct TupleStruct(u8, &'static str);
 
 #[test]
 fn writes_every_serde_shape_as_serde_json() {
-    let raw = RawValue::from_string(r#"{"x": [1, 2.50, "\u00e9"], "n": 1e400}"#.to_owned()).unwrap();
+    let raw =
+        RawValue::from_string(r#"{"x": [1, 2.50, "\u00e9"], "n": 1e400}"#.to_owned()).unwrap();
     let value = Everything {
         unit: (),
         none: None,
