@@ -52,6 +52,7 @@ pub use serde_json::value::RawValue;
 
 mod escape;
 mod ser;
+pub(crate) mod skip;
 mod wrap;
 
 pub use ser::{to_vec, to_writer};

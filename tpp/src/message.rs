@@ -16,6 +16,7 @@ use bytestring::ByteString;
 
 mod answer;
 mod envelope;
+mod fast_scan;
 mod outgoing;
 mod request;
 mod response;

@@ -26,7 +26,7 @@ impl ClientConnection {
     /// Sends any serializable value as one message.
     pub async fn write<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<(), ClientError> {
         self.scratch.clear();
-        serde_json::to_writer(&mut self.scratch, message).map_err(ClientError::Serialize)?;
+        crate::json::to_writer(&mut self.scratch, message).map_err(ClientError::Serialize)?;
         self.write_raw_scratch().await
     }
 
@@ -67,7 +67,7 @@ impl ClientConnection {
         request: &OutgoingRequest<'_, B>,
     ) -> Result<(), SendFailure> {
         self.scratch.clear();
-        if let Err(e) = serde_json::to_writer(&mut self.scratch, request) {
+        if let Err(e) = crate::json::to_writer(&mut self.scratch, request) {
             return Err(SendFailure {
                 error: ClientError::Serialize(e),
                 unsent: false,

@@ -46,6 +46,26 @@ const fn needs_escape(b: u8) -> bool {
     (b < 0x20) | (b == b'"') | (b == b'\\')
 }
 
+/// Where the first byte from `from` on that a JSON string cannot hold as it
+/// is (`"`, `\\` or a control byte) sits: what ends a run of plain string
+/// bytes, for the escaper and for [`super::skip`] alike.
+#[inline]
+pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut blocks = rest.chunks_exact(BLOCK);
+    let mut at = from;
+    for block in &mut blocks {
+        if let Ok(block) = <&[u8; BLOCK]>::try_from(block) {
+            if any_escape(block) {
+                return Some(at + escapes_in(block).trailing_zeros() as usize);
+            }
+        }
+        at += BLOCK;
+    }
+    let tail = blocks.remainder().iter().position(|&b| needs_escape(b));
+    tail.map(|p| at + p)
+}
+
 /// Writes `text` as a JSON string, quotes included, exactly as serde_json does.
 pub(crate) fn write_str<W: io::Write + ?Sized>(out: &mut W, text: &str) -> io::Result<()> {
     out.write_all(b"\"")?;

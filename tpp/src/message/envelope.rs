@@ -197,6 +197,7 @@ struct Envelope<'a> {
 }
 
 /// What a request keeps of its envelope: positions in the payload.
+#[derive(Debug, PartialEq)]
 pub(super) struct Fields {
     pub(super) token: Field,
     pub(super) action: Field,

@@ -54,7 +54,7 @@ pub enum ActionField<'a> {
 
 /// A string field as a request stores it: where it sits in the payload (no
 /// copy), or decoded when it had escapes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum Field {
     Missing,
     NotAString,
@@ -115,7 +115,7 @@ impl Request {
         // Validated once here; fields and body are then sliced as `str` freely.
         let payload = ByteString::try_from(payload).map_err(|_| BadData::NotUtf8)?;
         let text: &str = &payload;
-        let fields = match Fields::scan(text, None) {
+        let fields = match Fields::scan_fast(text).map_or_else(|| Fields::scan(text, None), Ok) {
             Ok(fields) => fields,
             // Python's `json` also writes NaN, Infinity and -Infinity: read
             // again with stand-ins of the same length, so every range found

@@ -1,0 +1,167 @@
+//! A fast JSON validator: finds where a value ends, checking it exactly as
+//! serde_json checks a value it skips, without building anything.
+//!
+//! Strings, most of a large body, are crossed 32 bytes at a time with the
+//! same vectorized check as the escaper ([`super::escape`]); serde_json
+//! crosses them 8 bytes at a time. The validator is a fast path only: it
+//! never accepts what serde_json refuses (tests check this on generated
+//! documents), and whatever it does not accept (invalid JSON, Python's
+//! literals, nesting deeper than [`MAX_DEPTH`]) is read again by serde_json,
+//! whose result and errors are then the answer.
+
+use super::escape::next_special;
+
+/// Deepest nesting the fast path follows (a `u64` of object/array bits);
+/// deeper values are left to serde_json.
+pub(crate) const MAX_DEPTH: u32 = 64;
+
+/// JSON's whitespace, as serde_json skips it.
+#[inline]
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// A string starting at `b[i]` (its opening quote): where it ends (after the
+/// closing quote) and whether it has escapes. `None` when it is not valid.
+#[inline]
+pub(crate) fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut at = i + 1;
+    let mut escaped = false;
+    loop {
+        let special = next_special(b, at)?;
+        match b.get(special)? {
+            b'"' => return Some((special + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                at = special + skip_escape(b.get(special + 1..)?)?;
+            }
+            // A control byte: serde_json refuses it in a string.
+            _ => return None,
+        }
+    }
+}
+
+/// The length of the escape `\` + `rest`, when it is one JSON allows.
+fn skip_escape(rest: &[u8]) -> Option<usize> {
+    match rest.first()? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        // serde_json checks four hex digits here, not what they encode.
+        b'u' => rest
+            .get(1..5)
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            .map(|_| 6),
+        _ => None,
+    }
+}
+
+/// A number starting at `b[i]`, by JSON's grammar: where it ends.
+fn skip_number(b: &[u8], mut i: usize) -> Option<usize> {
+    let digits = |b: &[u8], mut i: usize| {
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > start).then_some(i)
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    i = match b.get(i)? {
+        // One leading zero, never followed by another digit.
+        b'0' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => return None,
+        b'0' => i + 1,
+        b'1'..=b'9' => digits(b, i)?,
+        _ => return None,
+    };
+    if b.get(i) == Some(&b'.') {
+        i = digits(b, i + 1)?;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        i = digits(b, i)?;
+    }
+    Some(i)
+}
+
+/// The value starting at `b[i]` (after any whitespace): where it ends.
+/// `None` when it is not valid JSON or nests deeper than [`MAX_DEPTH`].
+pub(crate) fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
+    // Bit `d` of `objects`: whether the container at depth `d + 1` is an object.
+    let mut objects = 0u64;
+    let mut depth = 0u32;
+    'value: loop {
+        i = skip_ws(b, i);
+        match b.get(i)? {
+            open @ (b'{' | b'[') => {
+                let object = *open == b'{';
+                let close = if object { b'}' } else { b']' };
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&close) {
+                    i += 1;
+                } else {
+                    if depth == MAX_DEPTH {
+                        return None;
+                    }
+                    objects = objects & !(1 << depth) | u64::from(object) << depth;
+                    depth += 1;
+                    if object {
+                        i = skip_key(b, i)?;
+                    }
+                    continue 'value;
+                }
+            }
+            b'"' => i = skip_string(b, i)?.0,
+            b't' => i = literal(b, i, b"true")?,
+            b'f' => i = literal(b, i, b"false")?,
+            b'n' => i = literal(b, i, b"null")?,
+            b'-' | b'0'..=b'9' => i = skip_number(b, i)?,
+            _ => return None,
+        }
+        // After a value: the next item of its container, or the container's end.
+        loop {
+            if depth == 0 {
+                return Some(i);
+            }
+            let object = objects >> (depth - 1) & 1 == 1;
+            i = skip_ws(b, i);
+            match (b.get(i)?, object) {
+                (b',', true) => {
+                    i = skip_key(b, skip_ws(b, i + 1))?;
+                    continue 'value;
+                }
+                (b',', false) => {
+                    i += 1;
+                    continue 'value;
+                }
+                (b'}', true) | (b']', false) => {
+                    depth -= 1;
+                    i += 1;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// An object's key and its `:`, starting at `b[i]`: where its value starts.
+fn skip_key(b: &[u8], i: usize) -> Option<usize> {
+    let (end, _) = skip_string(b, i)?;
+    let colon = skip_ws(b, end);
+    (b.get(colon) == Some(&b':')).then_some(colon + 1)
+}
+
+fn literal(b: &[u8], i: usize, text: &[u8]) -> Option<usize> {
+    b.get(i..)?.starts_with(text).then_some(i + text.len())
+}
+
+#[cfg(test)]
+mod tests;
