@@ -5,6 +5,23 @@
 //! parameters straight from the frame's bytes and a pass-through action returns
 //! the client's numbers untouched.
 //!
+//! **What a request costs, and what an unauthenticated one cannot make the
+//! server do.** The envelope scan is the one pass that reads and validates
+//! the whole payload: it classifies `token` and `action`, builds the small
+//! extra fields and finds where `body` is, but builds nothing of the body.
+//! Its fast path (`fast_scan`, on [`crate::json::skip`]) crosses strings 32
+//! bytes at a time, so for a large body it costs about as much as checking
+//! the payload's UTF-8; anything it does not take is read by serde_json as
+//! before, with the same results and messages. Only after the server has
+//! checked the token and the action (`server/pipeline.rs`) does the
+//! generated dispatch deserialize the typed parameters from the body's text:
+//! that second read is the one that builds values, and a request whose token
+//! was refused never gets to it, so an unauthenticated peer can make the
+//! server validate bytes but never allocate a `Vec` or a tree from them.
+//! Answers are written by [`crate::json::to_writer`] (serde_json's bytes,
+//! strings escaped a block at a time) straight into the frame buffer, after
+//! the room left for the length header.
+//!
 //! One module per job: [`Request`] and its fields (`request`), the envelope
 //! scan that finds them (`envelope`), the server's answers (`answer`), a
 //! client's request (`outgoing`) and a client's reading of a response

@@ -52,17 +52,61 @@ const fn needs_escape(b: u8) -> bool {
 #[inline]
 pub(crate) fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
     let rest = bytes.get(from..)?;
-    let mut blocks = rest.chunks_exact(BLOCK);
-    let mut at = from;
+    // Most strings (keys, short values) end within a few bytes: those are
+    // looked at one by one, before any block.
+    let head = rest.get(..SHORT).unwrap_or(rest);
+    if let Some(p) = first(head) {
+        return Some(from + p);
+    }
+    let mut at = from + head.len();
+    let mut blocks = rest.get(head.len()..)?.chunks_exact(BLOCK);
     for block in &mut blocks {
         if let Ok(block) = <&[u8; BLOCK]>::try_from(block) {
             if any_escape(block) {
-                return Some(at + escapes_in(block).trailing_zeros() as usize);
+                return first(block).map(|p| at + p);
             }
         }
         at += BLOCK;
     }
-    let tail = blocks.remainder().iter().position(|&b| needs_escape(b));
+    first(blocks.remainder()).map(|p| at + p)
+}
+
+/// Bytes [`next_special`] looks at a word at a time before it checks blocks.
+const SHORT: usize = 16;
+
+/// The lowest bit of every byte of a word.
+const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+/// The highest bit of every byte of a word.
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The first byte of `part` that needs an escape, eight bytes at a time.
+///
+/// `x - LOW & !x & HIGH` is non-zero exactly when some byte of `x` is zero,
+/// and its lowest set bit is at the first such byte (the borrow can only
+/// mark bytes above a true zero); the same with `0x20` in every byte finds
+/// a byte below 0x20. Bytes of 0x80 and above never need an escape: `!word`
+/// drops them.
+#[inline]
+fn first(part: &[u8]) -> Option<usize> {
+    let mut words = part.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(word);
+        let x = u64::from_le_bytes(le);
+        let quote = x ^ (LOW * u64::from(b'"'));
+        let backslash = x ^ (LOW * u64::from(b'\\'));
+        let found = (x.wrapping_sub(LOW * 0x20)
+            | quote.wrapping_sub(LOW) & !quote
+            | backslash.wrapping_sub(LOW) & !backslash)
+            & !x
+            & HIGH;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = words.remainder().iter().position(|&b| needs_escape(b));
     tail.map(|p| at + p)
 }
 

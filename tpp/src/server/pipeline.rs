@@ -39,6 +39,9 @@ pub(super) async fn check_request(
     peer: SocketAddr,
 ) -> Checked {
     let limits = &shared.limits;
+    // The envelope only: the body is validated and located, not built. Typed
+    // parameters are deserialized by the handler, which runs only once the
+    // token and the action below have passed.
     let request = match Request::parse(frame) {
         Ok(r) => r,
         Err(e) => {
