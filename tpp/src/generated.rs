@@ -46,7 +46,8 @@ fn undecodable() -> serde_json::Error {
 
 /// Decoding, for `T: DeserializeOwned`.
 pub trait ViaDeserialize<T> {
-    /// Parses JSON text as Python writes it (`crate::json`).
+    /// Parses JSON text as Python writes it (`crate::json`). The text is
+    /// already checked JSON: a request's body or a default the macro checked.
     fn decode_str(&self, text: &str) -> Result<T, crate::json::Error>;
     /// `body[action]` of a response.
     fn decode_result(&self, response: &Response, action: &str) -> Result<T, ClientError>;
@@ -56,7 +57,7 @@ pub trait ViaDeserialize<T> {
 
 impl<T: DeserializeOwned> ViaDeserialize<T> for Probe<T> {
     fn decode_str(&self, text: &str) -> Result<T, crate::json::Error> {
-        crate::json::from_str(text)
+        crate::json::from_checked_str(text)
     }
     fn decode_result(&self, response: &Response, action: &str) -> Result<T, ClientError> {
         action_result(response, action)

@@ -56,7 +56,7 @@ pub(crate) mod skip;
 mod wrap;
 
 pub use ser::{to_vec, to_writer};
-pub(crate) use wrap::{raw_of_checked, Seed, Wrap};
+pub(crate) use wrap::{raw_of_checked, RawOnly, Seed, Wrap};
 
 /// A value that could not be deserialized, and where in the JSON.
 #[derive(Debug)]
@@ -113,6 +113,18 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
     match serde_json::from_str(text) {
         Ok(value) => Ok(value),
         Err(_) => from_str_slow(text, PhantomData),
+    }
+}
+
+/// [`from_str`] for text already read as JSON (a request's body, which the
+/// envelope scan validated, or a default checked when the service was
+/// built). A [`RawValue`] (`Box<RawValue>`, `&RawValue`, a transparent
+/// newtype of one) is then the text itself, not read a second time, so a
+/// raw body costs one pass over it; every other type is read by [`from_str`].
+pub(crate) fn from_checked_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
+    match T::deserialize(RawOnly(text)) {
+        Ok(value) => Ok(value),
+        Err(_) => from_str(text),
     }
 }
 

@@ -29,7 +29,11 @@ impl Bench {
         }
         // Not checked by `sanity`: it answers with the whole request.
         let copy = self.spawn_floor(true)?;
-        self.big_echo(tpp, floor, &copy, baseline).await
+        // `echo_value` in a process of its own: its 100 MB trees would
+        // otherwise be freed and regrown around the `echo` it is compared with.
+        let tree = self.spawn_tpp("tpp (echo_value)", &["--token", TOKEN])?;
+        sanity(tree.port, false, true).await?;
+        self.big_echo([tpp, &tree, floor, &copy], baseline).await
     }
 
     /// 16 MiB: one client, keep-alive, requests one after the other, against
@@ -38,9 +42,7 @@ impl Bench {
     /// unparsed), interleaved.
     async fn big_echo(
         &mut self,
-        tpp: &ServerProc,
-        floor: &ServerProc,
-        copy: &ServerProc,
+        [tpp, tree, floor, copy]: [&ServerProc; 4],
         baseline: Option<&ServerProc>,
     ) -> Result<(), String> {
         let doc = body(BIG);
@@ -49,7 +51,7 @@ impl Bench {
         let value = load::asking_keep_alive(&request_frame(TOKEN, "echo_value", &doc));
         // Sides over loopback: tpp echo, tpp echo_value, floor, socket copy, and
         // the baseline build's echo when there is one.
-        let mut ports = vec![tpp.port, tpp.port, floor.port, copy.port];
+        let mut ports = vec![tpp.port, tree.port, floor.port, copy.port];
         ports.extend(baseline.map(|b| b.port));
         let requests = [&echo, &value, &echo, &echo, &echo];
         let mut conns = Vec::new();

@@ -139,3 +139,36 @@ fn lenient_reading_gives_value_null() {
     .unwrap();
     assert_eq!(v, serde_json::json!([null, 1]));
 }
+
+#[test]
+fn checked_text_gives_raw_values_without_a_second_read() {
+    #[derive(serde::Deserialize)]
+    #[serde(transparent)]
+    struct Any(Box<RawValue>);
+    for text in [
+        r#"{"x": NaN, "n": 1267650600228229401496703205376}"#,
+        "[1, 2.50]",
+        "\"é\"",
+        "null",
+    ] {
+        let raw: Box<RawValue> = from_checked_str(text).unwrap();
+        assert_eq!(raw.get(), text);
+        let Any(raw) = from_checked_str(text).unwrap();
+        assert_eq!(raw.get(), text);
+    }
+    // Any other type is read as `from_str` reads it, errors included.
+    let x: Vec<f64> = from_checked_str("[1.5, NaN]").unwrap();
+    assert!(x[1].is_nan());
+    let v: Option<Box<RawValue>> = from_checked_str("[1]").unwrap();
+    assert_eq!(v.unwrap().get(), "[1]");
+    #[derive(serde::Deserialize, Debug)]
+    struct Params {
+        #[allow(dead_code)]
+        n: i64,
+    }
+    let error = from_checked_str::<Params>(r#"{"n": "x"}"#).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        from_str::<Params>(r#"{"n": "x"}"#).unwrap_err().to_string()
+    );
+}

@@ -375,6 +375,54 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for Wrap<'de, A> {
 
 /// Hands already-checked JSON text to `RawValue`'s visitor the way
 /// serde_json does: a one-entry map from its token to the text.
+/// A deserializer for text already read as JSON that serves only
+/// [`RawValue`]s, with the text itself: anything else asked of it fails at
+/// once, before reading a byte (see [`super::from_checked_str`]).
+pub(crate) struct RawOnly<'de>(pub(crate) &'de str);
+
+impl<'de> Deserializer<'de> for RawOnly<'de> {
+    type Error = NotRaw;
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, NotRaw> {
+        match name {
+            RAW_VALUE_TOKEN => visitor.visit_map(RawEntry::new(self.0)),
+            _ => Err(NotRaw),
+        }
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, NotRaw> {
+        Err(NotRaw)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// What [`RawOnly`] answers for anything but a [`RawValue`].
+#[derive(Debug)]
+pub(crate) struct NotRaw;
+
+impl fmt::Display for NotRaw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a raw value")
+    }
+}
+
+impl std::error::Error for NotRaw {}
+
+impl de::Error for NotRaw {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        NotRaw
+    }
+}
+
 struct RawText<'de>(&'de str);
 
 impl<'de> Deserializer<'de> for RawText<'de> {

@@ -192,7 +192,8 @@ impl Request {
     /// Deserializes `body` into `T`, reading Python's `NaN`, `Infinity` and
     /// big integers as [`crate::json`] describes.
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        Ok(json::from_str(self.body_json())?)
+        // Validated by `parse`: a raw body is not read again.
+        Ok(json::from_checked_str(self.body_json())?)
     }
 
     /// The body as a borrowed [`RawValue`], to pass it on untouched
