@@ -27,9 +27,6 @@ use crate::transport::Stream;
 /// moved off it.
 pub(super) const INLINE_LIMIT: usize = 1 << 20;
 
-/// Room reserved after a piece that does not fit (see [`Capped::write_all`]).
-const TAIL_ROOM: usize = 256;
-
 /// A buffer that refuses to grow past `limit`.
 pub(super) struct Capped<'a> {
     buf: &'a mut Vec<u8>,
@@ -50,12 +47,6 @@ impl io::Write for Capped<'_> {
             // for escapes): starting over would scan it twice. Keep it and
             // allow a fresh limit for what follows.
             self.limit = self.buf.len() + bytes.len() + INLINE_LIMIT;
-        }
-        if self.buf.capacity() - self.buf.len() < bytes.len() {
-            // With room for what follows a long string (its closing quote,
-            // the braces): otherwise those few bytes double the buffer and
-            // copy the whole answer once more.
-            self.buf.reserve(bytes.len() + TAIL_ROOM);
         }
         self.buf.extend_from_slice(bytes);
         Ok(())
