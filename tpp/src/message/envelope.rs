@@ -208,6 +208,18 @@ pub(super) struct Fields {
 }
 
 impl Fields {
+    /// No field found yet.
+    pub(super) fn none() -> Fields {
+        Fields {
+            token: Field::Missing,
+            action: Field::Missing,
+            body: None,
+            extras: Map::new(),
+            keep_alive: false,
+            reserved: Map::new(),
+        }
+    }
+
     /// One serde_json pass over `text` (a copy of the payload with stand-ins
     /// for Python's literals when `literals` is given).
     pub(super) fn scan(

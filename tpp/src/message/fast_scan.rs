@@ -10,7 +10,7 @@
 //! and [`Fields::scan`] reads the payload again, so its results and its
 //! error messages stay the answer for those.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::envelope::Fields;
 use super::request::{Field, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
@@ -20,14 +20,7 @@ impl Fields {
     /// The envelope of `text`, when the fast path can read it.
     pub(super) fn scan_fast(text: &str) -> Option<Fields> {
         let b = text.as_bytes();
-        let mut fields = Fields {
-            token: Field::Missing,
-            action: Field::Missing,
-            body: None,
-            extras: Map::new(),
-            keep_alive: false,
-            reserved: Map::new(),
-        };
+        let mut fields = Fields::none();
         let mut i = skip_ws(b, 0);
         if b.get(i) != Some(&b'{') {
             return None;

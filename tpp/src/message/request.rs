@@ -126,7 +126,16 @@ impl Request {
             }
             Err(error) => return Err(error),
         };
-        Ok(Request {
+        Ok(Request::from_fields(payload, fields))
+    }
+
+    /// A request with nothing in it, standing in before the first one arrives.
+    pub(crate) fn empty() -> Request {
+        Request::from_fields(ByteString::new(), Fields::none())
+    }
+
+    fn from_fields(payload: ByteString, fields: Fields) -> Request {
+        Request {
             token: fields.token,
             action: fields.action,
             body: fields.body,
@@ -134,19 +143,6 @@ impl Request {
             keep_alive: fields.keep_alive,
             reserved: fields.reserved,
             payload,
-        })
-    }
-
-    /// A request with nothing in it, standing in before the first one arrives.
-    pub(crate) fn empty() -> Request {
-        Request {
-            payload: ByteString::new(),
-            token: Field::Missing,
-            action: Field::Missing,
-            body: None,
-            extras: Map::new(),
-            keep_alive: false,
-            reserved: Map::new(),
         }
     }
 
