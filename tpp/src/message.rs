@@ -9,10 +9,10 @@
 //! server do.** The envelope scan is the one pass that reads and validates
 //! the whole payload: it classifies `token` and `action`, builds the small
 //! extra fields and finds where `body` is, but builds nothing of the body.
-//! Its fast path (`fast_scan`, on [`crate::json::skip`]) crosses strings 32
-//! bytes at a time, so for a large body it costs about as much as checking
-//! the payload's UTF-8; anything it does not take is read by serde_json as
-//! before, with the same results and messages. Only after the server has
+//! Its fast path (`fast_scan`, on the validator in `json/skip.rs`) crosses
+//! strings 32 bytes at a time, faster than serde_json's scan; anything it
+//! does not take is read by serde_json as before, with the same results and
+//! messages. Only after the server has
 //! checked the token and the action (`server/pipeline.rs`) does the
 //! generated dispatch deserialize the typed parameters from the body's text:
 //! that second read is the one that builds values, and a request whose token
