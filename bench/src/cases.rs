@@ -215,17 +215,7 @@ impl Bench {
                 let i = (j + round) % n;
                 let (name, server, spec) = sides[i];
                 let o = load::run(spec, server).await;
-                progress(format!(
-                    "{what}: {name}, round {}/{}: {} req/s, p50 {}, p99 {}, server CPU {:.0}%, load gen CPU {:.0}%{}",
-                    round + 1,
-                    self.cfg.rounds,
-                    report::rate(o.rps()),
-                    report::duration_ns(o.quantile(0.5)),
-                    report::duration_ns(o.quantile(0.99)),
-                    o.server_cpu * 100.0,
-                    o.gen_cpu * 100.0,
-                    errors_note(&o),
-                ));
+                progress(round_line(what, name, round, self.cfg.rounds, &o, true));
                 this_round[i] = o;
             }
             for i in 0..n {
@@ -460,6 +450,32 @@ impl Bench {
 
 fn io_err(e: std::io::Error) -> String {
     e.to_string()
+}
+
+/// The progress line of one side's round: rate, latency, CPU and errors
+/// (the load generator's CPU when it was measured apart).
+fn round_line(
+    what: &str,
+    name: &str,
+    round: usize,
+    rounds: usize,
+    o: &Outcome,
+    gen_cpu: bool,
+) -> String {
+    let gen = if gen_cpu {
+        format!(", load gen CPU {:.0}%", o.gen_cpu * 100.0)
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}: {name}, round {}/{rounds}: {} req/s, p50 {}, p99 {}, server CPU {:.0}%{gen}{}",
+        round + 1,
+        report::rate(o.rps()),
+        report::duration_ns(o.quantile(0.5)),
+        report::duration_ns(o.quantile(0.99)),
+        o.server_cpu * 100.0,
+        errors_note(o),
+    )
 }
 
 fn errors_note(o: &Outcome) -> String {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
-use super::{errors_note, load_row, progress, Bench, SMALL, TOKEN};
+use super::{load_row, progress, round_line, Bench, SMALL, TOKEN};
 use crate::docs::{body, size_name};
 use crate::load::Outcome;
 use crate::procs::{self_cpu_seconds, ServerProc};
@@ -59,16 +59,7 @@ impl Bench {
                 let before = client.connections_opened();
                 let o = self.calls(client, &raw, tpp).await;
                 opened[i] += client.connections_opened() - before;
-                progress(format!(
-                    "{case}: {name}, round {}/{}: {} req/s, p50 {}, p99 {}, server CPU {:.0}%{}",
-                    round + 1,
-                    self.cfg.rounds,
-                    report::rate(o.rps()),
-                    report::duration_ns(o.quantile(0.5)),
-                    report::duration_ns(o.quantile(0.99)),
-                    o.server_cpu * 100.0,
-                    errors_note(&o),
-                ));
+                progress(round_line(&case, name, round, self.cfg.rounds, &o, false));
                 per_round[i].push(o.rps());
                 totals[i].merge(&o);
             }
