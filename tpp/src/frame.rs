@@ -8,12 +8,19 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::message::{EnvelopeScan, Fields};
+
 /// Default maximum payload size: 64 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 
 /// Initial read buffer of a connection: small, so idle connections cost
 /// little; it grows to the declared size of a larger frame in one step.
 pub(crate) const READ_BUFFER: usize = 1024;
+
+/// Requests from this size on are scanned while they arrive, when the
+/// decoder is a server's ([`FrameCodec::scanning_requests`]): smaller ones
+/// come in one or two reads, with nothing to overlap.
+pub(crate) const SCAN_WHILE_ARRIVING: usize = 64 * 1024;
 
 /// Longest header accepted, not counting its `\n`. `u64::MAX` has 20 digits.
 pub const MAX_HEADER_LEN: usize = 20;
@@ -70,6 +77,11 @@ enum State {
 pub struct FrameCodec {
     max_frame_size: usize,
     state: State,
+    /// On a server: requests of at least [`SCAN_WHILE_ARRIVING`] bytes
+    /// have their envelope scanned as their bytes come in.
+    scan_requests: bool,
+    /// The scan of the payload being read, or of the one just decoded.
+    scan: Option<Box<EnvelopeScan>>,
 }
 
 impl Default for FrameCodec {
@@ -84,6 +96,27 @@ impl FrameCodec {
         Self {
             max_frame_size,
             state: State::Header,
+            scan_requests: false,
+            scan: None,
+        }
+    }
+
+    /// A server's decoder: a large request's envelope (and body) is scanned
+    /// while the request arrives, between reads, instead of all at once
+    /// after its last byte; [`take_scan`](Self::take_scan) hands the result
+    /// over with the frame.
+    pub(crate) fn scanning_requests(mut self) -> Self {
+        self.scan_requests = true;
+        self
+    }
+
+    /// The envelope of the frame just decoded, when it was scanned while it
+    /// arrived and the fast scan could read it; `None` otherwise (the
+    /// request is then scanned as a whole).
+    pub(crate) fn take_scan(&mut self) -> Option<Fields> {
+        match self.state {
+            State::Header => self.scan.take()?.finish(),
+            State::Payload(_) => None,
         }
     }
 
@@ -200,12 +233,20 @@ impl Decoder for FrameCodec {
             // Checked above: never more than max_frame_size.
             src.reserve(len.saturating_sub(src.len()));
             self.state = State::Payload(len);
+            self.scan = (self.scan_requests && len >= SCAN_WHILE_ARRIVING)
+                .then(|| Box::new(EnvelopeScan::new()));
         }
         let State::Payload(len) = self.state else {
             return Ok(None);
         };
         if src.len() < len {
+            if let Some(scan) = &mut self.scan {
+                scan.advance(src, false);
+            }
             return Ok(None);
+        }
+        if let Some(scan) = &mut self.scan {
+            scan.advance(&src[..len], true);
         }
         self.state = State::Header;
         Ok(Some(src.split_to(len).freeze()))
@@ -293,6 +334,57 @@ pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Feeds `input` to a server's decoder `chunk` bytes at a time: each
+    /// frame, with the envelope scanned while it arrived (if it was).
+    fn decode_scanning(input: &[u8], chunk: usize) -> Vec<(Bytes, Option<Fields>)> {
+        let mut codec = FrameCodec::new(1 << 24).scanning_requests();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            while let Some(frame) = codec.decode(&mut buf).unwrap() {
+                out.push((frame, codec.take_scan()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_large_request_is_scanned_while_it_arrives() {
+        use crate::message::Request;
+        let body = format!(
+            r#"{{"log":"{}","n":[1,2.5,true,null]}}"#,
+            "é\\n".repeat(30_000)
+        );
+        let big = format!(r#"{{"token":"t","action":"echo","body":{body}}}"#);
+        let nan = format!(r#"{{"token":"t","action":"echo","body":[NaN,{body}]}}"#);
+        let small = r#"{"token":"t","action":"echo","body":1}"#;
+        let mut input = Vec::new();
+        for payload in [big.as_str(), small, nan.as_str(), big.as_str()] {
+            input.extend(encode_frame(payload.as_bytes()));
+        }
+        for chunk in [1000, 65_536, 100_003, input.len()] {
+            let frames = decode_scanning(&input, chunk);
+            assert_eq!(frames.len(), 4);
+            // Scanned: the large request the fast scan reads; not: the small
+            // one, and the one with Python's NaN (left to the full scan).
+            let scanned: Vec<bool> = frames.iter().map(|(_, f)| f.is_some()).collect();
+            assert_eq!(scanned, [true, false, false, true], "chunks of {chunk}");
+            for (frame, fields) in frames {
+                let whole = Request::parse(frame.clone()).unwrap();
+                let read = Request::parse_scanned(frame, fields).unwrap();
+                assert_eq!(read.token(), whole.token());
+                assert_eq!(read.action(), whole.action());
+                assert_eq!(read.body_json(), whole.body_json());
+            }
+        }
+        // A client's decoder scans nothing.
+        let mut codec = FrameCodec::new(1 << 24);
+        let mut buf = BytesMut::from(&encode_frame(big.as_bytes())[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_some());
+        assert!(codec.take_scan().is_none());
+    }
 
     fn decode_all(codec: &mut FrameCodec, input: &[u8]) -> Result<Vec<Bytes>, FrameError> {
         let mut buf = BytesMut::from(input);

@@ -40,6 +40,8 @@ mod response;
 
 pub(crate) use answer::{append_response, append_result};
 pub use answer::{write_response, ActionResult, ErrorBody};
+pub(crate) use envelope::Fields;
+pub(crate) use fast_scan::EnvelopeScan;
 pub(crate) use outgoing::OutgoingRequest;
 pub use request::{ActionField, BadData, Request, TokenField, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 pub use response::{BadResponse, Response};

@@ -92,61 +92,160 @@ fn skip_number(b: &[u8], mut i: usize) -> Option<usize> {
     Some(i)
 }
 
-/// The value starting at `b[i]` (after any whitespace): where it ends.
-/// `None` when it is not valid JSON or nests deeper than [`MAX_DEPTH`].
-pub(crate) fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
-    // Bit `d` of `objects`: whether the container at depth `d + 1` is an object.
-    let mut objects = 0u64;
-    let mut depth = 0u32;
-    'value: loop {
-        i = skip_ws(b, i);
-        match b.get(i)? {
-            open @ (b'{' | b'[') => {
-                let object = *open == b'{';
-                let close = if object { b'}' } else { b']' };
-                i = skip_ws(b, i + 1);
-                if b.get(i) == Some(&close) {
-                    i += 1;
-                } else {
-                    if depth == MAX_DEPTH {
-                        return None;
-                    }
-                    objects = objects & !(1 << depth) | u64::from(object) << depth;
-                    depth += 1;
-                    if object {
-                        i = skip_key(b, i)?;
-                    }
-                    continue 'value;
-                }
-            }
-            b'"' => i = skip_string(b, i)?.0,
-            b't' => i = literal(b, i, b"true")?,
-            b'f' => i = literal(b, i, b"false")?,
-            b'n' => i = literal(b, i, b"null")?,
-            b'-' | b'0'..=b'9' => i = skip_number(b, i)?,
-            _ => return None,
+/// A walk over one value that can stop where the bytes run out and go on
+/// from there when more have come: a large request is scanned while it
+/// arrives, not after.
+///
+/// It stops only at the start of a token (or of whitespace), so what it
+/// keeps is where that is and the containers open around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Walk {
+    at: usize,
+    /// Bit `d`: whether the container at depth `d + 1` is an object.
+    objects: u64,
+    depth: u32,
+    expect: Expect,
+}
+
+/// What a [`Walk`] reads next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A value.
+    Value,
+    /// An object's key and its `:`.
+    Key,
+    /// After a value in a container: `,` or the container's end.
+    Next,
+}
+
+/// How far a [`Walk::resume`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The value ended just before this offset.
+    Ended(usize),
+    /// The bytes ran out first (or a token failed that more bytes could
+    /// still complete).
+    More,
+    /// Not valid JSON, or nested deeper than [`MAX_DEPTH`].
+    Invalid,
+}
+
+impl Walk {
+    /// A walk over the value at `b[i]` (after any whitespace).
+    pub(crate) fn at(i: usize) -> Walk {
+        Walk {
+            at: i,
+            objects: 0,
+            depth: 0,
+            expect: Expect::Value,
         }
-        // After a value: the next item of its container, or the container's end.
-        loop {
-            if depth == 0 {
-                return Some(i);
+    }
+
+    /// Where it stands: the start of the token it stopped at.
+    pub(crate) fn position(&self) -> usize {
+        self.at
+    }
+
+    /// Goes on over `b`, the bytes so far (`complete`: all there will be).
+    /// After [`Step::More`], call it again with the same bytes and more.
+    pub(crate) fn resume(&mut self, b: &[u8], complete: bool) -> Step {
+        let Walk {
+            at: mut i,
+            mut objects,
+            mut depth,
+            mut expect,
+        } = *self;
+        // A token cut short by the end of `b`: the walk resumes at its start.
+        macro_rules! or_stop {
+            ($scan:expr, $from:expr, $expect:expr) => {
+                match $scan {
+                    Some(found) => found,
+                    None if complete => return Step::Invalid,
+                    None => {
+                        *self = Walk {
+                            at: $from,
+                            objects,
+                            depth,
+                            expect: $expect,
+                        };
+                        return Step::More;
+                    }
+                }
+            };
+        }
+        'value: loop {
+            match expect {
+                Expect::Next => {}
+                Expect::Key => {
+                    i = or_stop!(skip_key(b, i), i, Expect::Key);
+                    expect = Expect::Value;
+                    continue 'value;
+                }
+                Expect::Value => {
+                    i = skip_ws(b, i);
+                    let start = i;
+                    match *or_stop!(b.get(i), start, Expect::Value) {
+                        open @ (b'{' | b'[') => {
+                            let object = open == b'{';
+                            let close = if object { b'}' } else { b']' };
+                            i = skip_ws(b, i + 1);
+                            if *or_stop!(b.get(i), start, Expect::Value) == close {
+                                i += 1;
+                            } else {
+                                if depth == MAX_DEPTH {
+                                    return Step::Invalid;
+                                }
+                                objects = objects & !(1 << depth) | u64::from(object) << depth;
+                                depth += 1;
+                                expect = if object { Expect::Key } else { Expect::Value };
+                                continue 'value;
+                            }
+                        }
+                        b'"' => i = or_stop!(skip_string(b, i), start, Expect::Value).0,
+                        b't' => i = or_stop!(literal(b, i, b"true"), start, Expect::Value),
+                        b'f' => i = or_stop!(literal(b, i, b"false"), start, Expect::Value),
+                        b'n' => i = or_stop!(literal(b, i, b"null"), start, Expect::Value),
+                        b'-' | b'0'..=b'9' => {
+                            i = or_stop!(skip_number(b, i), start, Expect::Value);
+                            // More digits may still come.
+                            if i == b.len() && !complete {
+                                *self = Walk {
+                                    at: start,
+                                    objects,
+                                    depth,
+                                    expect: Expect::Value,
+                                };
+                                return Step::More;
+                            }
+                        }
+                        _ => return Step::Invalid,
+                    }
+                }
             }
-            let object = objects >> (depth - 1) & 1 == 1;
-            i = skip_ws(b, i);
-            match (b.get(i)?, object) {
-                (b',', true) => {
-                    i = skip_key(b, skip_ws(b, i + 1))?;
-                    continue 'value;
+            // After a value: the next item of its container, or the container's end.
+            loop {
+                if depth == 0 {
+                    return Step::Ended(i);
                 }
-                (b',', false) => {
-                    i += 1;
-                    continue 'value;
+                let object = objects >> (depth - 1) & 1 == 1;
+                i = skip_ws(b, i);
+                match (*or_stop!(b.get(i), i, Expect::Next), object) {
+                    (b',', true) => {
+                        i = skip_ws(b, i + 1);
+                        expect = Expect::Key;
+                        continue 'value;
+                    }
+                    (b',', false) => {
+                        i += 1;
+                        expect = Expect::Value;
+                        continue 'value;
+                    }
+                    (b'}', true) | (b']', false) => {
+                        depth -= 1;
+                        i += 1;
+                    }
+                    _ => return Step::Invalid,
                 }
-                (b'}', true) | (b']', false) => {
-                    depth -= 1;
-                    i += 1;
-                }
-                _ => return None,
             }
         }
     }

@@ -197,8 +197,8 @@ struct Envelope<'a> {
 }
 
 /// What a request keeps of its envelope: positions in the payload.
-#[derive(Debug, PartialEq)]
-pub(super) struct Fields {
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fields {
     pub(super) token: Field,
     pub(super) action: Field,
     pub(super) body: Option<Range<usize>>,

@@ -10,66 +10,225 @@
 //! and [`Fields::scan`] reads the payload again, so its results and its
 //! error messages stay the answer for those.
 
+use std::ops::Range;
+
 use serde_json::Value;
 
 use super::envelope::Fields;
 use super::request::{Field, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
-use crate::json::skip::{skip_string, skip_value, skip_ws};
+use crate::json::skip::{skip_string, skip_ws, Step, Walk};
 
 impl Fields {
     /// The envelope of `text`, when the fast path can read it.
     pub(super) fn scan_fast(text: &str) -> Option<Fields> {
-        let b = text.as_bytes();
-        let mut fields = Fields::none();
-        let mut i = skip_ws(b, 0);
-        if b.get(i) != Some(&b'{') {
-            return None;
+        let mut scan = EnvelopeScan::new();
+        scan.advance(text.as_bytes(), true);
+        scan.finish()
+    }
+}
+
+/// The fast envelope scan, able to stop where the bytes run out and to go
+/// on when more have come: the frame decoder runs it over a large request
+/// while the request arrives, so that little of it is left to scan once
+/// the last byte is in (`crate::frame`). Over a whole payload at once it is
+/// [`Fields::scan_fast`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EnvelopeScan {
+    fields: Fields,
+    at: Scan,
+    /// Where it last stopped (the start of a token cut short) and how many
+    /// bytes it had then: it goes on only once what lies past that point
+    /// has doubled, so a long token is not read again at every read.
+    stopped: Option<(usize, usize)>,
+}
+
+/// Where an [`EnvelopeScan`] stands.
+#[derive(Debug, Clone, PartialEq)]
+enum Scan {
+    /// Before the `{`.
+    Open,
+    /// At a key (the first one, or one after a `,`).
+    Key(usize),
+    /// Inside the value of the key at `key` (in the payload), which starts at `start`.
+    Value {
+        key: Range<usize>,
+        start: usize,
+        walk: Walk,
+    },
+    /// After a value: `,` or the `}`.
+    Next(usize),
+    /// After the `}`: whitespace only, to the end.
+    Trailer(usize),
+    /// Read whole: the fields are the envelope's.
+    Done,
+    /// Not for the fast path: the full scan reads the payload.
+    GaveUp,
+}
+
+impl EnvelopeScan {
+    pub(crate) fn new() -> Self {
+        Self {
+            fields: Fields::none(),
+            at: Scan::Open,
+            stopped: None,
         }
-        i = skip_ws(b, i + 1);
-        // `{}` is refused by the full scan, with its message.
+    }
+
+    /// Scans on over `b`, the payload's bytes so far (`complete`: all of them).
+    pub(crate) fn advance(&mut self, b: &[u8], complete: bool) {
+        if let Some((at, had)) = self.stopped {
+            if !complete && b.len() - at < 2 * (had - at) {
+                return;
+            }
+        }
+        self.stopped = None;
         loop {
-            let (key_end, escaped) = skip_string(b, i)?;
-            if escaped {
-                return None;
-            }
-            let key = text.get(i + 1..key_end - 1)?;
-            i = skip_ws(b, key_end);
-            if b.get(i) != Some(&b':') {
-                return None;
-            }
-            let start = skip_ws(b, i + 1);
-            let end = skip_value(b, start)?;
-            let value = text.get(start..end)?;
-            // A repeated key: the last one wins, as in the full scan.
-            match key {
-                "token" => fields.token = string_field(b, start, end)?,
-                "action" => fields.action = string_field(b, start, end)?,
-                "body" => fields.body = Some(start..end),
-                // The full scan reads other values (a number may be out
-                // of range for it): left to it.
-                KEEP_ALIVE_FIELD => {
-                    fields.keep_alive = match value {
-                        "true" => true,
-                        "false" => false,
-                        _ => return None,
+            // Where a token cut short by the end of `b` started.
+            let cut_at = match &mut self.at {
+                Scan::Done | Scan::GaveUp => return,
+                Scan::Open => {
+                    let i = skip_ws(b, 0);
+                    match b.get(i) {
+                        Some(b'{') => {
+                            // `{}` is refused by the full scan, with its message.
+                            self.at = Scan::Key(skip_ws(b, i + 1));
+                            continue;
+                        }
+                        Some(_) => return self.give_up(),
+                        None => i,
                     }
                 }
-                k if k.starts_with(RESERVED_PREFIX) => {
-                    fields.reserved.insert(k.to_owned(), extra(value)?);
+                Scan::Key(i) => {
+                    let i = skip_ws(b, *i);
+                    match key_at(b, i) {
+                        Some(Ok((key, start))) => {
+                            self.at = Scan::Value {
+                                key,
+                                start,
+                                walk: Walk::at(start),
+                            };
+                            continue;
+                        }
+                        Some(Err(())) => return self.give_up(),
+                        None => i,
+                    }
                 }
-                k => {
-                    fields.extras.insert(k.to_owned(), extra(value)?);
+                Scan::Value { key, start, walk } => match walk.resume(b, complete) {
+                    Step::Ended(end) => {
+                        let (key, start) = (key.clone(), *start);
+                        if self.member(b, key, start..end).is_none() {
+                            return self.give_up();
+                        }
+                        self.at = Scan::Next(end);
+                        continue;
+                    }
+                    Step::More => walk.position(),
+                    Step::Invalid => return self.give_up(),
+                },
+                Scan::Next(i) => {
+                    let i = skip_ws(b, *i);
+                    match b.get(i) {
+                        Some(b',') => {
+                            self.at = Scan::Key(i + 1);
+                            continue;
+                        }
+                        Some(b'}') => {
+                            self.at = Scan::Trailer(i + 1);
+                            continue;
+                        }
+                        Some(_) => return self.give_up(),
+                        None => {
+                            self.at = Scan::Next(i);
+                            i
+                        }
+                    }
+                }
+                Scan::Trailer(i) => {
+                    let i = skip_ws(b, *i);
+                    match (i == b.len(), complete) {
+                        (true, true) => {
+                            self.at = Scan::Done;
+                            return;
+                        }
+                        (true, false) => {
+                            self.at = Scan::Trailer(i);
+                            i
+                        }
+                        (false, _) => return self.give_up(),
+                    }
+                }
+            };
+            if complete {
+                return self.give_up();
+            }
+            self.stopped = Some((cut_at, b.len()));
+            return;
+        }
+    }
+
+    /// The envelope, once [`advance`](Self::advance) has read it whole.
+    pub(crate) fn finish(self) -> Option<Fields> {
+        (self.at == Scan::Done).then_some(self.fields)
+    }
+
+    fn give_up(&mut self) {
+        self.at = Scan::GaveUp;
+    }
+
+    /// Takes the member `key` (a range of the payload, without its quotes)
+    /// whose value is at `value`. `None`: left to the full scan.
+    fn member(&mut self, b: &[u8], key: Range<usize>, value: Range<usize>) -> Option<()> {
+        let fields = &mut self.fields;
+        let key = std::str::from_utf8(b.get(key)?).ok()?;
+        let (start, end) = (value.start, value.end);
+        let text = || std::str::from_utf8(&b[start..end]).ok();
+        // A repeated key: the last one wins, as in the full scan.
+        match key {
+            "token" => fields.token = string_field(b, start, end)?,
+            "action" => fields.action = string_field(b, start, end)?,
+            "body" => fields.body = Some(value),
+            // The full scan reads other values (a number may be out of
+            // range for it): left to it.
+            KEEP_ALIVE_FIELD => {
+                fields.keep_alive = match &b[start..end] {
+                    b"true" => true,
+                    b"false" => false,
+                    _ => return None,
                 }
             }
-            i = skip_ws(b, end);
-            match b.get(i)? {
-                b',' => i = skip_ws(b, i + 1),
-                b'}' => break,
-                _ => return None,
+            k if k.starts_with(RESERVED_PREFIX) => {
+                fields.reserved.insert(k.to_owned(), extra(text()?)?);
+            }
+            k => {
+                fields.extras.insert(k.to_owned(), extra(text()?)?);
             }
         }
-        (skip_ws(b, i + 1) == b.len()).then_some(fields)
+        Some(())
     }
+}
+
+/// A key without escapes at `b[i]`, its `:` and the value's first byte
+/// after it: the key's inside and where the value starts. `None` when the
+/// bytes ran out first; `Err` when it is not such a key.
+fn key_at(b: &[u8], i: usize) -> Option<Result<(Range<usize>, usize), ()>> {
+    let (key_end, escaped) = match skip_string(b, i) {
+        Some(found) => found,
+        // A string cut short, or not a string (then it is an error).
+        None if b.get(i).is_some_and(|c| *c != b'"') => return Some(Err(())),
+        None => return None,
+    };
+    if escaped {
+        return Some(Err(()));
+    }
+    let colon = skip_ws(b, key_end);
+    match b.get(colon) {
+        Some(b':') => {}
+        Some(_) => return Some(Err(())),
+        None => return None,
+    }
+    let start = skip_ws(b, colon + 1);
+    b.get(start)?;
+    Some(Ok((i + 1..key_end - 1, start)))
 }
 
 /// A `token` or `action` value the fast path classifies itself: `null`, or

@@ -129,6 +129,22 @@ impl Request {
         Ok(Request::from_fields(payload, fields))
     }
 
+    /// [`Request::parse`] of a payload whose envelope the frame decoder has
+    /// already scanned while it arrived (`fields`); without them, the same
+    /// as `parse`.
+    pub(crate) fn parse_scanned(
+        payload: Bytes,
+        fields: Option<Fields>,
+    ) -> Result<Request, BadData> {
+        match fields {
+            Some(fields) => {
+                let payload = ByteString::try_from(payload).map_err(|_| BadData::NotUtf8)?;
+                Ok(Request::from_fields(payload, fields))
+            }
+            None => Request::parse(payload),
+        }
+    }
+
     /// A request with nothing in it, standing in before the first one arrives.
     pub(crate) fn empty() -> Request {
         Request::from_fields(ByteString::new(), Fields::none())

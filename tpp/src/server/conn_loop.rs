@@ -75,7 +75,11 @@ pub(super) async fn serve_connection<H: Handler>(
         }
     };
     let mut conn = Connection {
-        io: FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER),
+        io: FramedRead::with_capacity(
+            stream,
+            FrameCodec::new(limits.max_frame_size).scanning_requests(),
+            READ_BUFFER,
+        ),
         ctx: Context {
             request: Request::empty(),
             peer_addr: peer,

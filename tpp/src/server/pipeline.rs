@@ -42,7 +42,9 @@ pub(super) async fn check_request(
     // The envelope only: the body is validated and located, not built. Typed
     // parameters are deserialized by the handler, which runs only once the
     // token and the action below have passed.
-    let request = match Request::parse(frame) {
+    // A large request was scanned while it arrived (`FrameCodec`).
+    let scanned = io.decoder_mut().take_scan();
+    let request = match Request::parse_scanned(frame, scanned) {
         Ok(r) => r,
         Err(e) => {
             warn!(%peer, error = %e, "bad data");

@@ -4,7 +4,15 @@
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
-use super::{skip_value, skip_ws};
+use super::{skip_ws, Step, Walk};
+
+/// The value at `b[i]`, read at once: where it ends, when it is valid.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match Walk::at(i).resume(b, true) {
+        Step::Ended(end) => Some(end),
+        Step::More | Step::Invalid => None,
+    }
+}
 
 /// Whether the validator takes `text` as one whole value.
 fn ours(text: &str) -> bool {
@@ -189,5 +197,63 @@ proptest! {
             false => serde_json::to_string(&value).unwrap(),
         };
         prop_assert!(ours(&text), "{:?}", text);
+    }
+}
+
+/// A walk fed `text` in pieces cut at `cuts` ends where a walk over the whole ends.
+fn in_pieces(text: &str, cuts: &[usize]) -> (Step, Step) {
+    let b = text.as_bytes();
+    let whole = Walk::at(0).resume(b, true);
+    let mut walk = Walk::at(0);
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (b.len() + 1)).collect();
+    cuts.sort_unstable();
+    for cut in cuts {
+        if let Step::Ended(_) | Step::Invalid = walk.resume(&b[..cut], false) {
+            // Ended or refused before the end: what the whole walk says too.
+            return (whole, walk.resume(b, true));
+        }
+    }
+    (whole, walk.resume(b, true))
+}
+
+#[test]
+fn a_walk_in_pieces_ends_as_a_walk_over_the_whole() {
+    let texts = [
+        r#"{"a":[1,2.5e3,-0,true,false,null,"x\"y\u00e9"],"b":{"c":{}},"d":[]}"#,
+        r#"[ 123456 , "long string with spaces" , { "k" : "v" } ]"#,
+        r#"{"a":1,}"#,
+        r#"[1 2]"#,
+        r#"{"a":tru}"#,
+        r#"[0123]"#,
+    ];
+    for text in texts {
+        for cut in 0..=text.len() {
+            for second in [cut, cut + 1, cut + 7] {
+                let (whole, pieces) = in_pieces(text, &[cut, second]);
+                assert_eq!(whole, pieces, "{text:?} cut at {cut}, {second}");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn walks_in_pieces_end_as_whole_ones(
+        value in any_value(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), piece()), 0..3),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let mut text = serde_json::to_string(&value).unwrap();
+        for (at, piece) in edits {
+            let mut at = at.index(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.insert_str(at, piece);
+        }
+        let (whole, pieces) = in_pieces(&text, &cuts);
+        prop_assert_eq!(whole, pieces, "{:?}", text);
     }
 }

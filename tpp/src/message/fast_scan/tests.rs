@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::super::envelope::Fields;
+use super::EnvelopeScan;
 
 /// Both scans of `text`; panics when the fast one answers differently.
 fn agree(text: &str) -> bool {
@@ -113,5 +114,64 @@ proptest! {
             .collect();
         let text = format!("{space}{{{}{close}", body.join(","));
         agree(&text);
+    }
+}
+
+/// The scan of `text` fed in pieces cut at `cuts` (as a frame decoder feeds
+/// it while the bytes arrive), then whole.
+fn in_pieces(text: &str, cuts: &[usize]) -> Option<Fields> {
+    let b = text.as_bytes();
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (b.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut scan = EnvelopeScan::new();
+    for cut in cuts {
+        scan.advance(&b[..cut], false);
+    }
+    scan.advance(b, true);
+    scan.finish()
+}
+
+#[test]
+fn a_scan_in_pieces_reads_what_a_whole_scan_reads() {
+    let body = format!(
+        r#"{{"steps":[{}],"pad":"{}"}}"#,
+        vec![r#"{"id":12,"ok":true,"t":1.5e3,"s":"a\"b\u00e9","n":null}"#; 20].join(","),
+        "x".repeat(300)
+    );
+    let texts = [
+        format!(r#"{{"action":"echo","body":{body},"token":"t","tpp_keep_alive":true}}"#),
+        format!(r#" {{ "token" : "t" , "body" : {body} , "user_id" : [1, {{"a": 2}}] }} "#),
+        format!(r#"{{"token":"t","body":{body},"action":"a","action":"b"}}"#),
+        format!(r#"{{"token":"t","body":[{body},NaN]}}"#),
+        format!(r#"{{"token":"t","body":{body}}} x"#),
+        format!(r#"{{"token":"t","body":{body},}}"#),
+        format!(r#"{{"tok\u0065n":"t","body":{body}}}"#),
+    ];
+    for text in &texts {
+        let whole = Fields::scan_fast(text);
+        for cut in 0..=text.len() {
+            assert_eq!(in_pieces(text, &[cut]), whole, "{text:?} cut at {cut}");
+        }
+        let many: Vec<usize> = (0..text.len()).step_by(7).collect();
+        assert_eq!(in_pieces(text, &many), whole, "{text:?} cut every 7 bytes");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn scans_in_pieces_read_what_whole_scans_read(
+        entries in prop::collection::vec((key(), value()), 0..6),
+        space in prop::sample::select(vec!["", " ", "\n\t"]),
+        close in prop::sample::select(vec!["}", "}", "", ",}", "} 1", " "]),
+        cuts in prop::collection::vec(any::<usize>(), 0..10),
+    ) {
+        let body: Vec<String> = entries
+            .iter()
+            .map(|(k, v)| format!("{k}{space}:{space}{v}"))
+            .collect();
+        let text = format!("{space}{{{}{close}", body.join(","));
+        prop_assert_eq!(in_pieces(&text, &cuts), Fields::scan_fast(&text), "{:?}", text);
     }
 }
