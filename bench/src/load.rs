@@ -320,6 +320,25 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     read_response(stream, buf).await
 }
 
+/// [`exchange`], also telling when the response's first bytes came: for a
+/// server that answers only once it has read the whole request, the time
+/// the request's half of the exchange took.
+pub async fn exchange_first_byte<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &[u8],
+    buf: &mut BytesMut,
+) -> io::Result<Duration> {
+    let started = Instant::now();
+    stream.write_all(request).await?;
+    stream.flush().await?;
+    if buf.is_empty() && stream.read_buf(buf).await? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let first = started.elapsed();
+    read_response(stream, buf).await?;
+    Ok(first)
+}
+
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }

@@ -61,10 +61,15 @@ impl Bench {
                 BytesMut::new(),
             ));
         }
+        // What any tpp server must do with the request before it answers:
+        // the UTF-8 check and the one scan (envelope, body validated).
+        let payload = bytes::Bytes::from(format!(
+            r#"{{"action":"echo","body":{doc},"token":"{TOKEN}"}}"#
+        ));
         let n = self.cfg.big_iterations;
         // [serde Value, serde RawValue, tpp echo, tpp echo_value, floor, copy,
-        // baseline echo], in seconds.
-        let mut times: [Vec<f64>; 7] = Default::default();
+        // baseline echo, tpp's scan alone, the copy's answer half], in seconds.
+        let mut times: [Vec<f64>; 9] = Default::default();
         for i in 0..=n {
             // Parse + serialize; the tree is dropped outside the timed part, as
             // a server drops it after the response is on its way.
@@ -81,14 +86,27 @@ impl Bench {
             black_box((&v, &out));
             let raw_base = t.elapsed().as_secs_f64();
             drop((v, out));
+            let t = Instant::now();
+            let scanned = tpp::Request::parse(black_box(payload.clone()));
+            let scan = t.elapsed().as_secs_f64();
+            scanned.map_err(|e| e.to_string())?;
             let mut sides = [0.0; 5];
+            let mut copy_answer_half = 0.0;
             // The order rotates, so no side always follows the same one.
             for j in 0..conns.len() {
                 let k = (j + i) % conns.len();
                 let (stream, buf) = &mut conns[k];
                 let t = Instant::now();
-                exchange(stream, requests[k], buf).await.map_err(io_err)?;
-                sides[k] = t.elapsed().as_secs_f64();
+                if k == 3 {
+                    let first = load::exchange_first_byte(stream, requests[k], buf)
+                        .await
+                        .map_err(io_err)?;
+                    sides[k] = t.elapsed().as_secs_f64();
+                    copy_answer_half = sides[k] - first.as_secs_f64();
+                } else {
+                    exchange(stream, requests[k], buf).await.map_err(io_err)?;
+                    sides[k] = t.elapsed().as_secs_f64();
+                }
             }
             progress(format!(
                 "{case}: iteration {i}/{n}: serde_json Value {:.1} ms, RawValue {:.1} ms, tpp echo {:.1} ms, tpp echo_value {:.1} ms, floor {:.1} ms, socket copy {:.1} ms, baseline echo {:.1} ms",
@@ -108,6 +126,8 @@ impl Bench {
             for k in 0..conns.len() {
                 times[2 + k].push(sides[k]);
             }
+            times[7].push(scan);
+            times[8].push(scan + copy_answer_half);
         }
         let ms = |xs: &[f64]| {
             format!(
@@ -143,6 +163,8 @@ impl Bench {
             "floor (raw body): request + response over loopback",
             "socket copy (the request's bytes answered unparsed): request + response over loopback",
             "tpp echo, baseline build (`--baseline`): request + response over loopback",
+            "tpp's request scan alone: `Request::parse` (UTF-8 check, envelope, body validated), in-process",
+            "lower bound for a server that checks the request before answering: the scan alone + the socket copy's answer half (its time after the answer's first byte)",
         ];
         for (k, subject) in subjects.iter().enumerate() {
             if times[k].is_empty() {
@@ -167,6 +189,23 @@ impl Bench {
                     let (shown, m) = pairs(3, 0);
                     let shown = format!("{shown} serde_json; time/floor {}", pairs(3, 4).0);
                     row.judge(shown, m, Goal::AtMost(1.5), "× serde_json")
+                }
+                7 => {
+                    let (shown, m) = pairs(7, 5);
+                    row.judge(
+                        format!("{shown} socket copy"),
+                        m,
+                        Goal::None,
+                        "× socket copy",
+                    )
+                }
+                8 => {
+                    let (shown, m) = pairs(8, 5);
+                    let shown = format!(
+                        "{shown} socket copy; tpp echo / this bound {}",
+                        pairs(2, 8).0
+                    );
+                    row.judge(shown, m, Goal::None, "× socket copy")
                 }
                 6 => {
                     let (shown, m) = pairs(2, 6);
