@@ -419,13 +419,18 @@ pub fn main_load(args: &[String]) -> Result<(), String> {
     if tls {
         target.tls = Some(insecure_tls());
     }
+    let frame = crate::docs::request_frame(&token, &action, &crate::docs::body(size));
     let spec = Spec {
         target,
         mode,
         clients,
         warmup: Duration::from_millis(300),
         duration: Duration::from_secs_f64(secs),
-        request: crate::docs::request_frame(&token, &action, &crate::docs::body(size)).into(),
+        request: match mode {
+            // A tpp server keeps the connection only when asked (issue 11).
+            Mode::KeepAlive => asking_keep_alive(&frame),
+            Mode::OneShot => frame.into(),
+        },
     };
     let rt = crate::serve::runtime(crate::cores());
     let o = rt.block_on(run_with(&spec, || pid.map_or(f64::NAN, cpu_seconds_of)));

@@ -4,6 +4,13 @@
 //! (leading zeros, an optional `+`, surrounding spaces or tabs, a trailing
 //! `\r`), rejects anything else, and checks the declared length against a
 //! maximum *before* reserving memory for the payload.
+//!
+//! A server's decoder also scans a large request's envelope while the
+//! request arrives: after each read, the scan goes on over the bytes read so
+//! far and stops where they run out, so the validation of a 16 MiB body
+//! keeps pace with its transfer instead of following it. What it finds goes
+//! with the frame to the request's parse; what it cannot read (Python's
+//! literals, an error), the parse reads whole, as for a small request.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
