@@ -155,21 +155,28 @@ impl Walk {
             mut depth,
             mut expect,
         } = *self;
-        // A token cut short by the end of `b`: the walk resumes at its start.
+        // Stops at the token starting at `$from`: the walk resumes there.
+        macro_rules! stop {
+            ($from:expr, $expect:expr) => {{
+                if complete {
+                    return Step::Invalid;
+                }
+                *self = Walk {
+                    at: $from,
+                    objects,
+                    depth,
+                    expect: $expect,
+                };
+                return Step::More;
+            }};
+        }
+        // A token cut short by the end of `b` (or not valid: told apart
+        // once `b` is complete).
         macro_rules! or_stop {
             ($scan:expr, $from:expr, $expect:expr) => {
                 match $scan {
                     Some(found) => found,
-                    None if complete => return Step::Invalid,
-                    None => {
-                        *self = Walk {
-                            at: $from,
-                            objects,
-                            depth,
-                            expect: $expect,
-                        };
-                        return Step::More;
-                    }
+                    None => stop!($from, $expect),
                 }
             };
         }
@@ -209,13 +216,7 @@ impl Walk {
                             i = or_stop!(skip_number(b, i), start, Expect::Value);
                             // More digits may still come.
                             if i == b.len() && !complete {
-                                *self = Walk {
-                                    at: start,
-                                    objects,
-                                    depth,
-                                    expect: Expect::Value,
-                                };
-                                return Step::More;
+                                stop!(start, Expect::Value);
                             }
                         }
                         _ => return Step::Invalid,

@@ -137,10 +137,7 @@ impl EnvelopeScan {
                             continue;
                         }
                         Some(_) => return self.give_up(),
-                        None => {
-                            self.at = Scan::Next(i);
-                            i
-                        }
+                        None => i,
                     }
                 }
                 Scan::Trailer(i) => {
@@ -150,10 +147,7 @@ impl EnvelopeScan {
                             self.at = Scan::Done;
                             return;
                         }
-                        (true, false) => {
-                            self.at = Scan::Trailer(i);
-                            i
-                        }
+                        (true, false) => i,
                         (false, _) => return self.give_up(),
                     }
                 }

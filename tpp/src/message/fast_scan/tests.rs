@@ -99,6 +99,16 @@ fn value() -> impl Strategy<Value = &'static str> {
     ])
 }
 
+/// An envelope of `entries`, with `space` around its `:` and before it,
+/// ended by `close`.
+fn envelope(entries: &[(&str, &str)], space: &str, close: &str) -> String {
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{k}{space}:{space}{v}"))
+        .collect();
+    format!("{space}{{{}{close}", body.join(","))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
@@ -108,11 +118,7 @@ proptest! {
         space in prop::sample::select(vec!["", " ", "\n\t"]),
         close in prop::sample::select(vec!["}", "}", "", ",}", "} 1"]),
     ) {
-        let body: Vec<String> = entries
-            .iter()
-            .map(|(k, v)| format!("{k}{space}:{space}{v}"))
-            .collect();
-        let text = format!("{space}{{{}{close}", body.join(","));
+        let text = envelope(&entries, space, close);
         agree(&text);
     }
 }
@@ -167,11 +173,7 @@ proptest! {
         close in prop::sample::select(vec!["}", "}", "", ",}", "} 1", " "]),
         cuts in prop::collection::vec(any::<usize>(), 0..10),
     ) {
-        let body: Vec<String> = entries
-            .iter()
-            .map(|(k, v)| format!("{k}{space}:{space}{v}"))
-            .collect();
-        let text = format!("{space}{{{}{close}", body.join(","));
+        let text = envelope(&entries, space, close);
         prop_assert_eq!(in_pieces(&text, &cuts), Fields::scan_fast(&text), "{:?}", text);
     }
 }
