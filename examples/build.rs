@@ -11,7 +11,7 @@
 //! ```
 //!
 //! `#[action(stream)]` makes `build` a streaming action, as toxicbuild's build server's: the
-//! method returns a `tpp::ItemStream`, here the receiving half of a bounded channel that a
+//! method returns a `tpp_rpc::ItemStream`, here the receiving half of a bounded channel that a
 //! spawned task fills, and every item goes out as its own `{"code": 0, "body": item}` frame.
 //! A step that fails is an error item: it goes out as `{"code": 5, "body": {"error": ...}}`
 //! and ends the stream. The generated client returns a `Stream` of typed items, shown here
@@ -28,8 +28,8 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tpp::StreamExt;
-use tpp::{Client, ItemStream, Server};
+use tpp_rpc::StreamExt;
+use tpp_rpc::{Client, ItemStream, Server};
 
 /// The result of one build step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,7 +49,7 @@ pub struct StepResult {
 }
 
 /// The build service's errors, each with its TPP code.
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 pub enum BuildError {
     /// Code 4: refused before anything runs (the only response).
     #[error("{0}")]
@@ -62,7 +62,7 @@ pub enum BuildError {
 }
 
 /// A build server.
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 pub trait Builder {
     /// Builds `repo`, streaming each step's result as it finishes. With `fail_at`, that step
     /// fails and ends the stream with code 5.

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tpp::{Client, ItemSender, ItemStream, Server};
+use tpp_rpc::{Client, ItemSender, ItemStream, Server};
 
 /// The token of `--serve` and of the demo.
 pub const TOKEN: &str = "slave-token";
@@ -195,7 +195,7 @@ pub struct StepOutput {
 }
 
 /// The build server's errors: code 1 `{"error": …}`, as toxicbuild's.
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 pub enum SlaveError {
     /// `build` named a builder the repository does not have.
     #[error("{0}")]
@@ -204,7 +204,7 @@ pub enum SlaveError {
 }
 
 /// toxicbuild's build server.
-#[tpp::toxic_service(list_funcs = false)]
+#[tpp_rpc::toxic_service(list_funcs = false)]
 pub trait BuildServer {
     /// Whether the server is up: the bare string "I'm alive!".
     #[action(bare)]
@@ -426,7 +426,7 @@ pub fn format_timestamp(secs: u64) -> String {
 }
 
 /// Starts the server on `addr`, as the real one: one request per connection.
-pub async fn bind(addr: &str) -> Result<Server, tpp::Error> {
+pub async fn bind(addr: &str) -> Result<Server, tpp_rpc::Error> {
     Server::builder()
         .token(TOKEN)
         .keep_alive(false)

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tpp::server::{Layer, Next};
-use tpp::{BoxFuture, Client, Connection, Context, Error, Server};
+use tpp_rpc::server::{Layer, Next};
+use tpp_rpc::{BoxFuture, Client, Connection, Context, Error, Server};
 
 /// Counts responses per (action, code), logs calls slower than `slow`, and
 /// refuses beyond `per_second` calls in one second.
@@ -68,7 +68,7 @@ impl Layer for Watch {
 
 struct Service;
 
-impl tpp::Handler for Service {
+impl tpp_rpc::Handler for Service {
     async fn handle(&self, conn: &mut Connection) -> Result<(), Error> {
         match conn.action() {
             "fast" => conn.send_result(&"ok").await,
@@ -78,10 +78,10 @@ impl tpp::Handler for Service {
             }
             "broken" => conn.send_error(4, "broken on purpose").await,
             "numbers" => {
-                let items = tpp::ItemStream::iter(1..=3);
-                tpp::stream::send_stream(conn, None::<&()>, items).await
+                let items = tpp_rpc::ItemStream::iter(1..=3);
+                tpp_rpc::stream::send_stream(conn, None::<&()>, items).await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }

@@ -8,14 +8,14 @@
 //! client (a success, an error, a bad token) and prints each exchange.
 
 use serde_json::json;
-use tpp::{Client, ClientError, Connection, Handler, Server};
+use tpp_rpc::{Client, ClientError, Connection, Handler, Server};
 
 /// The same handler as `echo_server`: `echo` returns its body, `hello`
 /// greets, anything else is an unknown action.
 struct Echo;
 
 impl Handler for Echo {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             // Pass the body through untouched (numbers keep their exact text).
             "echo" => {
@@ -32,7 +32,7 @@ impl Handler for Echo {
                 let Hello { name } = conn.body()?;
                 conn.send_result(&format!("Hello, {name}!")).await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }

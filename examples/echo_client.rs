@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tpp::Client;
+use tpp_rpc::Client;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

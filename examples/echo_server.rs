@@ -8,12 +8,12 @@
 //! Call it with `cargo run --example echo_client`, or from Python:
 //! `BaseToxicClient('127.0.0.1', 7777).request2server('echo', {...}, 's3cret')`.
 
-use tpp::{Connection, Handler, Server};
+use tpp_rpc::{Connection, Handler, Server};
 
 struct Echo;
 
 impl Handler for Echo {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "echo" => {
                 // A cheap clone (the frame is shared), so the body can stay
@@ -21,7 +21,7 @@ impl Handler for Echo {
                 let request = conn.request().clone();
                 conn.send_result(request.body_raw()?).await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }

@@ -6,15 +6,15 @@
 //! ```
 //!
 //! Each component of the deployment has its own token ([`UserTokens`]; use
-//! [`tpp::UserHashes`] for bcrypt hashes as toxicbuild stores them). The
+//! [`tpp_rpc::UserHashes`] for bcrypt hashes as toxicbuild stores them). The
 //! server names the caller in the request's `Context`; a layer then decides
 //! per action who may call, and the service reads the name too.
 
-use tpp::auth::{Identity, UserTokens};
-use tpp::server::{Layer, Next};
-use tpp::{ActionError, BoxFuture, Client, Connection, Context, Error, Server};
+use tpp_rpc::auth::{Identity, UserTokens};
+use tpp_rpc::server::{Layer, Next};
+use tpp_rpc::{ActionError, BoxFuture, Client, Connection, Context, Error, Server};
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Builds {
     /// Starts a build (master only).
     async fn build_start(&self, ctx: &Context, repo: String) -> Result<String, ActionError>;

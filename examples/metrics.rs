@@ -14,9 +14,9 @@
 mod prometheus_http;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-use tpp::{ActionError, Server};
+use tpp_rpc::{ActionError, Server};
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Inventory {
     /// How many of `item` are in stock (code 4 for an item never heard of).
     async fn stock(&self, item: String) -> Result<u32, ActionError>;

@@ -4,7 +4,7 @@
 //! cargo run --example repos
 //! ```
 //!
-//! `#[tpp::toxic_service]` turns the `Repos` trait into a server (`ReposServer`, served like
+//! `#[tpp_rpc::toxic_service]` turns the `Repos` trait into a server (`ReposServer`, served like
 //! any handler) and a typed client (`ReposClient`). Actions are kebab-case on the wire
 //! (`repo_add` answers `repo-add`), errors carry codes, and `list-funcs` describes every
 //! action. The server and the client run in this one process; each exchange is printed.
@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tpp::{CallError, Client, Context, Server};
+use tpp_rpc::{CallError, Client, Context, Server};
 
 /// A repository, as the hole answers it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ pub struct Repo {
 }
 
 /// The errors of the service: each has a TPP code, and its `Display` is the message.
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 pub enum ReposError {
     /// Code 4; rebuilt on the client from the message.
     #[error("{0}")]
@@ -43,7 +43,7 @@ pub enum ReposError {
 }
 
 /// The repository service.
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 pub trait Repos {
     /// Adds a repository. `branch` defaults to "master".
     async fn repo_add(

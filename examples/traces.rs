@@ -12,8 +12,8 @@
 //! so `back`'s span carries the id the first client chose. The fmt
 //! subscriber prints each span when it closes.
 
-use tpp::trace::TraceContext;
-use tpp::{Client, Connection, Error, Handler, Server};
+use tpp_rpc::trace::TraceContext;
+use tpp_rpc::{Client, Connection, Error, Handler, Server};
 use tracing_subscriber::fmt::format::FmtSpan;
 
 struct Back;

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tpp::{Connection, Handler, Server};
+use tpp_rpc::{Connection, Handler, Server};
 use tpp_tests::*;
 
 /// Answers `whoami` with the peer address the handler sees.
 struct Whoami;
 
 impl Handler for Whoami {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         let peer = conn.peer_addr().to_string();
         conn.send_result(&peer).await
     }
@@ -262,7 +262,7 @@ async fn a_proxy_header_comes_before_the_tls_handshake() {
     let mut tcp = connect_from("127.0.0.3", server.addr).await;
     let header = v2_header(1, "203.0.113.5:61000".parse().unwrap(), 0);
     within(tcp.write_all(&header)).await.expect("write header");
-    let config = tpp::tls::client_config_insecure();
+    let config = tpp_rpc::tls::client_config_insecure();
     let connector = tokio_rustls::TlsConnector::from(Arc::clone(&config));
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = within(connector.connect(name, tcp))

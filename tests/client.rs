@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tpp::ClientError;
+use tpp_rpc::ClientError;
 use tpp_tests::*;
 
 /// A one-shot raw server: accepts one connection, reads the request frame,

@@ -9,16 +9,16 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tpp::{Handler, Server};
+use tpp_rpc::{Handler, Server};
 use tpp_tests::*;
 
 /// The same service in both modes: `$mode` is the `#[toxic_service]` argument, `$impl_attr`
-/// what the implementation needs (nothing natively, `#[tpp::async_trait]` in the dyn mode).
+/// what the implementation needs (nothing natively, `#[tpp_rpc::async_trait]` in the dyn mode).
 macro_rules! hole_service {
     ($($mode:ident)? ; $(#[$impl_attr:meta])*) => {
         use serde::{Deserialize, Serialize};
         use std::sync::atomic::{AtomicU64, Ordering};
-        use tpp::{ActionError, Context, ItemStream};
+        use tpp_rpc::{ActionError, Context, ItemStream};
 
         #[derive(Debug, PartialEq, Serialize, Deserialize)]
         pub struct Repo {
@@ -32,7 +32,7 @@ macro_rules! hole_service {
             pub repo_url: String,
         }
 
-        #[derive(Debug, PartialEq, thiserror::Error, tpp::ToxicError)]
+        #[derive(Debug, PartialEq, thiserror::Error, tpp_rpc::ToxicError)]
         pub enum HoleError {
             #[error("{0}")]
             #[toxic(code = 4)]
@@ -42,7 +42,7 @@ macro_rules! hole_service {
             Busy,
         }
 
-        #[tpp::toxic_service(rename_all = "kebab-case", $($mode)?)]
+        #[tpp_rpc::toxic_service(rename_all = "kebab-case", $($mode)?)]
         pub trait Hole {
             /// Adds a repository.
             async fn repo_add(
@@ -124,7 +124,7 @@ mod native {
 
 mod dynamic {
     use serde_json::Value;
-    hole_service!(dyn; #[tpp::async_trait]);
+    hole_service!(dyn; #[tpp_rpc::async_trait]);
 }
 
 /// Requests covering every feature, valid and not.
@@ -266,7 +266,7 @@ async fn boxed_implementations_serve_through_a_router() {
         name: "boxed",
         calls: AtomicU64::new(0),
     });
-    let router = tpp::Router::new()
+    let router = tpp_rpc::Router::new()
         .service(dynamic::HoleServer::from(boxed))
         .expect("one service");
     let server = start(Server::builder().token(TOKEN), router).await;

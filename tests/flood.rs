@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tpp::{BcryptToken, Connection, Handler, Server};
+use tpp_rpc::{BcryptToken, Connection, Handler, Server};
 use tpp_tests::*;
 
 struct Echo;
 
 impl Handler for Echo {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         conn.send_result(&conn.request().body_raw()?.to_owned())
             .await
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tpp::{Connection, Handler, ItemStream, Server};
+use tpp_rpc::{Connection, Handler, ItemStream, Server};
 use tpp_tests::*;
 
 /// `count` streams `n` numbered items, pausing `pause_ms` after `pause_after`
@@ -29,7 +29,7 @@ struct Ask {
 }
 
 impl Handler for Streams {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "count" => {
                 let ask: Ask = conn.body()?;
@@ -44,7 +44,7 @@ impl Handler for Streams {
                         }
                     }
                 });
-                tpp::stream::send_stream(conn, None::<&str>, items).await
+                tpp_rpc::stream::send_stream(conn, None::<&str>, items).await
             }
             "idle" => {
                 let (tx, items) = ItemStream::channel(4);
@@ -56,7 +56,7 @@ impl Handler for Streams {
                     tx.closed().await;
                     left.notify_one();
                 });
-                tpp::stream::send_stream(conn, None::<&str>, items).await
+                tpp_rpc::stream::send_stream(conn, None::<&str>, items).await
             }
             _ => {
                 conn.send_result(&conn.request().body_raw()?.to_owned())
@@ -134,7 +134,7 @@ async fn over_tls_a_half_closed_client_gets_every_frame() {
         .token(TOKEN)
         .tls_pem_files(&cert.cert, &cert.key);
     let server = start(builder, h).await;
-    let connector = tokio_rustls::TlsConnector::from(tpp::tls::client_config_insecure());
+    let connector = tokio_rustls::TlsConnector::from(tpp_rpc::tls::client_config_insecure());
     for n in [2u64, 3, 17, 100, 499, 500] {
         let tcp = within(TcpStream::connect(server.addr)).await.unwrap();
         let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
@@ -203,10 +203,10 @@ fn frames_in(mut bytes: &[u8]) -> usize {
 /// the token is being verified, and the answer still comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_close_during_token_verification_still_gets_the_answer() {
-    let hash = tpp::BcryptToken::hash("right", 8).unwrap();
+    let hash = tpp_rpc::BcryptToken::hash("right", 8).unwrap();
     let (h, _) = handler();
     let server = start(
-        Server::builder().auth(tpp::BcryptToken::new(hash).unwrap().cache_size(0)),
+        Server::builder().auth(tpp_rpc::BcryptToken::new(hash).unwrap().cache_size(0)),
         h,
     )
     .await;

@@ -337,7 +337,7 @@ impl Load {
         Load::with_clients(clients)
     }
 
-    fn with_clients(clients: Vec<tpp::Client>) -> Load {
+    fn with_clients(clients: Vec<tpp_rpc::Client>) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..WORKERS)
             .map(|w| {
@@ -357,7 +357,7 @@ impl Load {
                                 let us = t.elapsed().as_micros().min(u32::MAX.into()) as u32;
                                 tally.latencies_us.push(us);
                             }
-                            Err(tpp::ClientError::Connect { .. }) => {
+                            Err(tpp_rpc::ClientError::Connect { .. }) => {
                                 tally.refused += 1;
                                 tokio::time::sleep(Duration::from_millis(1)).await;
                             }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::Server;
+use tpp_rpc::Server;
 use tpp_tests::TestService as Svc;
 use tpp_tests::*;
 
@@ -185,7 +185,7 @@ async fn resets_and_vanished_peers_do_not_disturb_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_tokens_against_a_cost_12_hash_do_not_starve_the_right_one() {
-    let hash = tpp::BcryptToken::hash("right", 12).unwrap();
+    let hash = tpp_rpc::BcryptToken::hash("right", 12).unwrap();
     // Wrong tokens still queued for bcrypt at the end need not be answered.
     let server = start(
         Server::builder()
@@ -344,7 +344,7 @@ async fn flood_client_child() {
 /// Raw bytes over TLS (certificate not checked): connect, write, then read
 /// whatever comes until the server closes.
 async fn tls_raw(addr: std::net::SocketAddr, bytes: &[u8], trickle: Option<Duration>) -> Vec<u8> {
-    let connector = tokio_rustls::TlsConnector::from(tpp::tls::client_config_insecure());
+    let connector = tokio_rustls::TlsConnector::from(tpp_rpc::tls::client_config_insecure());
     let tcp = within(TcpStream::connect(addr)).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = within(connector.connect(name, tcp)).await.unwrap();

@@ -4,7 +4,7 @@
 //! - toxiccore's `BaseToxicClient` (driven by `tests/python/ref_client.py`)
 //!   against our server, authenticated with a bcrypt hash made by toxiccore's
 //!   own `bcrypt_string`;
-//! - our `tpp::Client` against a toxiccore `ToxicServer`
+//! - our `tpp_rpc::Client` against a toxiccore `ToxicServer`
 //!   (`tests/python/ref_server.py`), run as a subprocess killed when the test
 //!   ends.
 //!
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
-use tpp::{ClientError, Connection, Handler, Server};
+use tpp_rpc::{ClientError, Connection, Handler, Server};
 use tpp_tests::{
     all_items, ref_client, reference_python, start, within, RefServer, TestCert, REF_TOKEN, WAIT,
 };
@@ -112,7 +112,7 @@ fn build_item(i: usize) -> Value {
 }
 
 impl Handler for Interop {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "echo" => {
                 let body: Value = conn.body()?;
@@ -151,7 +151,7 @@ impl Handler for Interop {
                 }
                 Ok(())
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }
@@ -580,7 +580,7 @@ async fn reference_server_answers_as_protocol_md_says() {
         ("S6 header abc", b"abc\n".to_vec()),
         (
             "S6 not UTF-8",
-            tpp::frame::encode_frame(b"{\"a\": \"\xff\"}"),
+            tpp_rpc::frame::encode_frame(b"{\"a\": \"\xff\"}"),
         ),
         ("S6 top-level list", framed("[1]")),
     ] {
@@ -617,7 +617,7 @@ fn server_error<T: std::fmt::Debug>(
     }
 }
 
-async fn our_client_unary(client: &tpp::Client) {
+async fn our_client_unary(client: &tpp_rpc::Client) {
     let echoed: Value = within(client.request2server("echo", &json!({"s": "é 中文 😀"})))
         .await
         .expect("echo");
@@ -697,7 +697,7 @@ async fn our_client_against_reference_server_tcp() {
     let server = RefServer::start(&python, None).await;
     let client = server.client().build().expect("client");
     our_client_unary(&client).await;
-    let no_token = tpp::Client::builder("127.0.0.1", server.port())
+    let no_token = tpp_rpc::Client::builder("127.0.0.1", server.port())
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
@@ -740,7 +740,7 @@ async fn our_pooled_client_against_reference_server_never_fails() {
 }
 
 /// `n` concurrent `echo` calls on `client`: each must get its own answer.
-async fn concurrent_echoes(client: &tpp::Client, n: usize) {
+async fn concurrent_echoes(client: &tpp_rpc::Client, n: usize) {
     let calls = (0..n).map(|i| {
         let client = client.clone();
         tokio::spawn(async move {
@@ -763,14 +763,14 @@ async fn concurrent_echoes(client: &tpp::Client, n: usize) {
 
 /// Opens the reference server's streaming `action` for `steps` items, each
 /// awaited for at most 10 s.
-async fn ref_stream(client: &tpp::Client, action: &str, steps: u32) -> tpp::ResponseStream {
+async fn ref_stream(client: &tpp_rpc::Client, action: &str, steps: u32) -> tpp_rpc::ResponseStream {
     let item_timeout = Some(Duration::from_secs(10));
     within(client.request_stream(action, &json!({ "steps": steps }), item_timeout))
         .await
         .expect("stream")
 }
 
-async fn our_client_streams(client: &tpp::Client) {
+async fn our_client_streams(client: &tpp_rpc::Client) {
     let expected: Vec<Value> = (0..4).map(build_item).collect();
 
     // Items, then the server closes.

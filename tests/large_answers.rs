@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{Connection, Handler, Server};
+use tpp_rpc::{Connection, Handler, Server};
 use tpp_tests::*;
 
 /// Released by the test: answers that reach the gate wait there.
@@ -79,7 +79,7 @@ struct Svc {
 }
 
 impl Handler for Svc {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "gated" => conn.send_result(&GatedAnswer(self.gate.clone())).await,
             "rows" => conn.send_result(&*self.rows).await,

@@ -8,15 +8,15 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::json::RawValue;
-use tpp::{Connection, Handler, Request, Server};
+use tpp_rpc::json::RawValue;
+use tpp_rpc::{Connection, Handler, Request, Server};
 use tpp_tests::{frame, raw_exchange, response_json, split_frame, start, within, TOKEN};
 
 /// Echoes the body's text as it came (`NaN` included).
 struct RawEcho;
 
 impl Handler for RawEcho {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         let body: Box<RawValue> = conn.body()?;
         conn.send_result(&body).await
     }

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tpp::auth::{Identity, UserHashes, UserTokens};
-use tpp::server::{ConcurrencyLimit, Layer, Next};
-use tpp::{ActionError, BcryptToken, BoxFuture, ClientError, Connection, Context, Error, Server};
+use tpp_rpc::auth::{Identity, UserHashes, UserTokens};
+use tpp_rpc::server::{ConcurrencyLimit, Layer, Next};
+use tpp_rpc::{
+    ActionError, BcryptToken, BoxFuture, ClientError, Connection, Context, Error, Server,
+};
 use tpp_tests::*;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Ops {
     /// Who is calling.
     async fn whoami(&self, ctx: &Context) -> Result<Option<String>, ActionError>;
@@ -23,7 +25,7 @@ trait Ops {
     async fn broken(&self) -> Result<(), ActionError>;
     /// `n` numbers, then code 6 when `fail`.
     #[action(stream)]
-    async fn count(&self, n: u64, fail: bool) -> Result<tpp::ItemStream<u64>, ActionError>;
+    async fn count(&self, n: u64, fail: bool) -> Result<tpp_rpc::ItemStream<u64>, ActionError>;
 }
 
 struct OpsImpl {
@@ -44,11 +46,11 @@ impl Ops for OpsImpl {
         Err(ActionError::new(4, "broken on purpose"))
     }
 
-    async fn count(&self, n: u64, fail: bool) -> Result<tpp::ItemStream<u64>, ActionError> {
+    async fn count(&self, n: u64, fail: bool) -> Result<tpp_rpc::ItemStream<u64>, ActionError> {
         let items = (0..n)
             .map(Ok)
             .chain(fail.then(|| Err(ActionError::new(6, "stopped"))));
-        Ok(tpp::ItemStream::new(futures_util::stream::iter(items)))
+        Ok(tpp_rpc::ItemStream::new(futures_util::stream::iter(items)))
     }
 }
 
@@ -178,7 +180,7 @@ async fn bcrypt_user_hashes_name_the_caller() {
         )
         .unwrap();
     struct Roles;
-    impl tpp::Handler for Roles {
+    impl tpp_rpc::Handler for Roles {
         async fn handle(&self, conn: &mut Connection) -> Result<(), Error> {
             let who = conn.context().identity().cloned();
             let roles = who.as_ref().and_then(|i| i.data::<Vec<&str>>()).cloned();

@@ -3,14 +3,14 @@
 //! a capturing subscriber must not race other tests' callsites.
 
 use serde_json::Value;
-use tpp::Server;
+use tpp_rpc::Server;
 use tpp_tests::TestService as Svc;
 use tpp_tests::*;
 
 #[tokio::test]
 async fn tokens_never_reach_the_logs_and_peer_input_is_escaped() {
     let (sink, _guard) = LogSink::capture(tracing::Level::TRACE);
-    let hash = tpp::BcryptToken::hash("SECRET-hash-token", 4).unwrap();
+    let hash = tpp_rpc::BcryptToken::hash("SECRET-hash-token", 4).unwrap();
     let hashed = start(Server::builder().token_hash(&hash), Svc).await;
     let plain = start(Server::builder().token("SECRET-plain-token"), Svc).await;
     for (server, token) in [

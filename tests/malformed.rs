@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{Connection, Handler, Server, ServerBuilder};
+use tpp_rpc::{Connection, Handler, Server, ServerBuilder};
 use tpp_tests::{split_frame, start, within, Running};
 
 /// The plain token of the servers below.
@@ -27,13 +27,13 @@ const SHORT: Duration = Duration::from_secs(5);
 struct Echo;
 
 impl Handler for Echo {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "echo" => {
                 let body: Value = conn.body()?;
                 conn.send_result(&body).await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }
@@ -52,7 +52,7 @@ fn frame(payload: &str) -> Vec<u8> {
 }
 
 fn frame_bytes(payload: &[u8]) -> Vec<u8> {
-    tpp::frame::encode_frame(payload)
+    tpp_rpc::frame::encode_frame(payload)
 }
 
 /// What a case must get back.
@@ -672,7 +672,7 @@ async fn s3_bad_token_is_refused() {
 async fn s3_tokens_over_72_bytes_are_refused_by_a_bcrypt_server() {
     let token72 = "k".repeat(60) + "çççççç"; // 72 bytes, non-ASCII at the end
     assert_eq!(token72.len(), 72);
-    let hash = tpp::BcryptToken::hash(&token72, 4).expect("hash");
+    let hash = tpp_rpc::BcryptToken::hash(&token72, 4).expect("hash");
     let server = start(Server::builder().token_hash(&hash), Echo).await;
     let request =
         |token: &str| frame(&json!({"token": token, "action": "echo", "body": 7}).to_string());
@@ -927,7 +927,7 @@ struct Params {
 }
 
 impl Handler for Strict {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "echo" => {
                 let body: Value = conn.body()?;
@@ -941,7 +941,7 @@ impl Handler for Strict {
                 let p: Params = conn.body()?;
                 conn.send_result(&p.n).await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{BcryptToken, Server};
+use tpp_rpc::{BcryptToken, Server};
 use tpp_tests::*;
 
 /// GETs /metrics over HTTP/1.1 and returns the body.

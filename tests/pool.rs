@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tpp::{ClientError, Connection, Handler, Server};
+use tpp_rpc::{ClientError, Connection, Handler, Server};
 use tpp_tests::*;
 
 /// Splits every whole frame off the front of `bytes`: the payloads, and how
@@ -36,7 +36,7 @@ struct Counting {
 }
 
 impl Handler for Counting {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut peers) = self.peers.lock() {
             peers.insert(conn.peer_addr());
@@ -55,9 +55,10 @@ impl Handler for Counting {
             "silent" => Ok(()),
             "steps" => {
                 let n: u64 = conn.body()?;
-                tpp::stream::send_stream(conn, None::<&()>, tpp::ItemStream::iter(0..n)).await
+                tpp_rpc::stream::send_stream(conn, None::<&()>, tpp_rpc::ItemStream::iter(0..n))
+                    .await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         };
         self.now.fetch_sub(1, Ordering::SeqCst);
         result
@@ -70,13 +71,13 @@ impl Counting {
     }
 }
 
-async fn counting_server(builder: tpp::ServerBuilder) -> (Running, Arc<Counting>) {
+async fn counting_server(builder: tpp_rpc::ServerBuilder) -> (Running, Arc<Counting>) {
     let counting = Arc::new(Counting::default());
     (start(builder, counting.clone()).await, counting)
 }
 
 /// Calls `echo` with `body` (owned, so many calls can be made at once).
-async fn echo(c: &tpp::Client, body: Value) -> Result<Value, ClientError> {
+async fn echo(c: &tpp_rpc::Client, body: Value) -> Result<Value, ClientError> {
     c.request2server("echo", &body).await
 }
 
@@ -295,10 +296,10 @@ async fn idle_connections_beyond_the_limit_or_too_old_are_closed() {
 
 #[tokio::test]
 async fn defaults_are_documented_values() {
-    let c = tpp::Client::builder("127.0.0.1", 1).build().unwrap();
-    assert_eq!(c.timeout(), Some(tpp::client::DEFAULT_TIMEOUT));
-    assert_eq!(tpp::client::DEFAULT_TIMEOUT, Duration::from_secs(30));
-    let c = tpp::Client::builder("127.0.0.1", 1)
+    let c = tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap();
+    assert_eq!(c.timeout(), Some(tpp_rpc::client::DEFAULT_TIMEOUT));
+    assert_eq!(tpp_rpc::client::DEFAULT_TIMEOUT, Duration::from_secs(30));
+    let c = tpp_rpc::Client::builder("127.0.0.1", 1)
         .no_timeout()
         .build()
         .unwrap();

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use tpp::{Connection, Handler, Server};
+use tpp_rpc::{Connection, Handler, Server};
 use tpp_tests::{ref_client, reference_python, start};
 
 const TOKEN: &str = "py-json-token";
@@ -21,7 +21,7 @@ const SPECIALS: &str = r#"{"nan": NaN, "inf": Infinity, "ninf": -Infinity, "big"
 /// What `repr()` of the echoed body must print in Python.
 const SPECIALS_REPR: &str = "{'nan': nan, 'inf': inf, 'ninf': -inf, 'big': 1267650600228229401496703205376, 'nbig': -1267650600228229401496703205376, 'nested': [nan, {'x': 1267650600228229401496703205376, 's': 'NaN'}]}";
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait PythonJson {
     /// Any JSON, handed back as it came.
     async fn echo_any(&self, #[body] body: Box<RawValue>) -> Result<Box<RawValue>, Infallible>;
@@ -53,7 +53,7 @@ impl PythonJson for Impl {
 struct RawEcho;
 
 impl Handler for RawEcho {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         let request = conn.request().clone();
         conn.send_result(request.body_raw()?).await
     }
@@ -161,7 +161,7 @@ async fn our_client_reads_back_what_a_toxiccore_server_echoes() {
     let body = RawValue::from_string(SPECIALS.to_owned());
     // serde_json refuses NaN in `from_string`; the reader tpp uses does not.
     assert!(body.is_err());
-    let body: Box<RawValue> = tpp::json::from_str(SPECIALS).expect("Python JSON");
+    let body: Box<RawValue> = tpp_rpc::json::from_str(SPECIALS).expect("Python JSON");
     let echoed: Box<RawValue> = client.request2server("echo", &body).await.expect("echo");
     // Python re-serializes (`json.dumps`), which keeps every value and this spacing.
     assert_eq!(echoed.get(), SPECIALS);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{ClientError, Connection, Handler, Server};
+use tpp_rpc::{ClientError, Connection, Handler, Server};
 use tpp_tests::*;
 
 /// A handler with one action per behaviour under test.
@@ -25,7 +25,7 @@ impl TestHandler {
 }
 
 impl Handler for TestHandler {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         match conn.action() {
             "echo" => {
@@ -42,7 +42,7 @@ impl Handler for TestHandler {
                 let extras = conn.context().extras().clone();
                 conn.send_result(&extras).await
             }
-            "fail" => Err(tpp::Error::handler("it broke")),
+            "fail" => Err(tpp_rpc::Error::handler("it broke")),
             "panic" => panic!("handler panicked on purpose"),
             "silent" => Ok(()),
             "sleep" => {
@@ -64,7 +64,7 @@ impl Handler for TestHandler {
                 }
                 Ok(())
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }
@@ -402,7 +402,7 @@ async fn bind_refuses_an_unusable_configuration() {
 
 #[tokio::test]
 async fn bcrypt_tokens_verify_once_then_come_from_the_cache() {
-    let hash = tpp::BcryptToken::hash("tok", 10).unwrap();
+    let hash = tpp_rpc::BcryptToken::hash("tok", 10).unwrap();
     let server = start(Server::builder().token_hash(&hash), TestHandler::new()).await;
     let c = client(server.port());
     let first = std::time::Instant::now();

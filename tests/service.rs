@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tpp::{
+use tpp_rpc::{
     ActionError, CallError, Client, ClientError, Connection, Context, Handler, ItemStream, Server,
     ToxicError,
 };
@@ -40,7 +40,7 @@ struct Builders {
 }
 
 /// Codes 1 to 6, as toxicbuild uses them (1 generic, 2 and 3 auth, ...).
-#[derive(Debug, PartialEq, tpp::ToxicError)]
+#[derive(Debug, PartialEq, tpp_rpc::ToxicError)]
 enum HoleError {
     #[toxic(code = 1)]
     Generic(String),
@@ -68,7 +68,7 @@ impl fmt::Display for HoleError {
     }
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Hole {
     /// Adds a new repository.
     async fn repo_add(
@@ -577,7 +577,7 @@ async fn list_funcs_is_shaped_like_the_hole() {
     assert_eq!(repo_add.parameters[2].default, Some(json!("master")));
     assert!(!repo_add.parameters[2].required && repo_add.parameters[0].required);
     assert_eq!(HOLE_ACTIONS.len(), 7);
-    assert_eq!(HOLE_ACTIONS[6].kind, tpp::ActionKind::Stream);
+    assert_eq!(HOLE_ACTIONS[6].kind, tpp_rpc::ActionKind::Stream);
     server.stop().await;
 }
 
@@ -586,7 +586,7 @@ async fn client_skips_absent_optional_parameters() {
     // A low-level server that answers each request with its own body.
     struct Mirror;
     impl Handler for Mirror {
-        async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+        async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
             let request = conn.request().clone();
             let body: Value = request.body()?;
             let repo = Repo {
@@ -613,7 +613,7 @@ async fn client_skips_absent_optional_parameters() {
 // ---------------------------------------------------------------------------------------------
 // Several services on one server.
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Slaves {
     /// Lists the slaves.
     async fn slave_list(&self) -> Result<Vec<String>, ActionError>;
@@ -629,7 +629,7 @@ impl Slaves for MySlaves {
 
 #[tokio::test]
 async fn a_router_serves_several_services() {
-    let router = tpp::Router::new()
+    let router = tpp_rpc::Router::new()
         .service(HoleServer::new(MyHole::default()))
         .expect("hole")
         .service(SlavesServer::new(MySlaves))
@@ -649,7 +649,7 @@ async fn a_router_serves_several_services() {
     server.stop().await;
 
     // A duplicate action name is refused when the router is built.
-    let duplicate = tpp::Router::new()
+    let duplicate = tpp_rpc::Router::new()
         .service(SlavesServer::new(MySlaves))
         .expect("first")
         .service(SlavesServer::new(MySlaves))
@@ -724,7 +724,7 @@ pub struct Point {
     y: i32,
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Plot {
     /// `at` defaults to a string, which is no `Point`.
     async fn draw(&self, #[param(default = "\"origin\"")] at: Point) -> Result<i32, ActionError>;

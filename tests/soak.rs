@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tpp::{Client, Server};
+use tpp_rpc::{Client, Server};
 use tpp_tests::TestService as Svc;
 use tpp_tests::*;
 

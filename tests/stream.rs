@@ -1,5 +1,5 @@
-//! Streaming responses at the runtime level (tpp::ItemStream and
-//! tpp::stream::send_stream), over TCP and TLS.
+//! Streaming responses at the runtime level (tpp_rpc::ItemStream and
+//! tpp_rpc::stream::send_stream), over TCP and TLS.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tpp::{ActionError, Client, Connection, Handler, ItemStream, Server};
+use tpp_rpc::{ActionError, Client, Connection, Handler, ItemStream, Server};
 use tpp_tests::*;
 
 /// Streams `n` items of `size` bytes through a channel of capacity 4,
@@ -29,7 +29,7 @@ struct Ask {
 }
 
 impl Handler for Streamer {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         let ask: Ask = conn.body()?;
         let (tx, items) = ItemStream::channel(4);
         let produced = self.produced.clone();
@@ -49,7 +49,7 @@ impl Handler for Streamer {
             done.notify_one();
         });
         let ack = ask.ack.then_some("ok");
-        tpp::stream::send_stream(conn, ack.as_ref(), items).await
+        tpp_rpc::stream::send_stream(conn, ack.as_ref(), items).await
     }
 }
 
@@ -70,7 +70,7 @@ fn streamer() -> (Streamer, Arc<AtomicU64>, Arc<tokio::sync::Notify>) {
 /// `tls`) and returns the server and a client of it. The client has no
 /// per-call timeout: each wait of the tests is bounded by `within`.
 async fn serve(
-    builder: tpp::ServerBuilder,
+    builder: tpp_rpc::ServerBuilder,
     handler: Streamer,
     tls: Option<&TestCert>,
 ) -> (Running, Client) {
@@ -87,7 +87,7 @@ async fn serve(
 }
 
 /// Calls the `stream` action with `body`.
-async fn open(client: &Client, body: Value) -> tpp::ResponseStream {
+async fn open(client: &Client, body: Value) -> tpp_rpc::ResponseStream {
     within(client.request_stream("stream", &body, None))
         .await
         .unwrap()

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tpp::{Connection, Handler, ItemStream, Server};
+use tpp_rpc::{Connection, Handler, ItemStream, Server};
 use tpp_tests::*;
 
 /// `idle`: a stream whose producer never sends; `silent`: returns without
@@ -14,11 +14,11 @@ use tpp_tests::*;
 struct Idle;
 
 impl Handler for Idle {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "idle" => {
                 let (producer, items) = ItemStream::<u32>::channel(1);
-                let sent = tpp::stream::send_stream(conn, None::<&()>, items).await;
+                let sent = tpp_rpc::stream::send_stream(conn, None::<&()>, items).await;
                 drop(producer);
                 sent
             }
@@ -67,7 +67,7 @@ async fn idle_streams_ending_early_are_not_warned_about() {
         .request("silent", &())
         .await;
     assert!(
-        matches!(silent, Err(tpp::ClientError::Closed)),
+        matches!(silent, Err(tpp_rpc::ClientError::Closed)),
         "{silent:?}"
     );
     server.stop().await;

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
-use tpp::{ActionError, CallError, Client, ClientError, Context, ItemStream, Server};
+use tpp_rpc::{ActionError, CallError, Client, ClientError, Context, ItemStream, Server};
 use tpp_tests::{
     all_items, ref_client, reference_python, start, status_kib, within, RefServer, Running,
     TestCert,
@@ -54,7 +54,7 @@ struct Chunk {
     data: String,
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Builds {
     /// Streams `steps` steps, `delay_ms` apart; step `fail_at` is an error (code 5) that ends
     /// the stream. Refuses 0 steps before streaming anything (code 4).
@@ -486,7 +486,7 @@ async fn call_timeout_and_item_timeout_are_separate() {
     // The stalled producer learns that the client left.
     within(probes.stall_done.notified()).await;
 
-    // Per call, on a client without item timeout; and on the builder of `tpp::Client`.
+    // Per call, on a client without item timeout; and on the builder of `tpp_rpc::Client`.
     let plain = client_of(&server, None);
     let per_call = Duration::from_millis(200);
     let mut stalled = within(plain.stall(0).item_timeout(per_call))
@@ -506,7 +506,10 @@ async fn call_timeout_and_item_timeout_are_separate() {
             .expect("client"),
     );
     assert_eq!(built.inner().item_timeout(), Some(per_call));
-    assert_eq!(built.inner().timeout(), Some(tpp::client::DEFAULT_TIMEOUT));
+    assert_eq!(
+        built.inner().timeout(),
+        Some(tpp_rpc::client::DEFAULT_TIMEOUT)
+    );
     let mut stalled = within(built.stall(0)).await.expect("stall");
     assert!(matches!(
         within(stalled.next()).await,
@@ -534,7 +537,7 @@ pub struct RefStep {
 mod reference {
     use super::*;
 
-    #[tpp::toxic_service(rename_all = "kebab-case")]
+    #[tpp_rpc::toxic_service(rename_all = "kebab-case")]
     pub trait RefBuilds {
         /// `steps` items, then the server closes.
         #[action(stream)]

@@ -6,13 +6,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{Client, ClientError, Connection, Handler, Server};
+use tpp_rpc::{Client, ClientError, Connection, Handler, Server};
 use tpp_tests::*;
 
 struct Echo;
 
 impl Handler for Echo {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         let secure = conn.context().is_tls();
         let request = conn.request().clone();
         conn.send_result(&json!({"tls": secure, "body": request.body_raw()?}))
@@ -82,7 +82,7 @@ async fn a_pinned_certificate_authenticates_a_self_signed_server() {
     // The message says what it is and what fixes it, without rustls' internals.
     assert_eq!(
         err.tls_problem(),
-        Some(tpp::TlsProblem::CaUsedAsServerCertificate)
+        Some(tpp_rpc::TlsProblem::CaUsedAsServerCertificate)
     );
     let text = err.to_string();
     assert!(text.contains("is a CA certificate"), "{text}");
@@ -109,8 +109,8 @@ async fn a_pinned_certificate_authenticates_a_self_signed_server() {
     assert!(
         matches!(
             err.tls_error(),
-            Some(tpp::rustls::Error::InvalidCertificate(
-                tpp::rustls::CertificateError::ApplicationVerificationFailure
+            Some(tpp_rpc::rustls::Error::InvalidCertificate(
+                tpp_rpc::rustls::CertificateError::ApplicationVerificationFailure
             ))
         ),
         "{err:?}"
@@ -139,7 +139,7 @@ async fn validation_is_on_by_default_and_fails_clearly() {
     assert!(
         matches!(
             err.tls_error(),
-            Some(tpp::rustls::Error::InvalidCertificate(_))
+            Some(tpp_rpc::rustls::Error::InvalidCertificate(_))
         ),
         "{err:?}"
     );
@@ -244,7 +244,10 @@ async fn tls_failures_explain_themselves() {
         .build()
         .unwrap();
     let err = handshake_error(&c).await;
-    assert_eq!(err.tls_problem(), Some(tpp::TlsProblem::UntrustedIssuer));
+    assert_eq!(
+        err.tls_problem(),
+        Some(tpp_rpc::TlsProblem::UntrustedIssuer)
+    );
     assert!(err.to_string().contains("tls_ca_file"), "{err}");
 
     // A client without TLS on the TLS port: said once, with the fix.

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Value};
-use tpp::auth::UserTokens;
-use tpp::trace::TraceContext;
-use tpp::{Connection, Error, Handler, Server};
+use tpp_rpc::auth::UserTokens;
+use tpp_rpc::trace::TraceContext;
+use tpp_rpc::{Connection, Error, Handler, Server};
 use tpp_tests::*;
 use tracing::span::{Attributes, Id, Record};
 use tracing::Subscriber;
@@ -126,7 +126,7 @@ impl Handler for Back {
 
 /// `front`: calls `back` (with its own client) and returns what `back` saw.
 struct Front {
-    back: tpp::Client,
+    back: tpp_rpc::Client,
 }
 
 impl Handler for Front {
@@ -137,13 +137,13 @@ impl Handler for Front {
                 Err(e) => conn.send_error(9, &e.to_string()).await,
             },
             "stream" => {
-                let items = tpp::ItemStream::new(futures_util::stream::iter([
+                let items = tpp_rpc::ItemStream::new(futures_util::stream::iter([
                     Ok(1),
-                    Err(tpp::ActionError::new(6, "stopped")),
+                    Err(tpp_rpc::ActionError::new(6, "stopped")),
                 ]));
-                tpp::stream::send_stream(conn, None::<&()>, items).await
+                tpp_rpc::stream::send_stream(conn, None::<&()>, items).await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }

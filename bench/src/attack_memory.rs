@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tpp::{Connection, Handler, Server};
+use tpp_rpc::{Connection, Handler, Server};
 
 const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
     "mimalloc"
@@ -43,7 +43,7 @@ struct Svc {
 }
 
 impl Handler for Svc {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "big" => conn.send_result(&*self.big).await,
             _ => {
@@ -66,7 +66,7 @@ fn resident_kib() -> u64 {
 
 fn request(token: &str, action: &str) -> Vec<u8> {
     let payload = format!(r#"{{"token":"{token}","action":"{action}","body":[1,2,3]}}"#);
-    tpp::frame::encode_frame(payload.as_bytes())
+    tpp_rpc::frame::encode_frame(payload.as_bytes())
 }
 
 /// Sends `bytes` and reads until the server closes or 5 s pass.
@@ -118,7 +118,7 @@ async fn round(addr: SocketAddr, plain: SocketAddr) {
 /// Unary echo calls per second from 32 clients (one connection per call,
 /// as toxiccore's client does) for `secs`.
 async fn throughput(plain: SocketAddr, secs: u64) -> f64 {
-    let client = tpp::Client::builder("127.0.0.1", plain.port())
+    let client = tpp_rpc::Client::builder("127.0.0.1", plain.port())
         .token("tok")
         .build()
         .expect("client");
@@ -150,7 +150,7 @@ fn main() {
         .build()
         .expect("runtime");
     let big = Arc::new((0..2_500_000u32).collect::<Vec<_>>()); // ~20 MB of JSON
-    let hash = tpp::BcryptToken::hash("right", 4).expect("hash");
+    let hash = tpp_rpc::BcryptToken::hash("right", 4).expect("hash");
     let (plain, hashed) = server_rt.block_on(async {
         let plain = Server::builder()
             .token("tok")

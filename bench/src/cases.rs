@@ -505,7 +505,7 @@ fn load_row(case: &str, subject: &str, o: &Outcome) -> Row {
 /// Checks a server answers the echo correctly, with tpp's typed client
 /// (and `echo_value` too, on a tpp server).
 async fn sanity(port: u16, tls: bool, is_tpp: bool) -> Result<(), String> {
-    let mut builder = tpp::Client::builder("127.0.0.1", port)
+    let mut builder = tpp_rpc::Client::builder("127.0.0.1", port)
         .token(TOKEN)
         .timeout(Duration::from_secs(30));
     if tls {

@@ -14,8 +14,8 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tpp::rustls::pki_types::ServerName;
-use tpp::transport::Stream;
+use tpp_rpc::rustls::pki_types::ServerName;
+use tpp_rpc::transport::Stream;
 
 use crate::procs::{cpu_seconds_of, self_cpu_seconds, ServerProc};
 
@@ -64,8 +64,8 @@ impl Target {
 /// resumes sessions (like toxiccore's client, which builds a new TLS context
 /// per connection).
 pub fn insecure_tls() -> TlsConnector {
-    let mut config = (*tpp::tls::client_config_insecure()).clone();
-    config.resumption = tpp::rustls::client::Resumption::disabled();
+    let mut config = (*tpp_rpc::tls::client_config_insecure()).clone();
+    config.resumption = tpp_rpc::rustls::client::Resumption::disabled();
     TlsConnector::from(Arc::new(config))
 }
 
@@ -251,7 +251,7 @@ pub fn asking_keep_alive(request: &[u8]) -> Arc<[u8]> {
         Some(open) => {
             let mut asked = open.to_vec();
             asked.extend_from_slice(br#","tpp_keep_alive":true}"#);
-            tpp::frame::encode_frame(&asked).into()
+            tpp_rpc::frame::encode_frame(&asked).into()
         }
         None => request.into(),
     }

@@ -77,7 +77,7 @@ pub fn main_tpp(args: &[String]) -> Result<(), String> {
         observe()?;
     }
     runtime(o.threads).block_on(async move {
-        let mut builder = tpp::Server::builder()
+        let mut builder = tpp_rpc::Server::builder()
             .metrics(o.observe)
             // The bench holds 10 000 idle connections (default limit 4096)
             // and must not see them closed while it measures.

@@ -3,10 +3,10 @@
 
 use serde_json::value::RawValue;
 use serde_json::Value;
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
 /// Two echoes of the request's body, answered as `{"code":0,"body":{"<action>": body}}`.
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 pub trait Bench {
     /// Returns the body's JSON text untouched (`Box<RawValue>`): validated
     /// and copied, no tree built. The same work as the floor's echo, and the
@@ -34,7 +34,7 @@ impl Bench for EchoImpl {
 /// The same echoes in the dyn mode (`#[toxic_service(dyn)]`): a dyn-compatible trait whose
 /// methods return one boxed future per call. The bench serves it from an `Arc<dyn BenchDyn>`,
 /// so each request also goes through the vtable.
-#[tpp::toxic_service(dyn)]
+#[tpp_rpc::toxic_service(dyn)]
 pub trait BenchDyn {
     /// As [`Bench::echo`].
     async fn echo(&self, #[body] body: Box<RawValue>) -> Result<Box<RawValue>, ActionError>;
@@ -43,7 +43,7 @@ pub trait BenchDyn {
     async fn echo_value(&self, #[body] body: Value) -> Result<Value, ActionError>;
 }
 
-#[tpp::async_trait]
+#[tpp_rpc::async_trait]
 impl BenchDyn for EchoImpl {
     async fn echo(&self, body: Box<RawValue>) -> Result<Box<RawValue>, ActionError> {
         Ok(body)

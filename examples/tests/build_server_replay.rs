@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use tpp::Client;
+use tpp_rpc::Client;
 
 use build_server::{BuildEvent, BuildRequest, BuildServerServer, Slave, TOKEN};
 
@@ -68,8 +68,8 @@ fn recordings() -> Vec<Recording> {
 /// The example's server on 127.0.0.1 and a free port.
 struct Running {
     port: u16,
-    shutdown: tpp::ShutdownHandle,
-    task: tokio::task::JoinHandle<Result<(), tpp::Error>>,
+    shutdown: tpp_rpc::ShutdownHandle,
+    task: tokio::task::JoinHandle<Result<(), tpp_rpc::Error>>,
 }
 
 impl Running {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use tpp::message::{Request, Response};
+use tpp_rpc::message::{Request, Response};
 
 fuzz_target!(|data: &[u8]| {
     let payload = Bytes::copy_from_slice(data);
@@ -24,5 +24,5 @@ fuzz_target!(|data: &[u8]| {
 
 /// serde_json through tpp's re-export, so the fuzz crate needs no extra dependency.
 mod serde_json_value {
-    pub use tpp::__private::serde_json::Value;
+    pub use tpp_rpc::__private::serde_json::Value;
 }

@@ -19,14 +19,14 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tpp::{Connection, Handler, Server};
+use tpp_rpc::{Connection, Handler, Server};
 
 struct Replica {
     name: String,
 }
 
 impl Handler for Replica {
-    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp::Error> {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "whoami" => {
                 let peer = conn.peer_addr().to_string();
@@ -42,7 +42,7 @@ impl Handler for Replica {
                 tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
                 conn.send_result(&self.name).await
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }

@@ -25,9 +25,9 @@ pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
     /// Stops it.
-    pub shutdown: tpp::ShutdownHandle,
+    pub shutdown: tpp_rpc::ShutdownHandle,
     /// The serving task.
-    pub task: tokio::task::JoinHandle<Result<(), tpp::Error>>,
+    pub task: tokio::task::JoinHandle<Result<(), tpp_rpc::Error>>,
 }
 
 impl Running {
@@ -47,7 +47,7 @@ impl Running {
 }
 
 /// Binds `builder` on 127.0.0.1:0 and serves `handler` in a task.
-pub async fn start(builder: tpp::ServerBuilder, handler: impl tpp::Handler) -> Running {
+pub async fn start(builder: tpp_rpc::ServerBuilder, handler: impl tpp_rpc::Handler) -> Running {
     let server = builder.bind("127.0.0.1:0").await.expect("bind");
     let addr = server.local_addr();
     let shutdown = server.shutdown_handle();
@@ -66,15 +66,15 @@ pub const TOKEN: &str = "tok";
 /// A builder for a client of a test server on 127.0.0.1:`port`: [`TOKEN`],
 /// and [`WAIT`] bounding each call. For a variant, add to it, e.g.
 /// `.reuse_connections(true)` or `.tls_insecure()`.
-pub fn client_builder(port: u16) -> tpp::ClientBuilder {
-    tpp::Client::builder("127.0.0.1", port)
+pub fn client_builder(port: u16) -> tpp_rpc::ClientBuilder {
+    tpp_rpc::Client::builder("127.0.0.1", port)
         .token(TOKEN)
         .timeout(WAIT)
 }
 
 /// The client of a test server on 127.0.0.1:`port` ([`client_builder`],
 /// built). For another token, `client(port).with_token(..)`.
-pub fn client(port: u16) -> tpp::Client {
+pub fn client(port: u16) -> tpp_rpc::Client {
     client_builder(port).build().expect("client")
 }
 
@@ -115,7 +115,7 @@ pub fn split_frame(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Frames `payload` as TPP does.
 pub fn frame(payload: &str) -> Vec<u8> {
-    tpp::frame::encode_frame(payload.as_bytes())
+    tpp_rpc::frame::encode_frame(payload.as_bytes())
 }
 
 /// Parses the single response frame of `bytes` into JSON.
@@ -223,8 +223,8 @@ pub fn reference_python(test: &str) -> PathBuf {
 /// `hang` (never answers).
 pub struct TestService;
 
-impl tpp::Handler for TestService {
-    async fn handle(&self, conn: &mut tpp::Connection) -> Result<(), tpp::Error> {
+impl tpp_rpc::Handler for TestService {
+    async fn handle(&self, conn: &mut tpp_rpc::Connection) -> Result<(), tpp_rpc::Error> {
         match conn.action() {
             "echo" => {
                 let request = conn.request().clone();
@@ -237,13 +237,14 @@ impl tpp::Handler for TestService {
             "fail" => conn.send_error(5, "nope").await,
             "stream" => {
                 let n: u64 = conn.body()?;
-                tpp::stream::send_stream(conn, None::<&()>, tpp::ItemStream::iter(0..n)).await
+                tpp_rpc::stream::send_stream(conn, None::<&()>, tpp_rpc::ItemStream::iter(0..n))
+                    .await
             }
             "hang" => {
                 std::future::pending::<()>().await;
                 Ok(())
             }
-            _ => tpp::service::answer_unknown_action(conn).await,
+            _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
 }
@@ -456,8 +457,8 @@ impl RefServer {
 
     /// A client builder for it: [`REF_TOKEN`] and a 10 s timeout per call
     /// (plain TCP; add TLS settings for a TLS server).
-    pub fn client(&self) -> tpp::ClientBuilder {
-        tpp::Client::builder("127.0.0.1", self.port)
+    pub fn client(&self) -> tpp_rpc::ClientBuilder {
+        tpp_rpc::Client::builder("127.0.0.1", self.port)
             .token(REF_TOKEN)
             .timeout(Duration::from_secs(10))
     }

@@ -12,10 +12,10 @@
 
 /// A service whose code clippy checks (see the crate docs).
 pub mod linted {
-    use tpp::ActionError;
+    use tpp_rpc::ActionError;
 
     /// Many parameters: `too_many_arguments` would fire on the client's method.
-    #[tpp::toxic_service(rename_all = "kebab-case")]
+    #[tpp_rpc::toxic_service(rename_all = "kebab-case")]
     pub trait Wide {
         /// Eight parameters, some optional.
         #[allow(clippy::too_many_arguments)]
@@ -36,12 +36,12 @@ pub mod linted {
         async fn watch(
             &self,
             prefix: Option<String>,
-        ) -> Result<tpp::ItemStream<String>, ActionError>;
+        ) -> Result<tpp_rpc::ItemStream<String>, ActionError>;
     }
 
     /// Calls both through the generated client.
-    pub async fn call(client: &WideClient) -> Result<u32, tpp::CallError<ActionError>> {
-        use tpp::StreamExt;
+    pub async fn call(client: &WideClient) -> Result<u32, tpp_rpc::CallError<ActionError>> {
+        use tpp_rpc::StreamExt;
         let mut items = client.watch().prefix("p").await?;
         while let Some(item) = items.next().await {
             item?;

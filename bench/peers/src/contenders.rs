@@ -15,7 +15,7 @@ pub type CallFuture = Pin<Box<dyn Future<Output = Result<usize, String>> + Send>
 pub type Caller = Arc<dyn Fn(String) -> CallFuture + Send + Sync>;
 
 /// A tpp client configuration: what it changes on the builder.
-pub type TppMode = fn(tpp::ClientBuilder) -> tpp::ClientBuilder;
+pub type TppMode = fn(tpp_rpc::ClientBuilder) -> tpp_rpc::ClientBuilder;
 
 /// tpp's client configurations, each against its own tpp server. Adding one
 /// is one function and one line here.
@@ -26,23 +26,23 @@ pub const TPP_CLIENTS: &[(&str, TppMode)] = &[
     ("tpp, pipelined(2)", tpp_pipelined_2),
 ];
 
-/// What `tpp::Client::builder` gives.
-fn tpp_default(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
+/// What `tpp_rpc::Client::builder` gives.
+fn tpp_default(builder: tpp_rpc::ClientBuilder) -> tpp_rpc::ClientBuilder {
     builder
 }
 
 /// Connections kept after a unary answer and reused.
-fn tpp_reuse(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
+fn tpp_reuse(builder: tpp_rpc::ClientBuilder) -> tpp_rpc::ClientBuilder {
     builder.reuse_connections(true)
 }
 
 /// Every caller on one connection, answers matched first-in first-out.
-fn tpp_pipelined_1(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
+fn tpp_pipelined_1(builder: tpp_rpc::ClientBuilder) -> tpp_rpc::ClientBuilder {
     builder.pipelined(1)
 }
 
 /// The callers spread over two pipelined connections.
-fn tpp_pipelined_2(builder: tpp::ClientBuilder) -> tpp::ClientBuilder {
+fn tpp_pipelined_2(builder: tpp_rpc::ClientBuilder) -> tpp_rpc::ClientBuilder {
     builder.pipelined(2)
 }
 
@@ -122,7 +122,7 @@ impl Contender {
 }
 
 fn tpp_caller(mode: TppMode, port: u16) -> Result<Caller, String> {
-    let builder = tpp::Client::builder("127.0.0.1", port).token(TPP_TOKEN);
+    let builder = tpp_rpc::Client::builder("127.0.0.1", port).token(TPP_TOKEN);
     let client = mode(builder).build().map_err(|e| e.to_string())?;
     let client = crate::servers::EchoClient::new(client);
     Ok(caller(client, |client, text| async move {

@@ -16,16 +16,16 @@ pub const TPP_TOKEN: &str = "bench-token";
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
 /// The tpp service: one action that returns its `text`.
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 pub trait Echo {
     /// Returns `text`.
-    async fn echo(&self, text: String) -> Result<String, tpp::ActionError>;
+    async fn echo(&self, text: String) -> Result<String, tpp_rpc::ActionError>;
 }
 
 struct TppEcho;
 
 impl Echo for TppEcho {
-    async fn echo(&self, text: String) -> Result<String, tpp::ActionError> {
+    async fn echo(&self, text: String) -> Result<String, tpp_rpc::ActionError> {
         Ok(text)
     }
 }
@@ -95,7 +95,7 @@ pub fn main_serve(kind: &str) -> Result<(), String> {
 
 async fn serve_tpp() -> Result<(), String> {
     // Default limits and timeouts: what a user gets.
-    let server = tpp::Server::builder()
+    let server = tpp_rpc::Server::builder()
         .token(TPP_TOKEN)
         .bind("127.0.0.1:0")
         .await

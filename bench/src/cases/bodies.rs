@@ -87,7 +87,7 @@ impl Bench {
             let raw_base = t.elapsed().as_secs_f64();
             drop((v, out));
             let t = Instant::now();
-            let scanned = tpp::Request::parse(black_box(payload.clone()));
+            let scanned = tpp_rpc::Request::parse(black_box(payload.clone()));
             let scan = t.elapsed().as_secs_f64();
             scanned.map_err(|e| e.to_string())?;
             let mut sides = [0.0; 5];

@@ -1,4 +1,4 @@
-//! Case 6: tpp's own client. The generated `BenchClient` over `tpp::Client`
+//! Case 6: tpp's own client. The generated `BenchClient` over `tpp_rpc::Client`
 //! in its default configuration (pooled) against the other configurations,
 //! in alternating rounds on one tpp server: the default should be within
 //! 0.9× of the best.
@@ -16,7 +16,7 @@ use crate::procs::{self_cpu_seconds, ServerProc};
 use crate::report::{self, Goal};
 use crate::service::BenchClient;
 
-type Configure = fn(tpp::ClientBuilder) -> tpp::ClientBuilder;
+type Configure = fn(tpp_rpc::ClientBuilder) -> tpp_rpc::ClientBuilder;
 
 /// The configurations compared; the first is the default.
 const CONFIGS: [(&str, Configure); 5] = [
@@ -33,14 +33,14 @@ const CONFIGS: [(&str, Configure); 5] = [
 impl Bench {
     pub(super) async fn client_configs(&mut self, tpp: &ServerProc) -> Result<(), String> {
         let case = format!(
-            "tpp::Client (generated client), {} callers, {} body",
+            "tpp_rpc::Client (generated client), {} callers, {} body",
             self.cfg.clients,
             size_name(SMALL)
         );
         let raw = RawValue::from_string(body(SMALL)).map_err(|e| e.to_string())?;
         let mut clients = Vec::new();
         for (name, configure) in CONFIGS {
-            let builder = tpp::Client::builder("127.0.0.1", tpp.port).token(TOKEN);
+            let builder = tpp_rpc::Client::builder("127.0.0.1", tpp.port).token(TOKEN);
             let client = configure(builder).build().map_err(|e| e.to_string())?;
             BenchClient::new(client.clone())
                 .echo(raw.clone())
@@ -101,7 +101,12 @@ impl Bench {
 
     /// `cfg.clients` callers sharing `client`, each calling `echo` in a
     /// closed loop: warm-up, then the measured window.
-    async fn calls(&self, client: &tpp::Client, raw: &RawValue, server: &ServerProc) -> Outcome {
+    async fn calls(
+        &self,
+        client: &tpp_rpc::Client,
+        raw: &RawValue,
+        server: &ServerProc,
+    ) -> Outcome {
         let phase = Arc::new(AtomicU8::new(WARMUP));
         let stats = Arc::new(Mutex::new(Outcome::default()));
         let raw: Box<RawValue> = raw.to_owned();

@@ -1,8 +1,8 @@
 // A #[param(default)] that cannot be the parameter's type never reaches a request: for types
 // the macro recognizes, it is a compile error naming the action and the parameter.
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Counter {
     async fn count_to(&self, #[param(default = "\"ten\"")] n: u32) -> Result<u32, ActionError>;
     async fn small(&self, #[param(default = "300")] n: u8) -> Result<u8, ActionError>;

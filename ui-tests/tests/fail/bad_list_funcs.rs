@@ -1,11 +1,11 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(list_funcs = "no")]
+#[tpp_rpc::toxic_service(list_funcs = "no")]
 trait A {
     async fn a(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(list_funcs = false, list_funcs = false)]
+#[tpp_rpc::toxic_service(list_funcs = false, list_funcs = false)]
 trait B {
     async fn b(&self) -> Result<(), ActionError>;
 }

@@ -1,6 +1,6 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Repos {
     #[action(name = "")]
     async fn empty(&self) -> Result<(), ActionError>;

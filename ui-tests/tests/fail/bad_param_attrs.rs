@@ -1,6 +1,6 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Repos {
     async fn bad_default(&self, #[param(default = "not json")] n: u32) -> Result<(), ActionError>;
     async fn body_and_param(

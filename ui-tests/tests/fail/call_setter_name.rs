@@ -1,8 +1,8 @@
 // An optional parameter becomes a setter of the call builder, which already has `timeout()`
 // and `item_timeout()`.
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Builds {
     async fn build(&self, repo: String, timeout: Option<u32>) -> Result<(), ActionError>;
     async fn other(&self, #[param(default = "5")] item_timeout: u32) -> Result<(), ActionError>;

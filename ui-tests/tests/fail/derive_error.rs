@@ -1,4 +1,4 @@
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 enum MissingCode {
     #[error("a")]
     #[toxic(code = 4)]
@@ -7,7 +7,7 @@ enum MissingCode {
     B,
 }
 
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 enum BadCodes {
     #[error("zero")]
     #[toxic(code = 0)]
@@ -23,7 +23,7 @@ enum BadCodes {
     Two(String, String),
 }
 
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 #[error("no code")]
 struct NoCode;
 

@@ -1,6 +1,6 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Repos {
     async fn repo_add(&self) -> Result<(), ActionError>;
     // Same wire name through an explicit name.
@@ -12,7 +12,7 @@ trait Repos {
     async fn list(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "lowercase")]
+#[tpp_rpc::toxic_service(rename_all = "lowercase")]
 trait Builds {
     #[action(name = "build_now")]
     async fn build(&self) -> Result<(), ActionError>;

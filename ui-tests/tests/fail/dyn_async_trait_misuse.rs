@@ -1,14 +1,14 @@
 // #[async_trait(?Send)] cannot serve; #[async_trait] above #[toxic_service] runs first.
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
-#[tpp::async_trait(?Send)]
+#[tpp_rpc::toxic_service]
+#[tpp_rpc::async_trait(?Send)]
 pub trait NotSend {
     async fn get(&self, key: String) -> Result<String, ActionError>;
 }
 
-#[tpp::async_trait]
-#[tpp::toxic_service]
+#[tpp_rpc::async_trait]
+#[tpp_rpc::toxic_service]
 pub trait Above {
     async fn get(&self, key: String) -> Result<String, ActionError>;
 }

@@ -1,7 +1,7 @@
-// An implementation of a dyn-mode trait written without #[tpp::async_trait].
-use tpp::ActionError;
+// An implementation of a dyn-mode trait written without #[tpp_rpc::async_trait].
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(dyn)]
+#[tpp_rpc::toxic_service(dyn)]
 pub trait Store {
     async fn get(&self, key: String) -> Result<String, ActionError>;
 }

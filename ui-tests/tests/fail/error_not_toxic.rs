@@ -1,7 +1,7 @@
 #[derive(Debug)]
 struct PlainError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Repos {
     async fn repo_add(&self) -> Result<(), PlainError>;
 }

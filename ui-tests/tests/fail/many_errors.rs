@@ -1,7 +1,7 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
 // Several mistakes: every one is reported, in one compilation.
-#[tpp::toxic_service(rename_all = "kebab-case", unknown = 1)]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case", unknown = 1)]
 trait Repos {
     fn not_async(&self) -> Result<(), ActionError>;
     async fn no_self() -> Result<(), ActionError>;

@@ -1,4 +1,4 @@
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 struct Repos;
 
 fn main() {}

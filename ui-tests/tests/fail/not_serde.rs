@@ -1,8 +1,8 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
 struct NotSerde;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Repos {
     async fn param(&self, value: NotSerde) -> Result<(), ActionError>;
 }

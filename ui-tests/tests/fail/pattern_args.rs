@@ -1,6 +1,6 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Repos {
     async fn tuple(&self, (a, b): (u32, u32)) -> Result<(), ActionError>;
     async fn wildcard(&self, _: u32) -> Result<(), ActionError>;

@@ -1,6 +1,6 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Repos {
     async fn new(&self) -> Result<(), ActionError>;
     async fn with_timeout(&self) -> Result<(), ActionError>;

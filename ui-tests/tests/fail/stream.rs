@@ -1,12 +1,12 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Builds {
-    // A stream must return Result<tpp::ItemStream<T>, E>.
+    // A stream must return Result<tpp_rpc::ItemStream<T>, E>.
     #[action(stream)]
     async fn build(&self, builder_name: String) -> Result<Vec<u8>, ActionError>;
     #[action(stream, bare)]
-    async fn both(&self) -> Result<tpp::ItemStream<u8>, ActionError>;
+    async fn both(&self) -> Result<tpp_rpc::ItemStream<u8>, ActionError>;
 }
 
 fn main() {}

@@ -1,6 +1,6 @@
-use tpp::{ActionError, ItemStream};
+use tpp_rpc::{ActionError, ItemStream};
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Hole {
     // `ack` needs `stream`.
     #[action(ack)]
@@ -18,7 +18,7 @@ trait Hole {
 
 struct NotSerde;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Typed {
     // The acknowledgement must be Serialize + DeserializeOwned.
     #[action(stream, ack)]

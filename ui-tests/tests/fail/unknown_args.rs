@@ -1,6 +1,6 @@
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(rename = "kebab-case", rename_all = "kebab_case")]
+#[tpp_rpc::toxic_service(rename = "kebab-case", rename_all = "kebab_case")]
 trait Repos {
     #[action(nme = "x", bare)]
     async fn repo_add(&self, #[param(dflt = "1")] n: u32) -> Result<(), ActionError>;

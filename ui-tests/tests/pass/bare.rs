@@ -2,14 +2,14 @@
 #![deny(warnings)]
 
 use serde::{Deserialize, Serialize};
-use tpp::{ActionError, ActionKind};
+use tpp_rpc::{ActionError, ActionKind};
 
 #[derive(Serialize, Deserialize)]
 struct Builders {
     builders: Vec<String>,
 }
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait BuildServer {
     #[action(bare)]
     async fn list_builders(&self, repo_url: String) -> Result<Builders, ActionError>;
@@ -23,9 +23,9 @@ fn main() {
     assert_eq!(BUILD_SERVER_ACTIONS[1].kind, ActionKind::Bare);
     assert_eq!(BUILD_SERVER_ACTIONS[1].name, "healthcheck");
     assert_eq!(BUILD_SERVER_ACTIONS[2].kind, ActionKind::Unary);
-    let client = BuildServerClient::from(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = BuildServerClient::from(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<Builders, tpp::CallError<ActionError>> = client.list_builders("u").await;
-        let _: Result<serde_json::Value, tpp::CallError<ActionError>> = client.health().await;
+        let _: Result<Builders, tpp_rpc::CallError<ActionError>> = client.list_builders("u").await;
+        let _: Result<serde_json::Value, tpp_rpc::CallError<ActionError>> = client.health().await;
     };
 }

@@ -3,13 +3,13 @@
 
 //! (crate docs)
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
 mod services {
-    use tpp::ActionError;
+    use tpp_rpc::ActionError;
 
     /// Only visible in the crate; so are its server, client and constant.
-    #[tpp::toxic_service]
+    #[tpp_rpc::toxic_service]
     pub(crate) trait Internal {
         /// Present.
         async fn here(&self) -> Result<(), ActionError>;
@@ -24,13 +24,13 @@ mod services {
 
 /// Compiled out entirely.
 #[cfg(any())]
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 pub trait Nothing {
     async fn x(&self) -> Result<(), NoSuchType>;
 }
 
 /// A public service: its generated items are documented (missing_docs is denied).
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 pub trait Public {
     /// Pings.
     async fn ping(&self) -> Result<(), ActionError>;

@@ -1,17 +1,17 @@
-//! The request context: `&tpp::Context`, `&Context` imported, and `#[context]` on any
+//! The request context: `&tpp_rpc::Context`, `&Context` imported, and `#[context]` on any
 //! parameter; none of them is a body key or a client parameter.
 #![deny(warnings)]
 
-use tpp::{ActionError, Context};
+use tpp_rpc::{ActionError, Context};
 
 mod wrapped {
     /// A type alias: not recognized by its name, so it needs #[context].
-    pub type Ctx = tpp::Context;
+    pub type Ctx = tpp_rpc::Context;
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 pub trait Who {
-    async fn who_am_i(&self, ctx: &tpp::Context) -> Result<String, ActionError>;
+    async fn who_am_i(&self, ctx: &tpp_rpc::Context) -> Result<String, ActionError>;
     async fn short_path(&self, name: String, ctx: &Context) -> Result<String, ActionError>;
     async fn explicit(&self, #[context] c: &wrapped::Ctx, n: u32) -> Result<u32, ActionError>;
 }
@@ -19,7 +19,7 @@ pub trait Who {
 struct Impl;
 
 impl Who for Impl {
-    async fn who_am_i(&self, ctx: &tpp::Context) -> Result<String, ActionError> {
+    async fn who_am_i(&self, ctx: &tpp_rpc::Context) -> Result<String, ActionError> {
         Ok(ctx
             .extra("user_id")
             .and_then(|v| v.as_str())
@@ -42,7 +42,7 @@ fn main() {
     assert_eq!(WHO_ACTIONS[1].params.len(), 1);
     assert_eq!(WHO_ACTIONS[1].params[0].name, "name");
     assert_eq!(WHO_ACTIONS[2].params[0].name, "n");
-    let client = WhoClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap())
+    let client = WhoClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap())
         .with_field("user_id", "42")
         .with_timeout(std::time::Duration::from_secs(1));
     let _calls = async {

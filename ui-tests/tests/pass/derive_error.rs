@@ -2,7 +2,7 @@
 //! for unit and single-String variants, transparent variants, structs, generics.
 #![deny(warnings)]
 
-use tpp::{ActionError, ToxicError};
+use tpp_rpc::{ActionError, ToxicError};
 
 #[derive(Debug, PartialEq, thiserror::Error, ToxicError)]
 #[toxic(code = 1)]

@@ -4,24 +4,24 @@
 
 use std::sync::Arc;
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
-#[tpp::async_trait]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::async_trait]
 pub trait Store {
     async fn get_key(&self, key: String) -> Result<String, ActionError>;
 }
 
 struct Memory;
 
-#[tpp::async_trait]
+#[tpp_rpc::async_trait]
 impl Store for Memory {
     async fn get_key(&self, key: String) -> Result<String, ActionError> {
         Ok(key)
     }
 }
 
-fn serve<H: tpp::Handler>(_handler: H) {}
+fn serve<H: tpp_rpc::Handler>(_handler: H) {}
 
 fn main() {
     let store: Arc<dyn Store> = Arc::new(Memory);
@@ -32,7 +32,7 @@ fn main() {
 
 /// `dyn` with `crate = "..."`: async-trait is reached through the runtime's path too.
 mod rt {
-    pub use ::tpp::*;
+    pub use ::tpp_rpc::*;
 }
 
 mod renamed {

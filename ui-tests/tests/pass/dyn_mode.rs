@@ -1,4 +1,4 @@
-//! `#[toxic_service(dyn)]`: the trait is dyn-compatible (through `tpp::async_trait`), every
+//! `#[toxic_service(dyn)]`: the trait is dyn-compatible (through `tpp_rpc::async_trait`), every
 //! feature of the native mode is available, and the server is built from a concrete type, an
 //! `Arc<dyn …>` or a `Box<dyn …>`, chosen at run time.
 #![deny(warnings)]
@@ -6,21 +6,21 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tpp::{ActionError, Context, ItemStream};
+use tpp_rpc::{ActionError, Context, ItemStream};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Query {
     pub repo_url: String,
 }
 
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 pub enum StoreError {
     #[error("{0}")]
     #[toxic(code = 4)]
     NotFound(String),
 }
 
-#[tpp::toxic_service(dyn, rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(dyn, rename_all = "kebab-case")]
 /// A store chosen at run time.
 pub trait Store {
     /// Adds a repository.
@@ -45,7 +45,7 @@ pub trait Store {
 
 struct Memory;
 
-#[tpp::async_trait]
+#[tpp_rpc::async_trait]
 impl Store for Memory {
     async fn repo_add(
         &self,
@@ -73,7 +73,7 @@ impl Store for Memory {
 
 struct Failing;
 
-#[tpp::async_trait]
+#[tpp_rpc::async_trait]
 impl Store for Failing {
     async fn repo_add(
         &self,
@@ -110,7 +110,7 @@ fn choose(name: &str) -> Arc<dyn Store> {
     }
 }
 
-fn serve<H: tpp::Handler>(_handler: H) {}
+fn serve<H: tpp_rpc::Handler>(_handler: H) {}
 
 fn main() {
     // A concrete type, as in the native mode.
@@ -125,7 +125,7 @@ fn main() {
     serve(StoreServer::from_box(boxed));
     serve(StoreServer::<dyn Store>::from(Box::new(Memory) as Box<dyn Store>));
     // A dyn server is a Service like any other.
-    let router = tpp::Router::new()
+    let router = tpp_rpc::Router::new()
         .service(StoreServer::from_arc(shared))
         .unwrap();
     serve(router);
@@ -134,7 +134,7 @@ fn main() {
     assert_eq!(STORE_ACTIONS[0].params.len(), 3);
 
     // The generated client is the same in both modes.
-    let client = StoreClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = StoreClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _calls = async {
         let _: Result<String, _> = client.repo_add("tpp").branch("main").await;
         let _ = client.builders(Query { repo_url: "u".into() }).await;

@@ -2,10 +2,10 @@
 // attributes written on the trait or on a method reach the generated items.
 #![deny(warnings)]
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
 /// Legacy names, allowed once on the trait.
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 #[allow(non_snake_case)]
 pub trait Legacy {
     /// Lists everything.
@@ -13,7 +13,7 @@ pub trait Legacy {
 }
 
 /// One legacy name, allowed on its method; many parameters.
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 pub trait Wide {
     /// Eight parameters, all required: positional on the client.
     #[allow(non_snake_case)]
@@ -58,11 +58,11 @@ impl Wide for Impl {
 fn main() {
     let _legacy = LegacyServer::new(Impl);
     let _wide = WideServer::new(Impl);
-    let client = WideClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = WideClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<u32, tpp::CallError<ActionError>> =
+        let _: Result<u32, tpp_rpc::CallError<ActionError>> =
             client.Build(1, 2, 3, 4, 5, 6, 7, "h").await;
     };
-    let legacy = LegacyClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let legacy = LegacyClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async { legacy.GetAll().await };
 }

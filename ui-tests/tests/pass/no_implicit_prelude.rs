@@ -12,7 +12,7 @@ struct Query {
     repo_url: String,
 }
 
-#[derive(::std::fmt::Debug, ::thiserror::Error, ::tpp::ToxicError)]
+#[derive(::std::fmt::Debug, ::thiserror::Error, ::tpp_rpc::ToxicError)]
 enum Error {
     #[error("{0}")]
     #[toxic(code = 4)]
@@ -22,16 +22,16 @@ enum Error {
     Gone,
     #[error(transparent)]
     #[toxic(transparent)]
-    Other(::tpp::ActionError),
+    Other(::tpp_rpc::ActionError),
 }
 
-#[::tpp::toxic_service(rename_all = "kebab-case")]
+#[::tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Repos {
     /// Adds.
     async fn repo_add(&self, repo_name: String, branch: Option<String>) -> Result<u32, Error>;
     #[action(bare)]
     async fn raw(&self, #[body] query: Query) -> Result<Vec<String>, Error>;
-    async fn ctx(&self, ctx: &::tpp::Context, #[param(default = "1")] n: u32)
+    async fn ctx(&self, ctx: &::tpp_rpc::Context, #[param(default = "1")] n: u32)
         -> Result<u32, Error>;
     async fn with_body(&self) -> Result<(), Error> {
         Result::Ok(())
@@ -49,7 +49,7 @@ impl Repos for Impl {
         out.push(query.repo_url);
         Result::Ok(out)
     }
-    async fn ctx(&self, _ctx: &::tpp::Context, n: u32) -> Result<u32, Error> {
+    async fn ctx(&self, _ctx: &::tpp_rpc::Context, n: u32) -> Result<u32, Error> {
         Result::Ok(n)
     }
 }
@@ -58,5 +58,5 @@ fn main() {
     let _server = ReposServer::new(Impl);
     let _ = REPOS_ACTIONS;
     let _ = Error::NotFound(String::new());
-    let _ = Error::Other(::tpp::ActionError::new(9, "x"));
+    let _ = Error::Other(::tpp_rpc::ActionError::new(9, "x"));
 }

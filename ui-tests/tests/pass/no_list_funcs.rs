@@ -2,9 +2,9 @@
 //! generated (here the client may have a `list_funcs` of its own).
 #![deny(warnings)]
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(list_funcs = false)]
+#[tpp_rpc::toxic_service(list_funcs = false)]
 trait Slave {
     #[action(bare)]
     async fn healthcheck(&self) -> Result<String, ActionError>;
@@ -18,15 +18,15 @@ impl SlaveClient {
     }
 }
 
-#[tpp::toxic_service(list_funcs = true)]
+#[tpp_rpc::toxic_service(list_funcs = true)]
 trait Hole {
     async fn ping(&self) -> Result<(), ActionError>;
 }
 
 fn main() {
     assert_eq!(SLAVE_ACTIONS.len(), 1);
-    let client = HoleClient::from(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = HoleClient::from(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<tpp::FuncList, tpp::ClientError> = client.list_funcs().await;
+        let _: Result<tpp_rpc::FuncList, tpp_rpc::ClientError> = client.list_funcs().await;
     };
 }

@@ -2,14 +2,14 @@
 //! parameters, and every `Result` spelling.
 #![deny(warnings)]
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
 mod my {
     /// A `Result` alias: recognized by its last segment, `Result`.
-    pub type Result<T> = std::result::Result<T, tpp::ActionError>;
+    pub type Result<T> = std::result::Result<T, tpp_rpc::ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Params {
     async fn buildset_list(
         &self,

@@ -1,56 +1,56 @@
 //! Every rename_all rule, the default (method names as written) and explicit names.
 #![deny(warnings)]
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Plain {
     async fn repo_add(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "snake_case")]
+#[tpp_rpc::toxic_service(rename_all = "snake_case")]
 trait Snake {
     async fn repo_add(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Kebab {
     async fn repo_add_slave(&self) -> Result<(), ActionError>;
     #[action(name = "list_builders")]
     async fn builders(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "camelCase")]
+#[tpp_rpc::toxic_service(rename_all = "camelCase")]
 trait Camel {
     async fn repo_add_slave(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "PascalCase")]
+#[tpp_rpc::toxic_service(rename_all = "PascalCase")]
 trait Pascal {
     async fn repo_add(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "SCREAMING_SNAKE_CASE")]
+#[tpp_rpc::toxic_service(rename_all = "SCREAMING_SNAKE_CASE")]
 trait Screaming {
     async fn repo_add(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "SCREAMING-KEBAB-CASE")]
+#[tpp_rpc::toxic_service(rename_all = "SCREAMING-KEBAB-CASE")]
 trait ScreamingKebab {
     async fn repo_add(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "lowercase")]
+#[tpp_rpc::toxic_service(rename_all = "lowercase")]
 trait Lower {
     async fn repo_add(&self) -> Result<(), ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "UPPERCASE")]
+#[tpp_rpc::toxic_service(rename_all = "UPPERCASE")]
 trait Upper {
     async fn repo_add(&self) -> Result<(), ActionError>;
 }
 
-fn names(actions: &[tpp::ActionInfo]) -> Vec<&'static str> {
+fn names(actions: &[tpp_rpc::ActionInfo]) -> Vec<&'static str> {
     actions.iter().map(|a| a.name).collect()
 }
 

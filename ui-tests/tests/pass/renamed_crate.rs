@@ -3,7 +3,7 @@
 #![deny(warnings)]
 
 mod rt {
-    pub use ::tpp::*;
+    pub use ::tpp_rpc::*;
 }
 
 // No `tpp` in scope under that name in this module.

@@ -21,7 +21,7 @@ pub struct BuildersQuery {
 }
 
 /// What can go wrong.
-#[derive(Debug, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
 pub enum ReposError {
     /// Not found.
     #[error("{0}")]
@@ -30,7 +30,7 @@ pub enum ReposError {
 }
 
 /// The hole, in small.
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 pub trait Repos {
     /// Adds a repository.
     async fn repo_add(
@@ -65,7 +65,7 @@ impl Repos for Hole {
     }
 }
 
-fn assert_handler<H: tpp::Handler + tpp::Service + Clone>(_: &H) {}
+fn assert_handler<H: tpp_rpc::Handler + tpp_rpc::Service + Clone>(_: &H) {}
 
 fn main() {
     let server = ReposServer::new(Hole);
@@ -88,16 +88,16 @@ fn main() {
     assert_eq!(repo_add.params[2].default, Some("null"));
     assert_eq!(repo_add.params[2].ty, "Option<String>");
     assert!(REPOS_ACTIONS[1].params.is_empty());
-    assert_eq!(tpp::Service::actions(&server).len(), 2);
+    assert_eq!(tpp_rpc::Service::actions(&server).len(), 2);
 
     // The client takes the required parameters (`&str` for a `String`), optional ones are
     // set on the call, and the service's error comes back typed.
-    let client = ReposClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = ReposClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<Repo, tpp::CallError<ReposError>> = client.repo_add("a", "b").await;
-        let _: Result<Repo, tpp::CallError<ReposError>> =
+        let _: Result<Repo, tpp_rpc::CallError<ReposError>> = client.repo_add("a", "b").await;
+        let _: Result<Repo, tpp_rpc::CallError<ReposError>> =
             client.repo_add("a", String::from("b")).branch("main").await;
-        let _: Result<Vec<String>, tpp::CallError<ReposError>> = client
+        let _: Result<Vec<String>, tpp_rpc::CallError<ReposError>> = client
             .builders(BuildersQuery {
                 repo_url: "b".into(),
             })

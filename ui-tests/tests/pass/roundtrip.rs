@@ -4,20 +4,20 @@
 
 use std::time::Duration;
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[derive(Debug, PartialEq, thiserror::Error, tpp::ToxicError)]
+#[derive(Debug, PartialEq, thiserror::Error, tpp_rpc::ToxicError)]
 enum CounterError {
     #[error("{0}")]
     #[toxic(code = 4)]
     TooBig(String),
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Counter {
     /// Adds to the counter.
     async fn add(&self, n: u64) -> Result<u64, CounterError>;
-    async fn get(&self, ctx: &tpp::Context) -> Result<u64, ActionError>;
+    async fn get(&self, ctx: &tpp_rpc::Context) -> Result<u64, ActionError>;
 }
 
 #[derive(Default)]
@@ -32,7 +32,7 @@ impl Counter for Impl {
         Ok(self.0.fetch_add(n, std::sync::atomic::Ordering::SeqCst) + n)
     }
 
-    async fn get(&self, _ctx: &tpp::Context) -> Result<u64, ActionError> {
+    async fn get(&self, _ctx: &tpp_rpc::Context) -> Result<u64, ActionError> {
         tokio::task::yield_now().await;
         Ok(self.0.load(std::sync::atomic::Ordering::SeqCst))
     }
@@ -40,7 +40,7 @@ impl Counter for Impl {
 
 #[tokio::main]
 async fn main() {
-    let server = tpp::Server::builder()
+    let server = tpp_rpc::Server::builder()
         .token("t")
         .bind("127.0.0.1:0")
         .await
@@ -49,7 +49,7 @@ async fn main() {
     let shutdown = server.shutdown_handle();
     let task = tokio::spawn(server.serve(CounterServer::new(Impl::default())));
     let client = CounterClient::new(
-        tpp::Client::builder("127.0.0.1", port)
+        tpp_rpc::Client::builder("127.0.0.1", port)
             .token("t")
             .timeout(Duration::from_secs(10))
             .build()
@@ -67,7 +67,7 @@ async fn main() {
     assert_eq!(error.code(), Some(4));
     assert!(matches!(
         error,
-        tpp::CallError::Service(CounterError::TooBig(ref m)) if m == "1000 is too big"
+        tpp_rpc::CallError::Service(CounterError::TooBig(ref m)) if m == "1000 is too big"
     ));
     let funcs = client.list_funcs().await.unwrap();
     assert_eq!(funcs.get("add").unwrap().doc, "Adds to the counter.");

@@ -1,19 +1,19 @@
-//! Generated servers are `tpp::Service`s: several on one server through `tpp::Router`.
+//! Generated servers are `tpp_rpc::Service`s: several on one server through `tpp_rpc::Router`.
 #![deny(warnings)]
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Repos {
     async fn repo_list(&self) -> Result<Vec<String>, ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Slaves {
     async fn slave_list(&self) -> Result<Vec<String>, ActionError>;
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait MoreRepos {
     #[action(name = "repo-list")]
     async fn again(&self) -> Result<Vec<String>, ActionError>;
@@ -40,7 +40,7 @@ impl MoreRepos for Impl {
 }
 
 fn main() {
-    let router = tpp::Router::new()
+    let router = tpp_rpc::Router::new()
         .service(ReposServer::new(Impl))
         .unwrap()
         .service(SlavesServer::new(Impl))

@@ -1,23 +1,23 @@
-//! `#[action(stream)]`: a method returning `Result<tpp::ItemStream<T>, E>` sends each item as
+//! `#[action(stream)]`: a method returning `Result<tpp_rpc::ItemStream<T>, E>` sends each item as
 //! `{"code": 0, "body": item}`, then closes; the client method returns a stream of `T`.
 #![deny(warnings)]
 
 use serde::{Deserialize, Serialize};
-use tpp::{ActionError, ActionKind, ItemStream};
+use tpp_rpc::{ActionError, ActionKind, ItemStream};
 
 #[derive(Serialize, Deserialize)]
 struct StepInfo {
     name: String,
 }
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Builds {
     /// Runs a build, streaming its steps.
     #[action(stream)]
     async fn build(
         &self,
         builder_name: String,
-        ctx: &tpp::Context,
+        ctx: &tpp_rpc::Context,
     ) -> Result<ItemStream<StepInfo>, ActionError>;
 
     /// The whole body is the query.
@@ -25,7 +25,7 @@ trait Builds {
     async fn build_all(
         &self,
         #[body] names: Vec<String>,
-    ) -> Result<tpp::ItemStream<u32>, ActionError>;
+    ) -> Result<tpp_rpc::ItemStream<u32>, ActionError>;
 }
 
 struct Impl;
@@ -34,7 +34,7 @@ impl Builds for Impl {
     async fn build(
         &self,
         builder_name: String,
-        _ctx: &tpp::Context,
+        _ctx: &tpp_rpc::Context,
     ) -> Result<ItemStream<StepInfo>, ActionError> {
         Ok(ItemStream::iter(vec![StepInfo { name: builder_name }]))
     }
@@ -56,14 +56,14 @@ fn main() {
     let _server = BuildsServer::new(Impl);
     assert_eq!(BUILDS_ACTIONS[0].kind, ActionKind::Stream);
     assert_eq!(BUILDS_ACTIONS[0].params.len(), 1);
-    let client = BuildsClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = BuildsClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        use tpp::StreamExt;
+        use tpp_rpc::StreamExt;
         let mut steps = client.build("py").await?;
         while let Some(step) = steps.next().await {
             let _: StepInfo = step?;
         }
         let _all = client.build_all(vec!["a".into()]).await?;
-        Ok::<(), tpp::CallError<ActionError>>(())
+        Ok::<(), tpp_rpc::CallError<ActionError>>(())
     };
 }

@@ -1,10 +1,10 @@
-//! `#[action(stream, ack)]`: a method returning `Result<(A, tpp::ItemStream<T>), E>` answers
+//! `#[action(stream, ack)]`: a method returning `Result<(A, tpp_rpc::ItemStream<T>), E>` answers
 //! `{"code": 0, "body": {"<action>": ack}}` first, then each item as `{"code": 0, "body": item}`;
 //! the client method returns the acknowledgement and a stream of `T`.
 #![deny(warnings)]
 
 use serde::{Deserialize, Serialize};
-use tpp::{ActionError, ActionKind, ItemStream};
+use tpp_rpc::{ActionError, ActionKind, ItemStream};
 
 #[derive(Serialize, Deserialize)]
 struct Event {
@@ -17,13 +17,13 @@ struct Subscribed {
     kinds: usize,
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Hole {
     /// Pushes events as they happen, after acknowledging the subscription.
     #[action(stream, ack)]
     async fn stream(
         &self,
-        ctx: &tpp::Context,
+        ctx: &tpp_rpc::Context,
         event_types: Vec<String>,
     ) -> Result<(String, ItemStream<Event>), ActionError>;
 
@@ -32,7 +32,7 @@ trait Hole {
     async fn watch_builds(
         &self,
         #[body] kinds: Vec<String>,
-    ) -> Result<(Subscribed, tpp::ItemStream<u64>), ActionError>;
+    ) -> Result<(Subscribed, tpp_rpc::ItemStream<u64>), ActionError>;
 }
 
 struct Impl;
@@ -40,7 +40,7 @@ struct Impl;
 impl Hole for Impl {
     async fn stream(
         &self,
-        _ctx: &tpp::Context,
+        _ctx: &tpp_rpc::Context,
         event_types: Vec<String>,
     ) -> Result<(String, ItemStream<Event>), ActionError> {
         let (sender, events) = ItemStream::channel(16);
@@ -70,9 +70,9 @@ fn main() {
     let _server = HoleServer::new(Impl);
     assert_eq!(HOLE_ACTIONS[0].kind, ActionKind::Stream);
     assert_eq!(HOLE_ACTIONS[1].name, "watch");
-    let client = HoleClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = HoleClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        use tpp::StreamExt;
+        use tpp_rpc::StreamExt;
         let (ack, mut events): (String, _) = client.stream(vec!["build_started".into()]).await?;
         assert_eq!(ack, "ok");
         while let Some(event) = events.next().await {
@@ -80,7 +80,7 @@ fn main() {
         }
         let (subscribed, numbers) = client.watch_builds(vec![]).await?;
         let _: usize = subscribed.kinds;
-        let _: Vec<Result<u64, tpp::CallError<ActionError>>> = numbers.collect().await;
-        Ok::<(), tpp::CallError<ActionError>>(())
+        let _: Vec<Result<u64, tpp_rpc::CallError<ActionError>>> = numbers.collect().await;
+        Ok::<(), tpp_rpc::CallError<ActionError>>(())
     };
 }

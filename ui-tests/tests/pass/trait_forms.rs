@@ -2,13 +2,13 @@
 //! `list_funcs` with another wire name.
 #![deny(warnings)]
 
-use tpp::ActionError;
+use tpp_rpc::ActionError;
 
 trait Named {
     fn name(&self) -> String;
 }
 
-#[tpp::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
 trait Hole: Named {
     /// Has a default body, which may use the supertrait.
     async fn hello(&self, greeting: Option<String>) -> Result<String, ActionError> {
@@ -20,7 +20,7 @@ trait Hole: Named {
     async fn list_funcs(&self) -> Result<Vec<String>, ActionError>;
 }
 
-#[tpp::toxic_service]
+#[tpp_rpc::toxic_service]
 trait Snake {
     /// `list_funcs` on the wire, not `list-funcs`: the generated one stays.
     async fn list_funcs(&self) -> Result<u8, ActionError>;
@@ -49,23 +49,23 @@ fn main() {
         .unwrap();
     let hello = rt.block_on(Impl.hello(None)).unwrap();
     assert_eq!(hello, "hello, impl");
-    let client = HoleClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let client = HoleClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
         // The trait's own list_funcs method, typed.
-        let _: Result<Vec<String>, tpp::CallError<ActionError>> = client.list_funcs().await;
+        let _: Result<Vec<String>, tpp_rpc::CallError<ActionError>> = client.list_funcs().await;
     };
-    let snake = SnakeClient::new(tpp::Client::builder("127.0.0.1", 1).build().unwrap());
+    let snake = SnakeClient::new(tpp_rpc::Client::builder("127.0.0.1", 1).build().unwrap());
     let _call = async {
-        let _: Result<u8, tpp::CallError<ActionError>> = snake.list_funcs().await;
+        let _: Result<u8, tpp_rpc::CallError<ActionError>> = snake.list_funcs().await;
     };
 }
 
 // A service declared by a macro_rules macro: generated code stays hygienic.
 macro_rules! service {
     ($name:ident, $method:ident) => {
-        #[tpp::toxic_service]
+        #[tpp_rpc::toxic_service]
         trait $name {
-            async fn $method(&self, n: u32) -> Result<u32, tpp::ActionError> {
+            async fn $method(&self, n: u32) -> Result<u32, tpp_rpc::ActionError> {
                 Ok(n * 2)
             }
         }

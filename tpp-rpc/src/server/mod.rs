@@ -1,0 +1,110 @@
+//! The server: accept loop, per-connection task, limits, graceful shutdown.
+//!
+//! One request goes through the layers in this order, each failure answered
+//! as the reference answers it and the connection then closed:
+//! frame → envelope (bad data, code 1) → token (code 2/3) → action (code 1)
+//! → [`Layer`]s → your [`Handler`].
+//!
+//! Operating it: the caller's [`Identity`](crate::auth::Identity) (from the
+//! authenticator) and the request id are in the [`Context`]; [`Layer`]s
+//! (layer.rs) wrap every request; [`ServerBuilder::metrics`] records through
+//! the `metrics` facade (metrics.rs); spans are described in [`crate::trace`]
+//! (observe.rs applies all three to each request).
+//!
+//! Layout: [`ServerBuilder`] (builder.rs) binds a [`Server`] (accept.rs),
+//! whose accept loop hands each connection to conn_loop.rs; every request
+//! there goes through pipeline.rs before reaching the [`Handler`] with a
+//! [`Connection`] (connection.rs). [`Limits`] (limits.rs) and [`Context`]
+//! (context.rs) are the plain data they share.
+
+mod accept;
+mod auth_guard;
+mod builder;
+mod conn_loop;
+mod connection;
+mod context;
+mod health;
+mod large_answer;
+mod layer;
+mod limits;
+mod metrics;
+mod observe;
+mod peer_watch;
+mod pipeline;
+mod proxy;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+
+use crate::auth::Authenticator;
+use crate::error::Error;
+
+pub use accept::{Server, ShutdownHandle};
+pub use builder::ServerBuilder;
+pub use connection::Connection;
+pub use context::Context;
+pub use health::DEFAULT_HEALTH_ACTION;
+pub use layer::{ConcurrencyLimit, Layer, Next};
+pub use limits::Limits;
+pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
+
+/// Handles one authenticated request, like toxiccore's
+/// `BaseToxicProtocol.client_connected`.
+///
+/// The server calls it after the token verified and the action was found.
+/// Send one response for a unary action (the connection may then serve
+/// another request, see [`Limits::keep_alive`]), or several for a stream (the
+/// connection is closed when the handler returns). A stream that may send a
+/// single item should call [`Connection::close`] (or use
+/// [`crate::stream::send_stream`], which does), since one response alone
+/// looks like a unary answer and would keep the connection open. Returning an error before
+/// any response answers code 1 with the error's message; a panic does the
+/// same with a generic message.
+///
+/// ```no_run
+/// use tpp_rpc::{Connection, Handler};
+///
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     async fn handle(&self, conn: &mut Connection) -> Result<(), tpp_rpc::Error> {
+///         match conn.action() {
+///             "echo" => {
+///                 // A cheap clone (the frame is shared) so the body can be
+///                 // borrowed while the connection sends.
+///                 let request = conn.request().clone();
+///                 conn.send_result(request.body_raw()?).await
+///             }
+///             _ => tpp_rpc::service::answer_unknown_action(conn).await,
+///         }
+///     }
+/// }
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Handles the request in `conn`.
+    fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+impl<H: Handler> Handler for Arc<H> {
+    fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send {
+        (**self).handle(conn)
+    }
+}
+
+/// What every connection task of one server shares.
+pub(super) struct Shared {
+    pub(super) auth: Arc<dyn Authenticator>,
+    pub(super) tls: Option<TlsAcceptor>,
+    pub(super) limits: Arc<Limits>,
+    pub(super) failures: auth_guard::FailureLimiter,
+    /// The health action, if enabled (see health.rs).
+    pub(super) health: Option<health::HealthCheck>,
+    /// Cancelled when shutdown starts: the health action fails from then on.
+    pub(super) draining: tokio_util::sync::CancellationToken,
+    /// PROXY protocol, if enabled (see proxy.rs).
+    pub(super) proxy: Option<proxy::ProxyProtocol>,
+    pub(super) layers: Box<[Arc<dyn Layer>]>,
+    pub(super) metrics: Option<metrics::ServerMetrics>,
+}

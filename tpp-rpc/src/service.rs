@@ -1,0 +1,294 @@
+//! Services: what `#[toxic_service]` generates builds on this module.
+//!
+//! A [`Service`] is a [`Handler`] that also lists its actions. Several
+//! services share one server through a [`Router`], which refuses duplicate
+//! action names when it is built and answers `list-funcs` for all of them.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+
+use crate::server::{Connection, Handler};
+use crate::{BoxFuture, Error};
+
+/// The introspection action toxicbuild's hole answers.
+pub const LIST_FUNCS: &str = "list-funcs";
+
+/// How an action answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// One response, `{"code": 0, "body": {"<action>": result}}`.
+    Unary,
+    /// One response whose body is the result itself, `{"code": 0, "body": result}`.
+    Bare,
+    /// Many responses, `{"code": 0, "body": item}` each, then the connection closes.
+    Stream,
+}
+
+/// One parameter of an action: a key of the request's body.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamInfo {
+    /// The body key.
+    pub name: &'static str,
+    /// Whether the key must be present.
+    pub required: bool,
+    /// The default used when the key is absent, as JSON text, when known.
+    pub default: Option<&'static str>,
+    /// The Rust type, as written.
+    pub ty: &'static str,
+}
+
+/// One action of a service.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionInfo {
+    /// The name on the wire.
+    pub name: &'static str,
+    /// The Rust method's name.
+    pub method: &'static str,
+    /// The method's doc comment.
+    pub doc: &'static str,
+    /// The body's keys (empty for a `#[body]` action, whose body is one value).
+    pub params: &'static [ParamInfo],
+    /// How it answers.
+    pub kind: ActionKind,
+}
+
+/// A [`Handler`] that knows its actions: what `#[toxic_service]` generates.
+pub trait Service: Handler {
+    /// Every action this service answers (the generated `list-funcs` excluded).
+    fn actions(&self) -> &'static [ActionInfo];
+}
+
+/// An error a service method returns: a code (> 0) and a message, sent as
+/// `{"code": code, "body": {"error": message}}`.
+///
+/// Derive it with `#[derive(tpp_rpc::ToxicError)]` and `#[toxic(code = N)]` on
+/// each variant, or implement it by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a TPP service error: it does not implement `tpp_rpc::ToxicError`",
+    label = "the error type of an action must implement `tpp_rpc::ToxicError`",
+    note = "derive it with `#[derive(tpp_rpc::ToxicError)]` and `#[toxic(code = N)]` on each variant, or use `tpp_rpc::ActionError`"
+)]
+pub trait ToxicError {
+    /// The response code; values below 1 are sent as 1.
+    fn code(&self) -> i64;
+    /// The message sent to the client.
+    fn message(&self) -> String;
+    /// Client side: rebuilds the error from a server's code and message, when
+    /// this type knows the code.
+    fn from_parts(code: i64, message: &str) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = (code, message);
+        None
+    }
+}
+
+/// A ready-made service error: any code, any message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionError {
+    /// The response code (> 0).
+    pub code: i64,
+    /// The message.
+    pub message: String,
+}
+
+impl ActionError {
+    /// An error with `code` and `message`.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ActionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (code {})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for ActionError {}
+
+impl ToxicError for ActionError {
+    fn code(&self) -> i64 {
+        self.code
+    }
+
+    fn message(&self) -> String {
+        self.message.clone()
+    }
+
+    fn from_parts(code: i64, message: &str) -> Option<Self> {
+        Some(Self::new(code, message))
+    }
+}
+
+impl ToxicError for std::convert::Infallible {
+    fn code(&self) -> i64 {
+        match *self {}
+    }
+
+    fn message(&self) -> String {
+        match *self {}
+    }
+}
+
+/// Answers `{"code": 1, "body": {"error": "Action X does not exist"}}` and
+/// closes the connection afterwards, as for every refused request.
+pub async fn answer_unknown_action(conn: &mut Connection) -> Result<(), Error> {
+    conn.close();
+    conn.observe_unknown_action();
+    let message = format!("Action {} does not exist", conn.action());
+    conn.send_error(1, &message).await
+}
+
+/// Answers `list-funcs` in the shape of toxicbuild's hole:
+/// `{"list-funcs": {"<action>": {"doc": …, "parameters": [{"name", "required", "default"?}]}}}`.
+pub async fn answer_list_funcs(
+    conn: &mut Connection,
+    actions: &[&'static [ActionInfo]],
+) -> Result<(), Error> {
+    conn.send_result(&FuncList(actions)).await
+}
+
+struct FuncList<'a>(&'a [&'static [ActionInfo]]);
+
+impl Serialize for FuncList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let count = self.0.iter().map(|a| a.len()).sum();
+        let mut map = s.serialize_map(Some(count))?;
+        for action in self.0.iter().flat_map(|a| a.iter()) {
+            map.serialize_entry(action.name, &FuncInfo(action))?;
+        }
+        map.end()
+    }
+}
+
+struct FuncInfo<'a>(&'a ActionInfo);
+
+impl Serialize for FuncInfo<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("doc", self.0.doc)?;
+        map.serialize_entry("parameters", &Params(self.0.params))?;
+        map.end()
+    }
+}
+
+struct Params(&'static [ParamInfo]);
+
+impl Serialize for Params {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for p in self.0 {
+            seq.serialize_element(&Param(p))?;
+        }
+        seq.end()
+    }
+}
+
+struct Param<'a>(&'a ParamInfo);
+
+impl Serialize for Param<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("name", p.name)?;
+        map.serialize_entry("required", &p.required)?;
+        if !p.required {
+            let default = p
+                .default
+                .and_then(|text| serde_json::from_str::<&serde_json::value::RawValue>(text).ok());
+            map.serialize_entry("default", &default)?;
+        }
+        map.end()
+    }
+}
+
+/// Object-safe form of [`Service`], for the router.
+trait DynService: Send + Sync + 'static {
+    fn call<'a>(&'a self, conn: &'a mut Connection) -> BoxFuture<'a, Result<(), Error>>;
+}
+
+impl<S: Service> DynService for S {
+    fn call<'a>(&'a self, conn: &'a mut Connection) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.handle(conn))
+    }
+}
+
+/// Two services declare the same action name.
+#[derive(Debug, thiserror::Error)]
+#[error("action {name:?} is declared by two services (methods `{first}` and `{second}`)")]
+pub struct DuplicateAction {
+    /// The action's name.
+    pub name: &'static str,
+    /// The method that declared it first.
+    pub first: &'static str,
+    /// The method that declared it again.
+    pub second: &'static str,
+}
+
+/// Several services on one server, dispatched by action name.
+///
+/// ```no_run
+/// # async fn run(a: impl tpp_rpc::Service, b: impl tpp_rpc::Service) -> Result<(), Box<dyn std::error::Error>> {
+/// let router = tpp_rpc::Router::new().service(a)?.service(b)?;
+/// let server = tpp_rpc::Server::builder().token("secret").bind("127.0.0.1:0").await?;
+/// server.serve(router).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct Router {
+    services: Vec<Box<dyn DynService>>,
+    by_action: HashMap<&'static str, (usize, &'static str)>,
+    all_actions: Vec<&'static [ActionInfo]>,
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a service; fails if one of its action names is already taken.
+    pub fn service(mut self, service: impl Service) -> Result<Self, DuplicateAction> {
+        let index = self.services.len();
+        let actions = Service::actions(&service);
+        for action in actions {
+            if let Some((_, first)) = self.by_action.get(action.name) {
+                return Err(DuplicateAction {
+                    name: action.name,
+                    first,
+                    second: action.method,
+                });
+            }
+            self.by_action.insert(action.name, (index, action.method));
+        }
+        self.services.push(Box::new(service));
+        self.all_actions.push(actions);
+        Ok(self)
+    }
+
+    /// Every action of every service, in the order they were added.
+    pub fn all_actions(&self) -> impl Iterator<Item = &'static ActionInfo> + '_ {
+        self.all_actions.iter().flat_map(|a| a.iter())
+    }
+}
+
+impl Handler for Router {
+    async fn handle(&self, conn: &mut Connection) -> Result<(), Error> {
+        match self.by_action.get(conn.action()) {
+            Some((index, _)) => match self.services.get(*index) {
+                Some(service) => service.call(conn).await,
+                None => answer_unknown_action(conn).await,
+            },
+            None if conn.action() == LIST_FUNCS => answer_list_funcs(conn, &self.all_actions).await,
+            None => answer_unknown_action(conn).await,
+        }
+    }
+}
