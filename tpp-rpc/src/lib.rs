@@ -86,7 +86,26 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # Cargo features
+//!
+//! The defaults serve a toxiccore deployment out of the box: TLS and the
+//! bcrypt token hashes it stores. The rest is opt-in.
+//!
+//! | feature | default | adds | dependencies |
+//! |---|---|---|---|
+//! | `tls` | yes | TLS on both sides: `ServerBuilder::tls`, `ServerBuilder::tls_pem_files`, `ClientBuilder::tls` and its variants, the `tls` module, the `rustls` re-export | rustls (ring provider), tokio-rustls, rustls-native-certs |
+//! | `bcrypt` | yes | `BcryptToken`, `UserHashes`, `ServerBuilder::token_hash` | bcrypt, ring (the digests that key the verdict caches) |
+//! | `metrics` | no | `ServerBuilder::metrics`: requests, latency, connections through the `metrics` facade | metrics |
+//! | `proxy-protocol` | no | `ServerBuilder::proxy_protocol`: PROXY protocol v1/v2 from trusted balancers | ppp |
+//! | `dyn` | no | `#[toxic_service(dyn)]`: dyn-compatible service traits, with the `async_trait` re-export | async-trait |
+//! | `full` | no | all of the above | |
+//!
+//! Without `tls` a server and a client speak plain TCP only; without
+//! `bcrypt`, `PlainToken`, `UserTokens`, `FnAuth` or an
+//! `Authenticator` of your own check tokens.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Layers, bottom up: `wire` (bytes and their meaning, shared) and `transport`
 // (TCP or TLS streams, shared); `server` and `client` side by side above them,
@@ -99,10 +118,13 @@ mod wire;
 
 pub use server::auth;
 pub use service::stream;
+#[cfg(feature = "tls")]
 pub use transport::tls;
 pub use wire::{frame, json, message, trace};
 
-pub use auth::{Authenticator, BcryptToken, FnAuth, Identity, PlainToken, UserHashes, UserTokens};
+pub use auth::{Authenticator, FnAuth, Identity, PlainToken, UserTokens};
+#[cfg(feature = "bcrypt")]
+pub use auth::{BcryptToken, UserHashes};
 pub use client::{
     CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
     FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
@@ -119,6 +141,7 @@ pub use server::{
 };
 pub use service::{ActionInfo, ActionKind, ParamInfo, Router, Service};
 pub use stream::{ItemSender, ItemStream};
+#[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
 pub use wire::{ActionError, ToxicError};
@@ -128,6 +151,7 @@ pub use wire::{ActionError, ToxicError};
 /// own on `async-trait` (the generated trait uses this same path). Each call of such a method
 /// allocates one boxed future; native `#[toxic_service]` traits need no attribute and box
 /// nothing. See [`macro@toxic_service`].
+#[cfg(feature = "dyn")]
 pub use async_trait::async_trait;
 
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.

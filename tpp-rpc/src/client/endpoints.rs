@@ -6,11 +6,11 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::connect::Addresses;
 use super::ClientError;
+use crate::transport::TlsName;
 
 /// How a client with several endpoints picks one for a new connection
 /// ([`ClientBuilder::endpoint`](super::ClientBuilder::endpoint)).
@@ -35,7 +35,7 @@ pub(crate) struct Endpoint {
     /// Its host and port, resolved once (see connect.rs).
     pub(super) addrs: Addresses,
     /// The TLS name to check, when it is this endpoint's own host.
-    pub(crate) tls_name: Option<ServerName<'static>>,
+    pub(crate) tls_name: Option<TlsName>,
     /// Connect errors in a row.
     failures: AtomicU32,
     /// Skipped until this many milliseconds after `Endpoints::epoch`.
@@ -43,7 +43,7 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) fn new(host: String, port: u16, tls_name: Option<ServerName<'static>>) -> Self {
+    pub(crate) fn new(host: String, port: u16, tls_name: Option<TlsName>) -> Self {
         Endpoint {
             addrs: Addresses::new(host, port),
             tls_name,

@@ -6,9 +6,10 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::{self, CertificateError};
 
-use crate::transport::tls::TlsError;
+use crate::transport::TlsError;
 use crate::wire::frame::FrameError;
 use crate::wire::message::BadResponse;
 use crate::wire::ToxicError;
@@ -125,6 +126,7 @@ impl ClientError {
 
     /// The TLS failure behind [`ClientError::Tls`], when rustls reported one
     /// (an untrusted certificate, a name mismatch…).
+    #[cfg(feature = "tls")]
     pub fn tls_error(&self) -> Option<&rustls::Error> {
         match self {
             ClientError::Tls { source, .. } => rustls_error(source),
@@ -161,6 +163,7 @@ impl ClientError {
     }
 }
 
+#[cfg(feature = "tls")]
 fn rustls_error(source: &io::Error) -> Option<&rustls::Error> {
     source
         .get_ref()
@@ -202,6 +205,9 @@ impl TlsProblem {
         if source.kind() == io::ErrorKind::UnexpectedEof {
             return TlsProblem::NotTls;
         }
+        #[cfg(not(feature = "tls"))]
+        return TlsProblem::Other(source.to_string());
+        #[cfg(feature = "tls")]
         match rustls_error(source) {
             Some(rustls::Error::InvalidCertificate(cert)) => Self::of_certificate(cert),
             Some(
@@ -217,6 +223,7 @@ impl TlsProblem {
         }
     }
 
+    #[cfg(feature = "tls")]
     fn of_certificate(e: &CertificateError) -> TlsProblem {
         use CertificateError as C;
         match e {
@@ -337,6 +344,7 @@ impl fmt::Display for ClosedMidMessageDisplay<'_> {
 
 /// `UnknownRevocationStatus { … }` → `unknown revocation status`: a
 /// readable name for a rustls/webpki error variant, without its fields.
+#[cfg(feature = "tls")]
 pub(crate) fn words(debug_name: &str) -> String {
     let name = debug_name
         .split([' ', '(', '{'])
@@ -361,6 +369,7 @@ pub(crate) fn words(debug_name: &str) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "tls")]
     fn tls(error: rustls::Error) -> ClientError {
         ClientError::Tls {
             addr: "h:1".into(),
@@ -369,6 +378,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn error_names_read_as_words() {
         assert_eq!(
             words("UnknownRevocationStatus"),
@@ -382,6 +392,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn certificate_problems_name_the_fix() {
         let ca = tls(rustls::Error::InvalidCertificate(CertificateError::Other(
             rustls::OtherError(std::sync::Arc::new(io::Error::other("CaUsedAsEndEntity"))),

@@ -24,7 +24,7 @@ impl RequestWatch {
         let span = spans::request_span(&mut conn.ctx, &conn.span);
         let metrics = shared.metrics.as_ref();
         if let Some(m) = metrics {
-            m.in_flight.increment(1.0);
+            m.request_started();
         }
         if let Some(o) = conn.observer.as_deref_mut() {
             o.streaming = false;
@@ -66,7 +66,7 @@ impl RequestWatch {
             spans::record_end(&self.span, code, responses, elapsed);
         }
         if let (Some(m), Some(o)) = (&shared.metrics, conn.observer.as_deref_mut()) {
-            m.in_flight.decrement(1.0);
+            m.request_ended();
             let action = match o.unknown_action {
                 true => UNKNOWN_ACTION,
                 false => conn.ctx.action(),
