@@ -1,4 +1,5 @@
-//! TLS configuration helpers on top of rustls (ring provider).
+//! TLS configuration helpers on top of rustls (the application's crypto
+//! provider, else *ring*'s).
 //!
 //! The server takes a certificate chain and key from PEM files (or any
 //! `rustls::ServerConfig`); the client validates certificates by default
@@ -23,8 +24,21 @@ use tokio_rustls::rustls::{
 
 pub use super::TlsError;
 
+/// The crypto provider of every config built here: the one the application
+/// installed for the process ([`CryptoProvider::install_default`], e.g.
+/// aws-lc-rs's for post-quantum key exchange), else *ring*'s.
+///
+/// *ring* is the fallback because it builds with a C compiler alone (no
+/// cmake, no Go), quickly, on every target rustls supports, and the `bcrypt`
+/// feature already uses it; rustls 0.23.48 deprecates its constructor only to
+/// point at post-quantum key exchange, which the provider above can supply.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    if let Some(installed) = CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
