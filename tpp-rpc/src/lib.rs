@@ -120,7 +120,7 @@ pub use server::auth;
 pub use service::stream;
 #[cfg(feature = "tls")]
 pub use transport::tls;
-pub use wire::{frame, json, message, trace};
+pub use wire::{fields, json, trace};
 
 pub use auth::{Authenticator, FnAuth, Identity, PlainToken, UserTokens};
 #[cfg(feature = "bcrypt")]
@@ -129,12 +129,10 @@ pub use client::{
     CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
     FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
 };
-pub use frame::{FrameCodec, FrameError};
 /// `next()` on the streams of generated clients ([`CallStream`]) and on
 /// [`ResponseStream`]: re-exported from `futures-util`, so a service needs no
 /// dependency of its own for it.
 pub use futures_util::StreamExt;
-pub use message::{Request, Response};
 pub use server::{
     BoxFuture, Connection, Context, Error, Handler, Layer, Limits, Next, Server, ServerBuilder,
     ShutdownHandle,
@@ -144,7 +142,21 @@ pub use stream::{ItemSender, ItemStream};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
+pub use transport::TlsError;
+pub use wire::frame::FrameError;
+pub use wire::message::{ActionField, BadData, BadResponse, Request, Response, TokenField};
 pub use wire::{ActionError, ToxicError};
+
+/// The building blocks under the API, for tools, benchmarks and fuzzers that
+/// speak TPP at the byte level: the frame codec, the raw stream, the answer
+/// writer. **Not covered by semver**: anything here may change in any release.
+pub mod unstable {
+    pub use crate::transport::Stream;
+    pub use crate::wire::frame::{
+        encode_frame, FrameCodec, DEFAULT_MAX_FRAME_SIZE, MAX_HEADER_LEN,
+    };
+    pub use crate::wire::message::{write_response, ActionResult, ErrorBody};
+}
 
 /// `async-trait`'s attribute, for the implementations of a `#[toxic_service(dyn)]` trait:
 /// write `#[tpp_rpc::async_trait]` on each `impl` block, so that a crate needs no dependency of its

@@ -15,6 +15,7 @@ use crate::transport::TlsName;
 /// How a client with several endpoints picks one for a new connection
 /// ([`ClientBuilder::endpoint`](super::ClientBuilder::endpoint)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum EndpointSelection {
     /// Each new connection goes to the next endpoint in turn (the default).
     #[default]

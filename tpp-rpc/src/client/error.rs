@@ -29,6 +29,7 @@ use crate::wire::ToxicError;
 /// [`ClientError::tls_problem`] gives the same diagnosis as a value, for
 /// programs with settings of their own (the `tpp` command names its flags).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The TCP connection could not be made.
     #[error("cannot connect to {addr}: {source}")]

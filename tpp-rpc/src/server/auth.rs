@@ -273,6 +273,13 @@ impl DigestCache {
 #[error("not a bcrypt hash ($2a$, $2b$ or $2y$): {0}")]
 pub struct BadHash(String);
 
+/// Why a token could not be hashed ([`BcryptToken::hash`]): too long, or a
+/// cost bcrypt does not take (4 to 31).
+#[cfg(feature = "bcrypt")]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HashError(String);
+
 /// One place in the verification queue, given back when dropped.
 #[cfg(feature = "bcrypt")]
 struct QueueSlot<'a>(&'a AtomicUsize);
@@ -348,11 +355,14 @@ impl BcryptToken {
     }
 
     /// Hashes `token` at `cost` as toxiccore's `bcrypt_string` does (`$2b$`).
-    pub fn hash(token: &str, cost: u32) -> Result<String, bcrypt::BcryptError> {
+    pub fn hash(token: &str, cost: u32) -> Result<String, HashError> {
         if token.len() > BCRYPT_MAX_TOKEN_LEN {
-            return Err(bcrypt::BcryptError::Truncation(token.len()));
+            return Err(HashError(format!(
+                "the token is {} bytes long; bcrypt reads at most {BCRYPT_MAX_TOKEN_LEN}",
+                token.len()
+            )));
         }
-        bcrypt::hash(token, cost)
+        bcrypt::hash(token, cost).map_err(|e| HashError(e.to_string()))
     }
 
     /// The remembered verdict on a token digest, if any.

@@ -43,7 +43,7 @@ use tracing::Span;
 
 use crate::wire::message::Request;
 
-pub use super::fields::{MAX_REQUEST_ID_LEN, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
+use super::fields::{MAX_REQUEST_ID_LEN, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
 
 tokio::task_local! {
     static CURRENT: TraceContext;

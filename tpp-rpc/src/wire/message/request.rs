@@ -157,7 +157,7 @@ impl Request {
     }
 
     /// An extra top-level field (anything but `token`, `action`, `body` and
-    /// the [reserved](crate::message::RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
+    /// the [reserved](crate::fields::RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
     /// `user_id`.
     pub fn extra(&self, key: &str) -> Option<&Value> {
         self.extras.get(key)
@@ -168,7 +168,7 @@ impl Request {
         &self.extras
     }
 
-    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`](crate::message::RESERVED_PREFIX)), such as
+    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`](crate::fields::RESERVED_PREFIX)), such as
     /// `tpp_request_id`.
     pub fn reserved(&self, key: &str) -> Option<&Value> {
         self.reserved.get(key)
