@@ -277,6 +277,7 @@ pub fn from_client(e: ClientError, ctx: &CallContext<'_>, phase: Phase) -> Failu
             Failure::Protocol(format!("cannot read the result of {action:?}: {source}"))
         }
         ClientError::Serialize(e) => Failure::Other(format!("cannot encode the request: {e}")),
+        ClientError::Config(e) => Failure::Other(format!("client settings: {e}")),
     }
 }
 

@@ -97,6 +97,7 @@ pub mod json;
 pub mod message;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod stream;
 pub mod tls;
 pub mod trace;

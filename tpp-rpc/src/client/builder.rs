@@ -14,8 +14,8 @@ use super::endpoints::{Endpoint, Endpoints};
 use super::pipeline::Pipelines;
 use super::pool::{Pool, PoolSettings};
 use super::{
-    Client, ClientError, EndpointSelection, Inner, TlsSettings, DEFAULT_DOWN_BACKOFF,
-    DEFAULT_TIMEOUT,
+    Client, ClientError, EndpointSelection, Inner, TlsSettings, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DOWN_BACKOFF, DEFAULT_TIMEOUT,
 };
 #[cfg(doc)]
 use super::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
@@ -92,6 +92,7 @@ pub struct ClientBuilder {
     more_endpoints: Vec<(String, u16)>,
     selection: EndpointSelection,
     down_backoff: Duration,
+    connect_timeout: Duration,
 }
 
 impl ClientBuilder {
@@ -132,6 +133,15 @@ impl ClientBuilder {
     /// one fails.
     pub fn down_backoff(mut self, backoff: Duration) -> Self {
         self.down_backoff = backoff;
+        self
+    }
+
+    /// How long each resolved address of an endpoint may take to accept a
+    /// TCP connection before the next address (or endpoint) is tried
+    /// (default [`DEFAULT_CONNECT_TIMEOUT`], 5 s). The call's
+    /// [`timeout`](Self::timeout) still bounds the whole call.
+    pub fn connect_timeout(mut self, per_address: Duration) -> Self {
+        self.connect_timeout = per_address;
         self
     }
 
@@ -242,8 +252,10 @@ impl ClientBuilder {
     /// Most connections of the pool open at once (default: no bound). A call
     /// that finds them all busy waits (first come, first served, within its
     /// timeout) for one to be handed back. Streams do not count.
+    ///
+    /// 0 counts as 1; `usize::MAX` means no bound.
     pub fn pool_max_open(mut self, connections: usize) -> Self {
-        self.pool.max_open = Some(connections.max(1));
+        self.pool.max_open = Some(connections);
         self
     }
 
@@ -274,8 +286,10 @@ impl ClientBuilder {
     /// let answers = futures_util::future::try_join_all(calls).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// 0 counts as 1, and values over [`MAX_PIPELINED`] (1024) as 1024.
     pub fn pipelined(mut self, connections: usize) -> Self {
-        self.pipelined = Some(connections.max(1));
+        self.pipelined = Some(connections);
         self
     }
 
@@ -288,7 +302,17 @@ impl ClientBuilder {
     }
 
     /// Builds the client (reads CA files and system roots now).
-    pub fn build(self) -> Result<Client, ClientError> {
+    ///
+    /// Every setting is checked here, never later: durations longer than
+    /// [`MAX_DURATION`](crate::settings::MAX_DURATION) (one year;
+    /// `Duration::MAX` included) mean "no limit"; counts beyond
+    /// [`MAX_COUNT`](crate::settings::MAX_COUNT) mean "unlimited"; a zero
+    /// [`timeout`](Self::timeout), [`item_timeout`](Self::item_timeout),
+    /// [`connect_timeout`](Self::connect_timeout) or
+    /// [`max_frame_size`](Self::max_frame_size), which would fail every
+    /// call, is refused with [`ClientError::Config`] naming it.
+    pub fn build(mut self) -> Result<Client, ClientError> {
+        self.check_settings().map_err(ClientError::Config)?;
         let config = match self.tls {
             TlsMode::Off => None,
             TlsMode::SystemRoots => Some(tls::client_config_system_roots()?),
@@ -320,7 +344,12 @@ impl ClientBuilder {
         }
         Ok(Client {
             inner: Arc::new(Inner {
-                endpoints: Endpoints::new(list, self.selection, self.down_backoff),
+                endpoints: Endpoints::new(
+                    list,
+                    self.selection,
+                    self.down_backoff,
+                    self.connect_timeout,
+                ),
                 tls,
                 max_frame_size: self.max_frame_size,
                 pool: Pool::new(self.pool),
@@ -333,6 +362,31 @@ impl ClientBuilder {
         })
     }
 }
+
+impl ClientBuilder {
+    /// Gives every setting its documented meaning at the extremes, or names
+    /// the first unusable one.
+    fn check_settings(&mut self) -> Result<(), String> {
+        use crate::settings;
+        let optional = |name: &str, t: Option<Duration>| match t {
+            Some(t) => settings::timeout(name, t).map(Some),
+            None => Ok(None),
+        };
+        self.timeout = optional("timeout", self.timeout)?;
+        self.item_timeout = optional("item_timeout", self.item_timeout)?;
+        self.connect_timeout = settings::timeout("connect_timeout", self.connect_timeout)?;
+        self.max_frame_size = settings::size("max_frame_size", self.max_frame_size)?;
+        self.pool.idle_timeout = settings::duration(self.pool.idle_timeout);
+        self.pool.max_open = self.pool.max_open.map(settings::count);
+        self.pipelined = self.pipelined.map(|n| n.clamp(1, MAX_PIPELINED));
+        self.down_backoff = settings::duration(self.down_backoff);
+        Ok(())
+    }
+}
+
+/// The most pipelined connections a client keeps
+/// ([`ClientBuilder::pipelined`]); larger values are taken as this.
+pub const MAX_PIPELINED: usize = 1024;
 
 impl Client {
     /// A builder for a client of `host:port` (plain TCP, no token, pooled
@@ -353,6 +407,7 @@ impl Client {
             more_endpoints: Vec::new(),
             selection: EndpointSelection::default(),
             down_backoff: DEFAULT_DOWN_BACKOFF,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }

@@ -135,6 +135,12 @@ impl ServerBuilder {
         self
     }
 
+    /// See [`Limits::first_request_timeout`].
+    pub fn first_request_timeout(mut self, d: Duration) -> Self {
+        self.limits.first_request_timeout = d;
+        self
+    }
+
     /// See [`Limits::read_timeout`].
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.limits.read_timeout = d;
@@ -299,6 +305,7 @@ impl ServerBuilder {
                 "no authenticator: call token_hash(), token() or auth() on the builder".into(),
             )
         })?;
+        let limits = self.limits.checked()?;
         let tls = match self.tls {
             Tls::None => None,
             Tls::Config(c) => Some(TlsAcceptor::from(c)),
@@ -309,8 +316,8 @@ impl ServerBuilder {
         Ok(Shared {
             auth,
             tls,
-            failures: FailureLimiter::new(&self.limits),
-            limits: Arc::new(self.limits),
+            failures: FailureLimiter::new(&limits),
+            limits: Arc::new(limits),
             health: self.health_action.map(HealthCheck::new),
             draining: CancellationToken::new(),
             proxy: self.proxy_trusted.map(ProxyProtocol::new),

@@ -35,6 +35,10 @@ pub(super) async fn serve_connection<H: Handler>(
 ) {
     let limits = shared.limits.clone();
     let started = Instant::now();
+    // One deadline from accept to the first whole request: the PROXY header,
+    // the TLS handshake and the first frame share it.
+    let first_deadline = tokio::time::Instant::now() + limits.first_request_timeout;
+    let until_first = || first_deadline.saturating_duration_since(tokio::time::Instant::now());
     let peer = match &shared.proxy {
         None => peer,
         Some(proxy) => {
@@ -44,7 +48,7 @@ pub(super) async fn serve_connection<H: Handler>(
                 tokio::time::sleep(SHUTDOWN_READ_GRACE).await;
             };
             let client = tokio::select! {
-                client = proxy.client_addr(&mut tcp, peer, limits.read_timeout) => client,
+                client = proxy.client_addr(&mut tcp, peer, until_first()) => client,
                 _ = stopping => None,
             };
             match client {
@@ -61,7 +65,7 @@ pub(super) async fn serve_connection<H: Handler>(
     let stream = match &shared.tls {
         None => Stream::Tcp(tcp),
         Some(acceptor) => {
-            match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await {
+            match tokio::time::timeout_at(first_deadline, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => Stream::Tls(Box::new(s.into())),
                 Ok(Err(e)) => {
                     debug!(%peer, error = %e, "TLS handshake failed");
@@ -105,13 +109,14 @@ pub(super) async fn serve_connection<H: Handler>(
     conn.ctx.secure = conn.io.get_ref().is_tls();
     let mut first = true;
     // One timer and one shutdown waiter for the whole connection, not one per request.
-    let timer = tokio::time::sleep(limits.read_timeout);
+    let timer = tokio::time::sleep_until(first_deadline);
     let cancelled = shutdown.clone().cancelled_owned();
     tokio::pin!(timer, cancelled);
     loop {
-        // The first request gets the read timeout, later ones the idle timeout.
+        // The first request gets what is left of the first-request deadline
+        // (at most the read timeout), later ones the idle timeout.
         let wait = if first {
-            limits.read_timeout
+            until_first().min(limits.read_timeout)
         } else {
             limits.idle_timeout
         };

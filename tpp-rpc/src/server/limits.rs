@@ -2,9 +2,28 @@
 
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
+use crate::settings;
+
+/// Default [`Limits::first_request_timeout`]: 10 s. A client sends its first
+/// request within a few round trips of connecting (TLS included), so 10 s
+/// leaves room for slow links and a busy server, while a peer that connects
+/// and stays silent frees its connection slot three times sooner than with
+/// the 30 s read timeout (to hold all 4 096 default slots it must open 410
+/// connections a second, not 137).
+pub const DEFAULT_FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Limits and timeouts of a server. Every field has a documented default.
+///
+/// Every value is accepted or refused when the server is bound, never later:
+/// durations longer than [`MAX_DURATION`](crate::settings::MAX_DURATION)
+/// (one year; `Duration::MAX` included) are shortened to it and so mean "no
+/// limit"; counts beyond [`MAX_COUNT`](crate::settings::MAX_COUNT)
+/// (`usize::MAX` included) mean "unlimited"; a zero that would fail every
+/// request (`max_frame_size`, `max_connections`, `first_request_timeout`,
+/// `read_timeout`, `write_timeout`, `handler_timeout`) makes
+/// [`bind`](super::ServerBuilder::bind) fail with an error naming the field.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest accepted request payload (default 64 MiB). A larger declared
@@ -13,8 +32,19 @@ pub struct Limits {
     /// Connections served at once (default 4096). Beyond it a new connection
     /// is answered `{"code": 1, "body": {"error": "Server busy"}}` and closed.
     pub max_connections: usize,
-    /// Time allowed to receive a whole request, TLS handshake included, from
-    /// the moment the server starts waiting for it (default 30 s).
+    /// Time allowed from accepting a connection until its first request has
+    /// arrived whole (default [`DEFAULT_FIRST_REQUEST_TIMEOUT`], 10 s): one
+    /// deadline for the PROXY header, the TLS handshake and the first frame
+    /// together, so a connection that never sends a request holds its
+    /// connection slot at most this long.
+    pub first_request_timeout: Duration,
+    /// Time allowed to receive a whole request from the moment the server
+    /// starts waiting for it (default 30 s): the first request (within
+    /// [`first_request_timeout`](Self::first_request_timeout)) and every
+    /// further message a handler reads from the client
+    /// ([`Connection::read`](super::Connection::read)). Later requests on a
+    /// kept-alive connection are bounded by
+    /// [`idle_timeout`](Self::idle_timeout) instead.
     pub read_timeout: Duration,
     /// Time allowed for one response write (default 30 s); a peer that does
     /// not read is disconnected.
@@ -28,8 +58,9 @@ pub struct Limits {
     /// until the server closes (toxiccore's, `nc`) see the end at once.
     /// With `false` every connection closes after its response.
     pub keep_alive: bool,
-    /// How long a kept-alive connection may wait for its next request
-    /// (default 30 s).
+    /// How long a kept-alive connection may wait for its next request to
+    /// arrive whole, counted from the previous answer (default 30 s). 0
+    /// closes it after each answer unless the next request is already there.
     pub idle_timeout: Duration,
     /// Upper bound on one handler call, if set (default none). A handler that
     /// overruns is dropped and, if it had not answered, code 1 is sent.
@@ -64,6 +95,7 @@ impl Default for Limits {
         Self {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_connections: 4096,
+            first_request_timeout: DEFAULT_FIRST_REQUEST_TIMEOUT,
             read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             keep_alive: true,
@@ -74,5 +106,29 @@ impl Default for Limits {
             auth_failure_interval: Duration::from_secs(5),
             shutdown_delay: Duration::ZERO,
         }
+    }
+}
+
+impl Limits {
+    /// These limits with every extreme value given its documented meaning,
+    /// or the first unusable one named.
+    pub(super) fn checked(mut self) -> Result<Limits, Error> {
+        let e = Error::Config;
+        self.max_frame_size = settings::size("max_frame_size", self.max_frame_size).map_err(e)?;
+        self.max_connections =
+            settings::positive_count("max_connections", self.max_connections).map_err(e)?;
+        self.first_request_timeout =
+            settings::timeout("first_request_timeout", self.first_request_timeout).map_err(e)?;
+        self.read_timeout = settings::timeout("read_timeout", self.read_timeout).map_err(e)?;
+        self.write_timeout = settings::timeout("write_timeout", self.write_timeout).map_err(e)?;
+        self.idle_timeout = settings::duration(self.idle_timeout);
+        self.handler_timeout = match self.handler_timeout {
+            Some(d) => Some(settings::timeout("handler_timeout", d).map_err(e)?),
+            None => None,
+        };
+        self.shutdown_grace = settings::duration(self.shutdown_grace);
+        self.auth_failure_interval = settings::duration(self.auth_failure_interval);
+        self.shutdown_delay = settings::duration(self.shutdown_delay);
+        Ok(self)
     }
 }

@@ -47,7 +47,7 @@ pub use connection::Connection;
 pub use context::Context;
 pub use health::DEFAULT_HEALTH_ACTION;
 pub use layer::{ConcurrencyLimit, Layer, Next};
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_FIRST_REQUEST_TIMEOUT};
 pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
 
 /// Handles one authenticated request, like toxiccore's
