@@ -387,6 +387,13 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                     _ => #krate::service::answer_unknown_action(conn).await,
                 }
             }
+
+            fn has_action(&self, action: &str) -> ::core::option::Option<bool> {
+                ::core::option::Option::Some(
+                    action == #LIST_FUNCS
+                        || #const_ident.iter().any(|info| info.name == action),
+                )
+            }
         }
 
         #(#cfgs)*

@@ -157,7 +157,7 @@ pub(super) async fn serve_connection<H: Handler>(
             conn.promise_keep_alive && conn.io.decoder().holds_whole_frame(conn.io.read_buffer());
         conn.last_code = None;
         conn.ended_quietly = false;
-        let watch = RequestWatch::start(&mut conn, &shared);
+        let watch = RequestWatch::start(&mut conn, &shared, &*handler);
         let outcome = watch
             .around(run_handler(&*handler, &mut conn, &limits, &shared.layers))
             .await;

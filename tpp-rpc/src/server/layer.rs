@@ -125,7 +125,10 @@ impl<'a> Next<'a> {
                     handler: self.handler,
                 },
             ),
-            None => self.handler.call(conn),
+            None => {
+                conn.observe_reached_handler();
+                self.handler.call(conn)
+            }
         }
     }
 }

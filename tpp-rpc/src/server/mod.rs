@@ -85,11 +85,27 @@ pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
 pub trait Handler: Send + Sync + 'static {
     /// Handles the request in `conn`.
     fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Whether this handler answers `action`, when it knows (default `None`:
+    /// it does not say). Services made by `#[toxic_service]` and
+    /// [`Router`](crate::Router) say. Used to label metrics: an action the
+    /// handler does not have is recorded as `<unknown>` whatever refuses it
+    /// (a [`Layer`] before the handler included), so peers cannot create time
+    /// series at will. When the handler does not say, a name is recorded only
+    /// once the handler was reached and did not answer "does not exist".
+    fn has_action(&self, action: &str) -> Option<bool> {
+        let _ = action;
+        None
+    }
 }
 
 impl<H: Handler> Handler for Arc<H> {
     fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send {
         (**self).handle(conn)
+    }
+
+    fn has_action(&self, action: &str) -> Option<bool> {
+        (**self).has_action(action)
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tracing::Span;
 
 use super::metrics::{ActionMetrics, UNKNOWN_ACTION};
-use super::{Connection, Context, Shared};
+use super::{Connection, Context, Handler, Shared};
 use crate::trace::{self, TraceContext};
 
 /// Per-connection state of the metrics and layers, present only when the
@@ -19,6 +19,11 @@ pub(super) struct Observer {
     actions: ActionMetrics,
     streaming: bool,
     unknown_action: bool,
+    /// Whether the handler has the action, when it says (see
+    /// [`Handler::has_action`](super::Handler::has_action)).
+    has_action: Option<bool>,
+    /// Whether the request reached the handler (no layer refused it).
+    reached_handler: bool,
 }
 
 impl Observer {
@@ -30,6 +35,8 @@ impl Observer {
                 actions: ActionMetrics::default(),
                 streaming: false,
                 unknown_action: false,
+                has_action: None,
+                reached_handler: false,
             })
         })
     }
@@ -37,7 +44,8 @@ impl Observer {
     /// A response with `code` is about to be sent.
     pub(super) fn on_response(&mut self, ctx: &Context, code: i64) {
         if self.streaming && code == 0 && self.shared.metrics.is_some() {
-            self.actions.stream_item(ctx.action());
+            let action = self.label(ctx.action());
+            self.actions.stream_item(action);
         }
         for layer in self.shared.layers.iter() {
             layer.on_response(ctx, code);
@@ -45,7 +53,28 @@ impl Observer {
     }
 }
 
+impl Observer {
+    /// The metrics label for `action`: the name only for an action the
+    /// service has (or, when the handler does not say, one it was asked and
+    /// did not refuse as unknown).
+    fn label<'a>(&self, action: &'a str) -> &'a str {
+        let known = !self.unknown_action && self.has_action.unwrap_or(self.reached_handler);
+        if known {
+            action
+        } else {
+            UNKNOWN_ACTION
+        }
+    }
+}
+
 impl Connection {
+    /// The request reached the handler: no layer refused it.
+    pub(super) fn observe_reached_handler(&mut self) {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.reached_handler = true;
+        }
+    }
+
     /// What follows are stream items (after the acknowledgement, if any).
     pub(crate) fn observe_stream(&mut self) {
         if let Some(o) = self.observer.as_deref_mut() {
@@ -70,7 +99,7 @@ pub(super) struct RequestWatch {
 }
 
 impl RequestWatch {
-    pub(super) fn start(conn: &mut Connection, shared: &Shared) -> Self {
+    pub(super) fn start(conn: &mut Connection, shared: &Shared, handler: &impl Handler) -> Self {
         let span = trace::request_span(&mut conn.ctx, &conn.span);
         let metrics = shared.metrics.as_ref();
         if let Some(m) = metrics {
@@ -79,6 +108,11 @@ impl RequestWatch {
         if let Some(o) = conn.observer.as_deref_mut() {
             o.streaming = false;
             o.unknown_action = false;
+            o.reached_handler = false;
+            o.has_action = match metrics {
+                Some(_) => handler.has_action(conn.ctx.action()),
+                None => None,
+            };
         }
         let timed = metrics.is_some() || !span.is_disabled();
         Self {
@@ -117,10 +151,7 @@ impl RequestWatch {
         }
         if let (Some(m), Some(o)) = (&shared.metrics, conn.observer.as_deref_mut()) {
             m.in_flight.decrement(1.0);
-            let action = match o.unknown_action {
-                true => UNKNOWN_ACTION,
-                false => conn.ctx.action(),
-            };
+            let action = o.label(conn.ctx.action());
             o.actions.request_done(action, code, elapsed);
         }
     }

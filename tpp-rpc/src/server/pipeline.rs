@@ -167,7 +167,10 @@ pub(super) async fn run_handler<H: Handler>(
 ) -> Result<(), Failure> {
     // Without layers the handler's own future runs, unboxed.
     let call = match layers {
-        [] => Either::Left(handler.handle(conn)),
+        [] => {
+            conn.observe_reached_handler();
+            Either::Left(handler.handle(conn))
+        }
         layers => Either::Right(Next::new(layers, handler).run(conn)),
     };
     let call = AssertUnwindSafe(call).catch_unwind();
