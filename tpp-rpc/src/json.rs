@@ -154,6 +154,30 @@ impl<T> SeedValue for PhantomData<T> {
     type Out = T;
 }
 
+/// A `Value` from text already read as JSON (or Python's JSON): a
+/// non-finite literal reads as `null`, as `Value` writes a non-finite float;
+/// a value serde_json cannot build (nested deeper than its limit) is `null`.
+pub(crate) fn value_lenient(text: &str) -> serde_json::Value {
+    if let Ok(value) = serde_json::from_str(text) {
+        return value;
+    }
+    let Some(sanitized) = replace_literals(text) else {
+        return serde_json::Value::Null;
+    };
+    let literals = Literals {
+        original: text,
+        sanitized: &sanitized,
+        lenient: true,
+    };
+    let mut de = serde_json::Deserializer::from_str(&sanitized);
+    Seed {
+        seed: PhantomData::<serde_json::Value>,
+        literals,
+    }
+    .deserialize(&mut de)
+    .unwrap_or(serde_json::Value::Null)
+}
+
 /// After serde_json refused `text` (or a value in it): again with the
 /// literals read and the failing path tracked. Errors are rare and `NaN`
 /// rarer, so the second pass costs nothing on the common path.

@@ -12,8 +12,6 @@
 
 use std::ops::Range;
 
-use serde_json::Value;
-
 use super::envelope::Fields;
 use super::request::{Field, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 use crate::json::skip::{skip_string, skip_ws, Step, Walk};
@@ -173,9 +171,9 @@ impl EnvelopeScan {
     /// whose value is at `value`. `None`: left to the full scan.
     fn member(&mut self, b: &[u8], key: Range<usize>, value: Range<usize>) -> Option<()> {
         let fields = &mut self.fields;
+        let key_range = key.clone();
         let key = std::str::from_utf8(b.get(key)?).ok()?;
         let (start, end) = (value.start, value.end);
-        let text = || std::str::from_utf8(&b[start..end]).ok();
         // A repeated key: the last one wins, as in the full scan.
         match key {
             "token" => fields.token = string_field(b, start, end)?,
@@ -190,12 +188,9 @@ impl EnvelopeScan {
                     _ => return None,
                 }
             }
-            k if k.starts_with(RESERVED_PREFIX) => {
-                fields.reserved.insert(k.to_owned(), extra(text()?)?);
-            }
-            k => {
-                fields.extras.insert(k.to_owned(), extra(text()?)?);
-            }
+            // Located only: built when read, after the token was accepted.
+            k if k.starts_with(RESERVED_PREFIX) => fields.reserved.note(key_range, value),
+            _ => fields.extras.note(key_range, value),
         }
         Some(())
     }
@@ -233,12 +228,6 @@ fn string_field(b: &[u8], start: usize, end: usize) -> Option<Field> {
         [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => Some(Field::At(start + 1..end - 1)),
         _ => None,
     }
-}
-
-/// An extra field's value, already checked: serde_json builds it (these are
-/// small; a failure, such as its nesting limit, goes to the full scan).
-fn extra(value: &str) -> Option<Value> {
-    serde_json::from_str(value).ok()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::envelope::{FieldValue, Fields};
+use super::members::Members;
 use super::{json_slice, str_range, validated_str};
 use crate::json;
 
@@ -90,9 +91,9 @@ pub struct Request {
     token: Field,
     action: Field,
     body: Option<Range<usize>>,
-    extras: Map<String, Value>,
+    extras: Members,
     keep_alive: bool,
-    reserved: Map<String, Value>,
+    reserved: Members,
 }
 
 /// The request field by which a client asks the server to keep the
@@ -218,19 +219,31 @@ impl Request {
     /// An extra top-level field (anything but `token`, `action`, `body` and
     /// the [reserved](RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
     /// `user_id`.
+    ///
+    /// Extra fields are only located when the request arrives, and built on
+    /// first use (so never for a request refused for its token). A request
+    /// whose extra field is nested deeper than serde_json builds (128
+    /// levels) is refused as bad data.
     pub fn extra(&self, key: &str) -> Option<&Value> {
-        self.extras.get(key)
+        self.extras().get(key)
     }
 
-    /// All extra top-level fields.
+    /// All extra top-level fields (built on first use, see [`extra`](Self::extra)).
     pub fn extras(&self) -> &Map<String, Value> {
-        &self.extras
+        self.extras.get(&self.payload, false)
     }
 
     /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`]), such as
-    /// `tpp_request_id`.
+    /// `tpp_request_id` (built on first use, as [`extra`](Self::extra)).
     pub fn reserved(&self, key: &str) -> Option<&Value> {
-        self.reserved.get(key)
+        self.reserved.get(&self.payload, true).get(key)
+    }
+
+    /// The reserved field `key` alone, built now: the server reads its own
+    /// fields this way, so a large `tpp_*` field it does not know is never
+    /// built.
+    pub(crate) fn reserved_one(&self, key: &str) -> Option<Value> {
+        self.reserved.one(&self.payload, true, key)
     }
 
     /// The whole payload as received.

@@ -56,8 +56,34 @@ fn deep_nesting_does_not_overflow() {
     if let Ok(r) = req(&deep) {
         assert!(r.body::<Value>().is_err());
     }
-    let deep = format!("{{\"x\":{nested}}}");
+    // An extra field is only located, but one too deep to build is refused.
+    let deep = format!("{{\"x\":{nested},\"y\":[1]}}");
     assert!(req(&deep).is_err());
+}
+
+#[test]
+fn extras_are_built_on_first_read_with_the_last_repeated_key_winning() {
+    for text in [
+        // The fast scan's way, then the full scan's (an escaped key), then
+        // more members than are noted by position, then Python's literals.
+        r#"{"token":"t","a":1,"tpp_request_id":"r","a":{"b":[2]},"body":null}"#,
+        r#"{"token":"t","a":1,"tpp_request_id":"r","a":{"b":[2]},"c":3}"#,
+        r#"{"token":"t","a":1,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"a":{"b":[2]},"tpp_request_id":"r"}"#,
+        r#"{"token":"t","a":1,"n":NaN,"tpp_request_id":"r","a":{"b":[2]}}"#,
+    ] {
+        let r = req(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(r.extra("a"), Some(&serde_json::json!({"b": [2]})), "{text}");
+        assert_eq!(
+            r.reserved("tpp_request_id"),
+            Some(&Value::from("r")),
+            "{text}"
+        );
+        assert!(r.extra("tpp_request_id").is_none() && r.extra("token").is_none());
+        assert!(r.reserved("a").is_none(), "{text}");
+    }
+    let r = req(r#"{"token":"t","c":3,"n":NaN}"#).unwrap();
+    assert_eq!(r.extra("c"), Some(&Value::from(3)));
+    assert_eq!(r.extra("n"), Some(&Value::Null));
 }
 
 #[test]
