@@ -89,6 +89,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+mod budget;
 pub mod client;
 mod error;
 pub mod frame;

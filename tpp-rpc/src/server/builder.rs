@@ -129,6 +129,18 @@ impl ServerBuilder {
         self
     }
 
+    /// See [`Limits::request_memory`].
+    pub fn request_memory(mut self, bytes: usize) -> Self {
+        self.limits.request_memory = bytes;
+        self
+    }
+
+    /// See [`Limits::max_answer_size`].
+    pub fn max_answer_size(mut self, bytes: usize) -> Self {
+        self.limits.max_answer_size = bytes;
+        self
+    }
+
     /// See [`Limits::max_connections`].
     pub fn max_connections(mut self, n: usize) -> Self {
         self.limits.max_connections = n;
@@ -317,6 +329,8 @@ impl ServerBuilder {
             auth,
             tls,
             failures: FailureLimiter::new(&limits),
+            budget: (limits.request_memory != usize::MAX)
+                .then(|| crate::budget::RequestBudget::new(limits.request_memory)),
             limits: Arc::new(limits),
             health: self.health_action.map(HealthCheck::new),
             draining: CancellationToken::new(),

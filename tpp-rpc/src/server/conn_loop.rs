@@ -78,12 +78,12 @@ pub(super) async fn serve_connection<H: Handler>(
             }
         }
     };
+    let mut codec = FrameCodec::new(limits.max_frame_size).scanning_requests();
+    if let Some(budget) = &shared.budget {
+        codec = codec.charging(budget.clone());
+    }
     let mut conn = Connection {
-        io: FramedRead::with_capacity(
-            stream,
-            FrameCodec::new(limits.max_frame_size).scanning_requests(),
-            READ_BUFFER,
-        ),
+        io: FramedRead::with_capacity(stream, codec, READ_BUFFER),
         ctx: Context {
             request: Request::empty(),
             peer_addr: peer,
@@ -327,7 +327,11 @@ pub(super) async fn next_frame(
                     _ => FrameErrorKind::Io,
                 });
             }
-            if e.is_answerable() {
+            if let FrameError::OverBudget { declared } = e {
+                warn!(%peer, declared, "request memory budget full; refused a request");
+                let msg = e.to_string();
+                answer_and_close(io, 1, &ErrorBody { error: &msg }, &shared.limits).await;
+            } else if e.is_answerable() {
                 warn!(%peer, error = %e, "framing error");
                 let msg = format!("Something wrong with your data: {e}");
                 answer_and_close(io, 1, &ErrorBody { error: &msg }, &shared.limits).await;

@@ -21,7 +21,7 @@ pub const DEFAULT_FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// (one year; `Duration::MAX` included) are shortened to it and so mean "no
 /// limit"; counts beyond [`MAX_COUNT`](crate::settings::MAX_COUNT)
 /// (`usize::MAX` included) mean "unlimited"; a zero that would fail every
-/// request (`max_frame_size`, `max_connections`, `first_request_timeout`,
+/// request (`max_frame_size`, `request_memory`, `max_answer_size`, `max_connections`, `first_request_timeout`,
 /// `read_timeout`, `write_timeout`, `handler_timeout`) makes
 /// [`bind`](super::ServerBuilder::bind) fail with an error naming the field.
 #[derive(Debug, Clone)]
@@ -29,6 +29,23 @@ pub struct Limits {
     /// Largest accepted request payload (default 64 MiB). A larger declared
     /// length is answered with code 1 before any memory is reserved.
     pub max_frame_size: usize,
+    /// Bytes of requests all connections together may hold before they are
+    /// answered (default: a quarter of the memory the process may use, its
+    /// cgroup's `memory.max` or else the machine's total, and at least
+    /// 64 MiB; 1 GiB where neither can be read). Each request from 4 KiB on
+    /// is charged its declared length when its header arrives, before its
+    /// payload is read, until it has been answered; a request that does not
+    /// fit is answered `{"code": 1, "body": {"error": "Server busy: …"}}`
+    /// at once and the connection closed. Smaller requests are not charged:
+    /// they are bounded by [`max_connections`](Self::max_connections) (4 KiB
+    /// each). `usize::MAX` turns the budget off; 0 is refused.
+    pub request_memory: usize,
+    /// Largest answer a handler may send, payload bytes (default 64 MiB, the
+    /// largest a tpp client accepts by default). A larger answer is not
+    /// sent: the client gets `{"code": 1, "body": {"error": "…answer too
+    /// large…"}}` instead, the handler's call returns an error, and the
+    /// server logs it. `usize::MAX`: no limit.
+    pub max_answer_size: usize,
     /// Connections served at once (default 4096). Beyond it a new connection
     /// is answered `{"code": 1, "body": {"error": "Server busy"}}` and closed.
     pub max_connections: usize,
@@ -94,6 +111,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            request_memory: crate::budget::default_request_memory(),
+            max_answer_size: DEFAULT_MAX_FRAME_SIZE,
             max_connections: 4096,
             first_request_timeout: DEFAULT_FIRST_REQUEST_TIMEOUT,
             read_timeout: Duration::from_secs(30),
@@ -115,6 +134,9 @@ impl Limits {
     pub(super) fn checked(mut self) -> Result<Limits, Error> {
         let e = Error::Config;
         self.max_frame_size = settings::size("max_frame_size", self.max_frame_size).map_err(e)?;
+        self.request_memory = settings::size("request_memory", self.request_memory).map_err(e)?;
+        self.max_answer_size =
+            settings::size("max_answer_size", self.max_answer_size).map_err(e)?;
         self.max_connections =
             settings::positive_count("max_connections", self.max_connections).map_err(e)?;
         self.first_request_timeout =

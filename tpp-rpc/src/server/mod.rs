@@ -115,6 +115,9 @@ pub(super) struct Shared {
     pub(super) tls: Option<TlsAcceptor>,
     pub(super) limits: Arc<Limits>,
     pub(super) failures: auth_guard::FailureLimiter,
+    /// Bytes of requests not yet answered, all connections together
+    /// ([`Limits::request_memory`]); `None` when unlimited.
+    pub(super) budget: Option<Arc<crate::budget::RequestBudget>>,
     /// The health action, if enabled (see health.rs).
     pub(super) health: Option<health::HealthCheck>,
     /// Cancelled when shutdown starts: the health action fails from then on.
