@@ -41,6 +41,11 @@ async fn server_settings_at_their_extremes_serve_or_are_refused_by_name() {
     let cases: Vec<(&str, Set, bool)> = vec![
         ("max_frame_size", |b| b.max_frame_size(usize::MAX), false),
         ("max_frame_size", |b| b.max_frame_size(0), true),
+        ("request_memory", |b| b.request_memory(usize::MAX), false),
+        ("request_memory", |b| b.request_memory(1), false),
+        ("request_memory", |b| b.request_memory(0), true),
+        ("max_answer_size", |b| b.max_answer_size(usize::MAX), false),
+        ("max_answer_size", |b| b.max_answer_size(0), true),
         ("max_connections", |b| b.max_connections(usize::MAX), false),
         ("max_connections", |b| b.max_connections(0), true),
         (
@@ -183,6 +188,12 @@ async fn client_settings_at_their_extremes_call_or_are_refused_by_name() {
         ),
         ("max_frame_size", |b| b.max_frame_size(usize::MAX), false),
         ("max_frame_size", |b| b.max_frame_size(0), true),
+        (
+            "write_timeout",
+            |b| b.pipelined(2).write_timeout(Duration::MAX),
+            false,
+        ),
+        ("write_timeout", |b| b.write_timeout(Duration::ZERO), true),
         ("pool_max_idle", |b| b.pool_max_idle(usize::MAX), false),
         ("pool_max_idle", |b| b.pool_max_idle(0), false),
         ("pool_max_open", |b| b.pool_max_open(usize::MAX), false),

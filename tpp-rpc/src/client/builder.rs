@@ -93,6 +93,7 @@ pub struct ClientBuilder {
     selection: EndpointSelection,
     down_backoff: Duration,
     connect_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl ClientBuilder {
@@ -142,6 +143,18 @@ impl ClientBuilder {
     /// [`timeout`](Self::timeout) still bounds the whole call.
     pub fn connect_timeout(mut self, per_address: Duration) -> Self {
         self.connect_timeout = per_address;
+        self
+    }
+
+    /// On [pipelined](Self::pipelined) connections, the longest the server
+    /// may go without taking more of the requests written to it (default
+    /// [`DEFAULT_WRITE_TIMEOUT`], 10 s). Past it the connection is given up:
+    /// calls whose request was written whole fail with
+    /// [`ClientError::Closed`] (they may have run), the others with
+    /// [`ClientError::NotSent`], which are sent again on a new connection.
+    /// Other calls are bounded by [`timeout`](Self::timeout).
+    pub fn write_timeout(mut self, stall: Duration) -> Self {
+        self.write_timeout = stall;
         self
     }
 
@@ -308,7 +321,8 @@ impl ClientBuilder {
     /// `Duration::MAX` included) mean "no limit"; counts beyond
     /// [`MAX_COUNT`](crate::settings::MAX_COUNT) mean "unlimited"; a zero
     /// [`timeout`](Self::timeout), [`item_timeout`](Self::item_timeout),
-    /// [`connect_timeout`](Self::connect_timeout) or
+    /// [`connect_timeout`](Self::connect_timeout),
+    /// [`write_timeout`](Self::write_timeout) or
     /// [`max_frame_size`](Self::max_frame_size), which would fail every
     /// call, is refused with [`ClientError::Config`] naming it.
     pub fn build(mut self) -> Result<Client, ClientError> {
@@ -353,7 +367,9 @@ impl ClientBuilder {
                 tls,
                 max_frame_size: self.max_frame_size,
                 pool: Pool::new(self.pool),
-                pipelines: self.pipelined.map(Pipelines::new),
+                pipelines: self
+                    .pipelined
+                    .map(|n| Pipelines::new(n, self.write_timeout)),
             }),
             token: self.token.map(Arc::from),
             timeout: self.timeout,
@@ -375,6 +391,7 @@ impl ClientBuilder {
         self.timeout = optional("timeout", self.timeout)?;
         self.item_timeout = optional("item_timeout", self.item_timeout)?;
         self.connect_timeout = settings::timeout("connect_timeout", self.connect_timeout)?;
+        self.write_timeout = settings::timeout("write_timeout", self.write_timeout)?;
         self.max_frame_size = settings::size("max_frame_size", self.max_frame_size)?;
         self.pool.idle_timeout = settings::duration(self.pool.idle_timeout);
         self.pool.max_open = self.pool.max_open.map(settings::count);
@@ -383,6 +400,12 @@ impl ClientBuilder {
         Ok(())
     }
 }
+
+/// How long a pipelined connection's server may go without taking more
+/// request bytes unless configured ([`ClientBuilder::write_timeout`]): a
+/// server that reads at all takes a 64 KiB batch in far less, so 10 s
+/// means it stopped reading.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most pipelined connections a client keeps
 /// ([`ClientBuilder::pipelined`]); larger values are taken as this.
@@ -408,6 +431,7 @@ impl Client {
             selection: EndpointSelection::default(),
             down_backoff: DEFAULT_DOWN_BACKOFF,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }

@@ -58,7 +58,7 @@ mod pool;
 mod stream;
 mod typed;
 
-pub use builder::{ClientBuilder, MAX_PIPELINED};
+pub use builder::{ClientBuilder, DEFAULT_WRITE_TIMEOUT, MAX_PIPELINED};
 use conn::check_code;
 pub use conn::ClientConnection;
 use endpoints::Endpoints;
