@@ -202,6 +202,9 @@ pub(crate) struct Fields {
     pub(super) token: Field,
     pub(super) action: Field,
     pub(super) body: Option<Range<usize>>,
+    /// Whether the body may hold an integer beyond 64 bits (then it is
+    /// read the exact way: see [`crate::json::from_body_str`]).
+    pub(super) body_wide: bool,
     pub(super) extras: Members,
     pub(super) keep_alive: bool,
     pub(super) reserved: Members,
@@ -214,6 +217,7 @@ impl Fields {
             token: Field::Missing,
             action: Field::Missing,
             body: None,
+            body_wide: false,
             extras: Members::default(),
             keep_alive: false,
             reserved: Members::default(),
@@ -246,6 +250,9 @@ impl Fields {
         Ok(Fields {
             token: Field::from_value(text, envelope.token),
             action: Field::from_value(text, envelope.action),
+            body_wide: envelope
+                .body
+                .is_some_and(|raw| json::skip::may_be_wide(raw.get())),
             body: envelope.body.map(|raw| str_range(text, raw.get())),
             extras: envelope.extras,
             keep_alive: envelope.keep_alive,

@@ -114,7 +114,8 @@ impl EnvelopeScan {
                 Scan::Value { key, start, walk } => match walk.resume(b, complete) {
                     Step::Ended(end) => {
                         let (key, start) = (key.clone(), *start);
-                        if self.member(b, key, start..end).is_none() {
+                        let wide = walk.saw_wide_number();
+                        if self.member(b, key, start..end, wide).is_none() {
                             return self.give_up();
                         }
                         self.at = Scan::Next(end);
@@ -169,7 +170,13 @@ impl EnvelopeScan {
 
     /// Takes the member `key` (a range of the payload, without its quotes)
     /// whose value is at `value`. `None`: left to the full scan.
-    fn member(&mut self, b: &[u8], key: Range<usize>, value: Range<usize>) -> Option<()> {
+    fn member(
+        &mut self,
+        b: &[u8],
+        key: Range<usize>,
+        value: Range<usize>,
+        wide: bool,
+    ) -> Option<()> {
         let fields = &mut self.fields;
         let key_range = key.clone();
         let key = std::str::from_utf8(b.get(key)?).ok()?;
@@ -178,7 +185,10 @@ impl EnvelopeScan {
         match key {
             "token" => fields.token = string_field(b, start, end)?,
             "action" => fields.action = string_field(b, start, end)?,
-            "body" => fields.body = Some(value),
+            "body" => {
+                fields.body = Some(value);
+                fields.body_wide = wide;
+            }
             // The full scan reads other values (a number may be out of
             // range for it): left to it.
             KEEP_ALIVE_FIELD => {

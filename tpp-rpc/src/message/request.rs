@@ -91,6 +91,7 @@ pub struct Request {
     token: Field,
     action: Field,
     body: Option<Range<usize>>,
+    body_wide: bool,
     extras: Members,
     keep_alive: bool,
     reserved: Members,
@@ -156,6 +157,7 @@ impl Request {
             token: fields.token,
             action: fields.action,
             body: fields.body,
+            body_wide: fields.body_wide,
             extras: fields.extras,
             keep_alive: fields.keep_alive,
             reserved: fields.reserved,
@@ -206,7 +208,13 @@ impl Request {
     /// big integers as [`crate::json`] describes.
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         // Validated by `parse`: a raw body is not read again.
-        Ok(json::from_checked_str(self.body_json())?)
+        Ok(json::from_body_str(self.body_json(), self.body_wide)?)
+    }
+
+    /// Whether the body may hold an integer beyond 64 bits (for the
+    /// generated dispatch: see [`crate::json`]).
+    pub(crate) fn body_may_be_wide(&self) -> bool {
+        self.body_wide
     }
 
     /// The body as a borrowed [`RawValue`], to pass it on untouched

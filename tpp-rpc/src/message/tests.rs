@@ -160,3 +160,35 @@ fn reads_responses_like_the_reference_client() {
     let r = Response::parse(Bytes::new()).unwrap();
     assert!(r.body_is_null());
 }
+
+#[test]
+fn a_body_integer_beyond_64_bits_is_refused_by_value_and_kept_by_exact_types() {
+    let big = "1267650600228229401496703205376";
+    let long_string = "y".repeat(100_000);
+    for text in [
+        // The fast scan, the full scan (an escaped key), a large body.
+        format!(r#"{{"token":"t","body":{{"a":[{big}]}}}}"#),
+        format!(r#"{{"token":"t","\u0062ody":{{"a":[{big}]}}}}"#),
+        format!(r#"{{"token":"t","body":{{"s":"{long_string}","a":[{big}]}}}}"#),
+    ] {
+        let r = req(&text).unwrap();
+        let error = r.body::<Value>().unwrap_err().to_string();
+        assert!(error.contains("more than 64 bits"), "{error}");
+        #[derive(serde::Deserialize)]
+        struct Exact {
+            a: Vec<i128>,
+        }
+        assert_eq!(r.body::<Exact>().unwrap().a, [1i128 << 100]);
+        #[derive(serde::Deserialize)]
+        struct Float {
+            a: Vec<f64>,
+        }
+        assert_eq!(r.body::<Float>().unwrap().a, [2f64.powi(100)]);
+    }
+    // Long numbers that fit, and floats, stay on the fast path's results.
+    let r = req(r#"{"token":"t","body":[18446744073709551615,-9223372036854775808,0.5]}"#).unwrap();
+    assert_eq!(
+        r.body::<Value>().unwrap(),
+        serde_json::json!([18446744073709551615u64, -9223372036854775808i64, 0.5])
+    );
+}

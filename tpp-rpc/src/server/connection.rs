@@ -70,6 +70,13 @@ impl Connection {
         self.ctx.request.body_json()
     }
 
+    /// Whether the body may hold an integer beyond 64 bits: the generated
+    /// dispatch then reads it the exact way. Not a public API.
+    #[doc(hidden)]
+    pub fn body_may_be_wide(&self) -> bool {
+        self.ctx.request.body_may_be_wide()
+    }
+
     /// Deserializes the body into `T`.
     pub fn body<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
         Ok(self.ctx.request.body()?)
