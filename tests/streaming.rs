@@ -1,4 +1,4 @@
-//! Streaming actions end to end (issue #4): `#[action(stream)]` and `#[action(stream, ack)]`
+//! Streaming actions end to end: `#[action(stream)]` and `#[action(stream, ack)]`
 //! services and their generated clients over TCP and TLS, against each other and against the
 //! Python reference (toxiccore) in both directions.
 //!
