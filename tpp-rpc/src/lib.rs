@@ -86,6 +86,15 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # The guide
+//!
+//! The [`guide`] walks through everything else, one chapter per subject:
+//! [typed services](guide::typed_services) and the dyn mode, [streaming](guide::streaming),
+//! the [low-level API and the client](guide::low_level), [auth and TLS](guide::security),
+//! [limits and reliability](guide::limits), [running in production](guide::production)
+//! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
+//! Kubernetes) and [interop with toxiccore](guide::interop).
 #![deny(missing_docs)]
 
 pub mod auth;
@@ -93,6 +102,7 @@ pub mod client;
 mod error;
 pub mod frame;
 mod generated;
+pub mod guide;
 pub mod json;
 pub mod message;
 pub mod server;
