@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::error::Error;
-use crate::frame::DEFAULT_MAX_FRAME_SIZE;
+use super::Error;
 use crate::settings;
+use crate::wire::frame::DEFAULT_MAX_FRAME_SIZE;
 
 /// Default [`Limits::first_request_timeout`]: 10 s. A client sends its first
 /// request within a few round trips of connecting (TLS included), so 10 s
@@ -111,7 +111,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
-            request_memory: crate::budget::default_request_memory(),
+            request_memory: crate::wire::budget::default_request_memory(),
             max_answer_size: DEFAULT_MAX_FRAME_SIZE,
             max_connections: 4096,
             first_request_timeout: DEFAULT_FIRST_REQUEST_TIMEOUT,

@@ -77,7 +77,7 @@ pub(crate) fn default_request_memory() -> usize {
     let memory = cgroup_memory_max()
         .or_else(mem_total)
         .unwrap_or(FALLBACK * 4);
-    (memory / 4).max(crate::frame::DEFAULT_MAX_FRAME_SIZE)
+    (memory / 4).max(crate::wire::frame::DEFAULT_MAX_FRAME_SIZE)
 }
 
 fn cgroup_memory_max() -> Option<usize> {
@@ -125,9 +125,12 @@ mod tests {
     #[test]
     fn the_default_is_a_quarter_of_memory_and_at_least_one_frame() {
         let d = default_request_memory();
-        assert!(d >= crate::frame::DEFAULT_MAX_FRAME_SIZE);
+        assert!(d >= crate::wire::frame::DEFAULT_MAX_FRAME_SIZE);
         if let Some(total) = cgroup_memory_max().or_else(mem_total) {
-            assert_eq!(d, (total / 4).max(crate::frame::DEFAULT_MAX_FRAME_SIZE));
+            assert_eq!(
+                d,
+                (total / 4).max(crate::wire::frame::DEFAULT_MAX_FRAME_SIZE)
+            );
         }
     }
 }

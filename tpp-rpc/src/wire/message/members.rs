@@ -11,8 +11,8 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::Deserializer;
 use serde_json::{Map, Value};
 
-use super::request::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
-use crate::json;
+use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
+use crate::wire::json;
 
 /// Members noted by position; more (or one whose key has escapes) and the
 /// payload is read again when they are first asked for.
