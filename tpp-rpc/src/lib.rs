@@ -97,30 +97,26 @@
 //! Kubernetes) and [interop with toxiccore](guide::interop).
 #![deny(missing_docs)]
 
-pub mod auth;
+// Layers, bottom up: `wire` (bytes and their meaning, shared) and `transport`
+// (TCP or TLS streams, shared); `server` and `client` side by side above them,
+// never importing each other; `service` (what generated code builds on) on top.
 pub mod client;
-mod error;
-pub mod frame;
-mod generated;
 pub mod guide;
-pub mod json;
-pub mod message;
 pub mod server;
 pub mod service;
-pub mod stream;
-pub mod tls;
-pub mod trace;
 pub mod transport;
+mod wire;
 
-use std::future::Future;
-use std::pin::Pin;
+pub use server::auth;
+pub use service::stream;
+pub use transport::tls;
+pub use wire::{frame, json, message, trace};
 
 pub use auth::{Authenticator, BcryptToken, FnAuth, Identity, PlainToken, UserHashes, UserTokens};
 pub use client::{
     CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
     FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
 };
-pub use error::Error;
 pub use frame::{FrameCodec, FrameError};
 /// `next()` on the streams of generated clients ([`CallStream`]) and on
 /// [`ResponseStream`]: re-exported from `futures-util`, so a service needs no
@@ -128,12 +124,14 @@ pub use frame::{FrameCodec, FrameError};
 pub use futures_util::StreamExt;
 pub use message::{Request, Response};
 pub use server::{
-    Connection, Context, Handler, Layer, Limits, Next, Server, ServerBuilder, ShutdownHandle,
+    BoxFuture, Connection, Context, Error, Handler, Layer, Limits, Next, Server, ServerBuilder,
+    ShutdownHandle,
 };
-pub use service::{ActionError, ActionInfo, ActionKind, ParamInfo, Router, Service, ToxicError};
+pub use service::{ActionInfo, ActionKind, ParamInfo, Router, Service};
 pub use stream::{ItemSender, ItemStream};
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
+pub use wire::{ActionError, ToxicError};
 
 /// `async-trait`'s attribute, for the implementations of a `#[toxic_service(dyn)]` trait:
 /// write `#[tpp_rpc::async_trait]` on each `impl` block, so that a crate needs no dependency of its
@@ -142,13 +140,10 @@ pub use tpp_rpc_macros::{toxic_service, ToxicError};
 /// nothing. See [`macro@toxic_service`].
 pub use async_trait::async_trait;
 
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::generated::*;
+    pub use crate::service::generated::*;
     pub use futures_core;
     pub use futures_util;
     pub use serde;

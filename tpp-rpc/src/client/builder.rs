@@ -19,8 +19,8 @@ use super::{
 };
 #[cfg(doc)]
 use super::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
-use crate::frame::DEFAULT_MAX_FRAME_SIZE;
-use crate::tls::{self, TlsError};
+use crate::transport::tls::{self, TlsError};
+use crate::wire::frame::DEFAULT_MAX_FRAME_SIZE;
 
 /// How the client does TLS.
 enum TlsMode {

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use tokio_rustls::rustls::{self, CertificateError};
 
-use crate::frame::FrameError;
-use crate::message::BadResponse;
-use crate::service::ToxicError;
-use crate::tls::TlsError;
+use crate::transport::tls::TlsError;
+use crate::wire::frame::FrameError;
+use crate::wire::message::BadResponse;
+use crate::wire::ToxicError;
 
 /// Everything that can go wrong on the client side, each failure named.
 ///

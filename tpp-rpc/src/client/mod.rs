@@ -43,9 +43,9 @@ use serde_json::{Map, Value};
 use tokio_rustls::TlsConnector;
 use tokio_util::codec::FramedRead;
 
-use crate::frame::{FrameCodec, READ_BUFFER};
-use crate::message::{OutgoingRequest, Response};
 use crate::transport::Stream;
+use crate::wire::frame::{FrameCodec, READ_BUFFER};
+use crate::wire::message::{OutgoingRequest, Response};
 
 mod builder;
 mod call;
@@ -55,6 +55,7 @@ mod endpoints;
 mod error;
 mod pipeline;
 mod pool;
+mod spans;
 mod stream;
 mod typed;
 
@@ -258,7 +259,7 @@ impl Client {
         body: &B,
     ) -> Result<Response, ClientError> {
         let call = self.bounded(self.exchange(action, body));
-        crate::trace::client_call(action, self.addr(), call).await
+        spans::client_call(action, self.addr(), call).await
     }
 
     /// Calls `action` and returns `body[action]` deserialized, as toxiccore's
@@ -302,7 +303,7 @@ impl Client {
             self.bounded(write).await?;
             Ok(conn.into_stream(item_timeout))
         };
-        crate::trace::client_call(action, self.addr(), call).await
+        spans::client_call(action, self.addr(), call).await
     }
 
     /// Calls a streaming `action` that acknowledges first, like the hole's
@@ -365,7 +366,7 @@ impl Client {
             Ok((ack, conn))
         };
         let call = self.bounded(acknowledged);
-        let (ack, conn) = crate::trace::client_call(action, self.addr(), call).await?;
+        let (ack, conn) = spans::client_call(action, self.addr(), call).await?;
         Ok((ack, conn.into_stream(item_timeout)))
     }
 }

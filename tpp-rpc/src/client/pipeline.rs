@@ -29,9 +29,9 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use super::{Client, ClientConnection, ClientError};
-use crate::frame::FrameCodec;
-use crate::message::Response;
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
+use crate::wire::message::Response;
 
 /// Requests a caller may queue on one connection before waiting.
 const QUEUE: usize = 1024;

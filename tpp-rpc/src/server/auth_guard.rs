@@ -13,9 +13,9 @@ use tracing::{debug, warn};
 
 use super::peer_watch::{Input, PeerWatch};
 use super::{Limits, Shared};
-use crate::auth::{AuthCheck, Identity, Refused};
-use crate::frame::FrameCodec;
+use crate::server::auth::{AuthCheck, Identity, Refused};
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
 
 /// Addresses tracked at most; past it, addresses not over the limit are
 /// forgotten first.

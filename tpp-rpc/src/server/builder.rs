@@ -14,14 +14,32 @@ use super::{
     auth_guard::FailureLimiter, health::HealthCheck, metrics::ServerMetrics, proxy::ProxyProtocol,
     Layer, Limits, Server, Shared,
 };
-use crate::auth::{Authenticator, BcryptToken, PlainToken};
-use crate::error::Error;
-use crate::tls::server_config_from_pem_files;
+use crate::server::auth::{Authenticator, BcryptToken, PlainToken};
+use crate::server::Error;
+use crate::transport::tls::server_config_from_pem_files;
 
 pub(super) enum Tls {
     None,
     Config(Arc<ServerConfig>),
     PemFiles(PathBuf, PathBuf),
+}
+
+impl Server {
+    /// A builder with default [`Limits`], no TLS and no authenticator yet.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            auth: None,
+            config_error: None,
+            backlog: 4096,
+            tls: Tls::None,
+            limits: Limits::default(),
+            health_action: None,
+            proxy_trusted: None,
+            reuse_port: false,
+            layers: Vec::new(),
+            metrics: false,
+        }
+    }
 }
 
 /// Configures and binds a [`Server`]: authentication, TLS, limits.

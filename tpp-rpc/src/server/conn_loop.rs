@@ -8,23 +8,23 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, warn};
 
 use super::{
-    connection::{flush_pending, write_frame},
+    closing::{answer_and_close, close_after_answering},
+    connection::flush_pending,
     metrics::FrameErrorKind,
-    observe::{Observer, RequestWatch},
+    observe::Observer,
     pipeline::{check_request, run_handler, Checked},
-    Connection, Context, Handler, Limits, Shared,
+    request_watch::RequestWatch,
+    Connection, Context, Handler, Shared,
 };
-use crate::frame::{FrameCodec, FrameError, READ_BUFFER};
-use crate::message::{write_response, ErrorBody, Request};
 use crate::transport::Stream;
+use crate::wire::frame::{FrameCodec, FrameError, READ_BUFFER};
+use crate::wire::message::{ErrorBody, Request};
 
 pub(super) async fn serve_connection<H: Handler>(
     mut tcp: TcpStream,
@@ -57,7 +57,7 @@ pub(super) async fn serve_connection<H: Handler>(
     // entered (`.instrument`) for the connection's life: that would cost the
     // subscriber a clone and a close on every poll; request spans name it as
     // their parent instead, and events outside a request carry `peer`.
-    let span = crate::trace::connection_span(peer, shared.tls.is_some());
+    let span = super::spans::connection_span(peer, shared.tls.is_some());
     let stream = match &shared.tls {
         None => Stream::Tcp(tcp),
         Some(acceptor) => {
@@ -197,58 +197,6 @@ pub(super) async fn serve_connection<H: Handler>(
         }
     }
     debug!(%peer, duration = ?started.elapsed(), "connection closed");
-}
-
-/// Sends an error to a peer that broke the protocol, then lets the caller close.
-pub(super) async fn answer_and_close(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    code: i64,
-    body: &impl Serialize,
-    limits: &Limits,
-) {
-    let mut out = Vec::new();
-    if write_response(&mut out, code, body).is_ok() {
-        let _ = tokio::time::timeout(limits.write_timeout, write_frame(io, &out)).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
-}
-
-/// Closes after the last response: our side first (so the server, not the
-/// client, holds TIME_WAIT), then reads and drops whatever the client still
-/// sends until it closes too, briefly. Closing with unread requests in the
-/// socket would send a reset, and a reset can destroy responses the client
-/// has not read yet (requests pipelined behind a stream or behind a request
-/// that did not ask for keep-alive).
-async fn close_after_answering(io: &mut FramedRead<Stream, FrameCodec>) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
-    let drain = async {
-        let mut sink = [0u8; 4096];
-        let stream = io.get_mut();
-        while let Ok(n) = tokio::io::AsyncReadExt::read(stream, &mut sink).await {
-            if n == 0 {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(LINGER, drain).await;
-}
-
-/// How long [`close_after_answering`] waits for the client's close.
-const LINGER: Duration = Duration::from_secs(1);
-
-/// Sends an already framed answer, then closes (the health probe's).
-pub(super) async fn answer_frame_and_close(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    frame: &[u8],
-    limits: &Limits,
-) {
-    let write = async {
-        let stream = io.get_mut();
-        stream.write_all(frame).await?;
-        stream.flush().await
-    };
-    let _ = tokio::time::timeout(limits.write_timeout, write).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
 }
 
 pub(super) enum Next {

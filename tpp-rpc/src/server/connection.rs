@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 use super::large_answer::{serialize_into, write_in_turns, INLINE_LIMIT};
 use super::peer_watch::{Input, PeerWatch};
 use super::{observe::Observer, Context, Limits};
-use crate::error::Error;
-use crate::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
-use crate::message::{append_response, append_result, ErrorBody, Request};
+use crate::server::Error;
 use crate::transport::Stream;
+use crate::wire::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
+use crate::wire::message::{append_response, append_result, ErrorBody, Request};
 
 /// The authenticated request being handled, and the connection it came on.
 pub struct Connection {
@@ -308,4 +308,21 @@ pub(super) async fn write_frame(
     stream.write_all_buf(&mut chained).await?;
     stream.flush().await?;
     Ok(())
+}
+
+impl Connection {
+    /// What follows are stream items (after the acknowledgement, if any).
+    pub(crate) fn observe_stream(&mut self) {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.streaming = true;
+        }
+    }
+
+    /// The action was not found: metrics label it `<unknown>`, so a peer
+    /// cannot make one time series per name it invents.
+    pub(crate) fn observe_unknown_action(&mut self) {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.unknown_action = true;
+        }
+    }
 }

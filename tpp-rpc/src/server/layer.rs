@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use super::BoxFuture;
 use super::{Connection, Context, Handler};
-use crate::error::Error;
-use crate::BoxFuture;
+use crate::server::Error;
 
 /// Middleware: [`Layer`]s around every request.
 ///

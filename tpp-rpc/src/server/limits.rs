@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::frame::DEFAULT_MAX_FRAME_SIZE;
+use crate::wire::frame::DEFAULT_MAX_FRAME_SIZE;
 
 /// Limits and timeouts of a server. Every field has a documented default.
 #[derive(Debug, Clone)]

@@ -14,15 +14,20 @@
 //! Layout: [`ServerBuilder`] (builder.rs) binds a [`Server`] (accept.rs),
 //! whose accept loop hands each connection to conn_loop.rs; every request
 //! there goes through pipeline.rs before reaching the [`Handler`] with a
-//! [`Connection`] (connection.rs). [`Limits`] (limits.rs) and [`Context`]
-//! (context.rs) are the plain data they share.
+//! [`Connection`] (connection.rs); closing.rs ends a connection, spans.rs and
+//! request_watch.rs trace and time each request. [`Limits`] (limits.rs) and
+//! [`Context`] (context.rs) are the plain data they share. The server builds
+//! on the shared wire layer and the transport, never on the client.
 
 mod accept;
+pub mod auth;
 mod auth_guard;
 mod builder;
+mod closing;
 mod conn_loop;
 mod connection;
 mod context;
+mod error;
 mod health;
 mod large_answer;
 mod layer;
@@ -32,23 +37,29 @@ mod observe;
 mod peer_watch;
 mod pipeline;
 mod proxy;
+mod request_watch;
+mod spans;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
 
-use crate::auth::Authenticator;
-use crate::error::Error;
+use auth::Authenticator;
 
 pub use accept::{Server, ShutdownHandle};
 pub use builder::ServerBuilder;
 pub use connection::Connection;
 pub use context::Context;
+pub use error::Error;
 pub use health::DEFAULT_HEALTH_ACTION;
 pub use layer::{ConcurrencyLimit, Layer, Next};
 pub use limits::Limits;
 pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Handles one authenticated request, like toxiccore's
 /// `BaseToxicProtocol.client_connected`.

@@ -14,14 +14,14 @@ use tracing::warn;
 use super::layer::{Layer, Next};
 use super::metrics::FrameErrorKind;
 use super::{
-    auth_guard, conn_loop::answer_and_close, connection::flush_pending, Connection, Handler,
-    Limits, Shared,
+    auth_guard, closing::answer_and_close, connection::flush_pending, Connection, Handler, Limits,
+    Shared,
 };
-use crate::auth::{Authenticator, Identity};
-use crate::error::Error;
-use crate::frame::FrameCodec;
-use crate::message::{ActionField, BadData, ErrorBody, Request, TokenField};
+use crate::server::auth::{Authenticator, Identity};
+use crate::server::Error;
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
+use crate::wire::message::{ActionField, BadData, ErrorBody, Request, TokenField};
 
 /// The outcome of the checks before the handler runs.
 pub(super) enum Checked {
@@ -84,7 +84,7 @@ pub(super) async fn check_request(
             .await;
             return Checked::Refused;
         }
-        TokenField::NotAString => Err(crate::auth::Refused),
+        TokenField::NotAString => Err(crate::server::auth::Refused),
         TokenField::Present(token) => {
             match auth_guard::verdict(|| shared.auth.check(token), io, shared, peer).await {
                 Some(verdict) => verdict,

@@ -9,26 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::envelope::{FieldValue, Fields};
-use super::{json_slice, str_range, validated_str};
-use crate::json;
-
-/// Why a payload is not a usable request (answered as "bad data", code 1).
-#[derive(Debug, thiserror::Error)]
-pub enum BadData {
-    /// The payload is empty (a lone `\n` or `0\n`).
-    #[error("empty message")]
-    Empty,
-    /// The payload is not valid UTF-8.
-    #[error("payload is not valid UTF-8")]
-    NotUtf8,
-    /// The payload is not JSON.
-    #[error("invalid JSON: {0}")]
-    Json(serde_json::Error),
-    /// The JSON is not an object, or is an empty object.
-    #[error("{0}")]
-    Shape(&'static str),
-}
+use super::envelope::{BadData, Field, Fields};
+use super::json_slice;
+use crate::wire::json;
 
 /// What the `token` field held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,37 +35,6 @@ pub enum ActionField<'a> {
     NotAString,
 }
 
-/// A string field as a request stores it: where it sits in the payload (no
-/// copy), or decoded when it had escapes.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Field {
-    Missing,
-    NotAString,
-    At(Range<usize>),
-    Decoded(Box<str>),
-}
-
-impl Field {
-    pub(super) fn from_value(text: &str, value: FieldValue<'_>) -> Field {
-        match value {
-            FieldValue::Falsy => Field::Missing,
-            FieldValue::Other => Field::NotAString,
-            FieldValue::Str(std::borrow::Cow::Borrowed(s)) => Field::At(str_range(text, s)),
-            FieldValue::Str(std::borrow::Cow::Owned(s)) => Field::Decoded(s.into_boxed_str()),
-        }
-    }
-
-    /// The string, when it is one.
-    fn get<'a>(&'a self, payload: &'a ByteString) -> Result<Option<&'a str>, ()> {
-        match self {
-            Field::Missing => Ok(None),
-            Field::NotAString => Err(()),
-            Field::At(range) => Ok(Some(validated_str(payload, range.clone()))),
-            Field::Decoded(s) => Ok(Some(s)),
-        }
-    }
-}
-
 /// A parsed request. Cheap to keep around: the body stays inside the frame.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -94,17 +46,6 @@ pub struct Request {
     keep_alive: bool,
     reserved: Map<String, Value>,
 }
-
-/// The request field by which a client asks the server to keep the
-/// connection open after a unary response (`"tpp_keep_alive": true`).
-/// toxiccore servers ignore it, as they ignore every unknown top-level field.
-pub const KEEP_ALIVE_FIELD: &str = "tpp_keep_alive";
-
-/// The prefix of the framework's own top-level fields (`tpp_keep_alive`,
-/// `tpp_request_id`, `tpp_traceparent`…): recognised by the server and never
-/// shown to handlers as extras ([`Request::reserved`] has them). toxiccore
-/// ignores unknown top-level fields, so they are safe to send to it.
-pub const RESERVED_PREFIX: &str = "tpp_";
 
 impl Request {
     /// Parses a frame's payload.
@@ -216,7 +157,7 @@ impl Request {
     }
 
     /// An extra top-level field (anything but `token`, `action`, `body` and
-    /// the [reserved](RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
+    /// the [reserved](crate::message::RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
     /// `user_id`.
     pub fn extra(&self, key: &str) -> Option<&Value> {
         self.extras.get(key)
@@ -227,7 +168,7 @@ impl Request {
         &self.extras
     }
 
-    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`]), such as
+    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`](crate::message::RESERVED_PREFIX)), such as
     /// `tpp_request_id`.
     pub fn reserved(&self, key: &str) -> Option<&Value> {
         self.reserved.get(key)

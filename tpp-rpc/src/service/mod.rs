@@ -4,14 +4,16 @@
 //! services share one server through a [`Router`], which refuses duplicate
 //! action names when it is built and answers `list-funcs` for all of them.
 
+pub(crate) mod generated;
+pub mod stream;
+
 use std::collections::HashMap;
-use std::fmt;
 
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
-use crate::server::{Connection, Handler};
-use crate::{BoxFuture, Error};
+use crate::server::{BoxFuture, Connection, Error, Handler};
+pub use crate::wire::{ActionError, ToxicError};
 
 /// The introspection action toxicbuild's hole answers.
 pub const LIST_FUNCS: &str = "list-funcs";
@@ -59,83 +61,6 @@ pub struct ActionInfo {
 pub trait Service: Handler {
     /// Every action this service answers (the generated `list-funcs` excluded).
     fn actions(&self) -> &'static [ActionInfo];
-}
-
-/// An error a service method returns: a code (> 0) and a message, sent as
-/// `{"code": code, "body": {"error": message}}`.
-///
-/// Derive it with `#[derive(tpp_rpc::ToxicError)]` and `#[toxic(code = N)]` on
-/// each variant, or implement it by hand.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a TPP service error: it does not implement `tpp_rpc::ToxicError`",
-    label = "the error type of an action must implement `tpp_rpc::ToxicError`",
-    note = "derive it with `#[derive(tpp_rpc::ToxicError)]` and `#[toxic(code = N)]` on each variant, or use `tpp_rpc::ActionError`"
-)]
-pub trait ToxicError {
-    /// The response code; values below 1 are sent as 1.
-    fn code(&self) -> i64;
-    /// The message sent to the client.
-    fn message(&self) -> String;
-    /// Client side: rebuilds the error from a server's code and message, when
-    /// this type knows the code.
-    fn from_parts(code: i64, message: &str) -> Option<Self>
-    where
-        Self: Sized,
-    {
-        let _ = (code, message);
-        None
-    }
-}
-
-/// A ready-made service error: any code, any message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionError {
-    /// The response code (> 0).
-    pub code: i64,
-    /// The message.
-    pub message: String,
-}
-
-impl ActionError {
-    /// An error with `code` and `message`.
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ActionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (code {})", self.message, self.code)
-    }
-}
-
-impl std::error::Error for ActionError {}
-
-impl ToxicError for ActionError {
-    fn code(&self) -> i64 {
-        self.code
-    }
-
-    fn message(&self) -> String {
-        self.message.clone()
-    }
-
-    fn from_parts(code: i64, message: &str) -> Option<Self> {
-        Some(Self::new(code, message))
-    }
-}
-
-impl ToxicError for std::convert::Infallible {
-    fn code(&self) -> i64 {
-        match *self {}
-    }
-
-    fn message(&self) -> String {
-        match *self {}
-    }
 }
 
 /// Answers `{"code": 1, "body": {"error": "Action X does not exist"}}` and

@@ -42,12 +42,14 @@ mod outgoing;
 mod request;
 mod response;
 
+pub use super::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 pub(crate) use answer::{append_response, append_result};
 pub use answer::{write_response, ActionResult, ErrorBody};
+pub use envelope::BadData;
 pub(crate) use envelope::Fields;
 pub(crate) use fast_scan::EnvelopeScan;
 pub(crate) use outgoing::OutgoingRequest;
-pub use request::{ActionField, BadData, Request, TokenField, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
+pub use request::{ActionField, Request, TokenField};
 pub use response::{BadResponse, Response};
 
 /// Where `part`, borrowed from `text` by the parser, sits inside it.

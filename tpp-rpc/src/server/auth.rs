@@ -22,7 +22,7 @@ use ring::digest::{digest, SHA256};
 use tokio::sync::Semaphore;
 use tracing::debug;
 
-use crate::BoxFuture;
+use super::BoxFuture;
 
 pub use identity::Identity;
 pub use users::{UserHashes, UserTokens};

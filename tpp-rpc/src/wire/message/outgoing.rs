@@ -4,7 +4,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::request::KEEP_ALIVE_FIELD;
+use crate::wire::fields::{KEEP_ALIVE_FIELD, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
 
 /// A request as a client writes it: `{"action", "body", "token", …extras}`.
 pub(crate) struct OutgoingRequest<'a, B: ?Sized> {
@@ -35,9 +35,9 @@ impl<B: Serialize + ?Sized> Serialize for OutgoingRequest<'_, B> {
             map.serialize_entry(KEEP_ALIVE_FIELD, &true)?;
         }
         if let Some((request_id, traceparent)) = self.trace {
-            map.serialize_entry(crate::trace::REQUEST_ID_FIELD, request_id)?;
+            map.serialize_entry(REQUEST_ID_FIELD, request_id)?;
             if let Some(tp) = traceparent {
-                map.serialize_entry(crate::trace::TRACEPARENT_FIELD, tp)?;
+                map.serialize_entry(TRACEPARENT_FIELD, tp)?;
             }
         }
         map.end()

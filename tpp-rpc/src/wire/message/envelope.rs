@@ -10,9 +10,59 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::request::{BadData, Field, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
-use super::str_range;
-use crate::json;
+use bytestring::ByteString;
+
+use super::{str_range, validated_str};
+use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
+use crate::wire::json;
+
+/// Why a payload is not a usable request (answered as "bad data", code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum BadData {
+    /// The payload is empty (a lone `\n` or `0\n`).
+    #[error("empty message")]
+    Empty,
+    /// The payload is not valid UTF-8.
+    #[error("payload is not valid UTF-8")]
+    NotUtf8,
+    /// The payload is not JSON.
+    #[error("invalid JSON: {0}")]
+    Json(serde_json::Error),
+    /// The JSON is not an object, or is an empty object.
+    #[error("{0}")]
+    Shape(&'static str),
+}
+
+/// A string field as a request stores it: where it sits in the payload (no
+/// copy), or decoded when it had escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Field {
+    Missing,
+    NotAString,
+    At(Range<usize>),
+    Decoded(Box<str>),
+}
+
+impl Field {
+    pub(super) fn from_value(text: &str, value: FieldValue<'_>) -> Field {
+        match value {
+            FieldValue::Falsy => Field::Missing,
+            FieldValue::Other => Field::NotAString,
+            FieldValue::Str(std::borrow::Cow::Borrowed(s)) => Field::At(str_range(text, s)),
+            FieldValue::Str(std::borrow::Cow::Owned(s)) => Field::Decoded(s.into_boxed_str()),
+        }
+    }
+
+    /// The string, when it is one.
+    pub(super) fn get<'a>(&'a self, payload: &'a ByteString) -> Result<Option<&'a str>, ()> {
+        match self {
+            Field::Missing => Ok(None),
+            Field::NotAString => Err(()),
+            Field::At(range) => Ok(Some(validated_str(payload, range.clone()))),
+            Field::Decoded(s) => Ok(Some(s)),
+        }
+    }
+}
 
 /// An object key, borrowed from the payload when it has no escapes (serde's
 /// own `Cow<str>` always allocates).

@@ -38,18 +38,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value as Json;
-use tracing::field::{Empty, Value};
-use tracing::{Instrument, Span};
+use tracing::field::Value;
+use tracing::Span;
 
-use crate::client::ClientError;
-use crate::message::Request;
+use crate::wire::message::Request;
 
-/// The request field carrying the request id.
-pub const REQUEST_ID_FIELD: &str = "tpp_request_id";
-/// The request field carrying a W3C `traceparent`.
-pub const TRACEPARENT_FIELD: &str = "tpp_traceparent";
-/// Longest request id taken from a peer (a longer one is replaced).
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub use super::fields::{MAX_REQUEST_ID_LEN, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
 
 tokio::task_local! {
     static CURRENT: TraceContext;
@@ -181,95 +175,14 @@ fn new_id() -> String {
     id
 }
 
-/// The span of one server connection.
-pub(crate) fn connection_span(peer: std::net::SocketAddr, tls: bool) -> Span {
-    tracing::info_span!("tpp.connection", %peer, tls)
-}
-
-/// The span of one request on a server (`Span::none()` when nothing records
-/// it), and the trace context its handler runs in (the peer's, if it sent
-/// one). The peer is on the parent `tpp.connection` span, not repeated here.
-pub(crate) fn request_span(ctx: &mut crate::server::Context, connection: &Span) -> Span {
-    ctx.trace = TraceContext::from_request(ctx.request());
-    let trace = ctx.trace.as_ref();
-    // Every field given at once: each later `record` is another call into
-    // the subscriber.
-    tracing::info_span!(
-        parent: connection,
-        "tpp.request",
-        action = ?ctx.action(),
-        identity = ctx.identity().map(|id| tracing::field::debug(id.name())),
-        request_id = trace.map(|t| tracing::field::debug(t.request_id())),
-        traceparent = trace.and_then(TraceContext::traceparent),
-        code = Empty,
-        responses = Empty,
-        duration_us = Empty,
-    )
-}
-
-/// Runs one client call in its `tpp.client` span, recording how it ended
-/// (code 0, the server's error code, or the client-side error).
-pub(crate) async fn client_call<T>(
-    action: &str,
-    addr: &str,
-    call: impl Future<Output = Result<T, ClientError>>,
-) -> Result<T, ClientError> {
-    let span = tracing::info_span!(
-        "tpp.client",
-        action = ?action,
-        addr,
-        request_id = Empty,
-        code = Empty,
-        error = Empty,
-        duration_us = Empty,
-    );
-    if span.is_disabled() {
-        return call.await;
-    }
-    let started = std::time::Instant::now();
-    let result = call.instrument(span.clone()).await;
-    let code = match &result {
-        Ok(_) => Some(0),
-        Err(e) => {
-            span.record("error", tracing::field::display(e));
-            e.server_code()
-        }
-    };
-    let duration_us = started.elapsed().as_micros() as u64;
-    record_all(
-        &span,
-        ["code", "duration_us"],
-        [
-            code.as_ref().map(|c| c as &dyn Value),
-            Some(&duration_us as &dyn Value),
-        ],
-    );
-    result
-}
-
-/// Records how a request ended on its span (one call into the subscriber).
-pub(crate) fn record_end(
-    span: &Span,
-    code: Option<i64>,
-    responses: Option<usize>,
-    elapsed: std::time::Duration,
-) {
-    let duration_us = elapsed.as_micros() as u64;
-    record_all(
-        span,
-        ["code", "responses", "duration_us"],
-        [
-            code.as_ref().map(|c| c as &dyn Value),
-            responses.as_ref().map(|r| r as &dyn Value),
-            Some(&duration_us as &dyn Value),
-        ],
-    );
-}
-
 /// Records several fields of `span` at once: each separate `record` is
 /// another call into the subscriber (and, for fmt, another formatting pass).
 /// Fields the span lacks are skipped.
-fn record_all<const N: usize>(span: &Span, names: [&str; N], values: [Option<&dyn Value>; N]) {
+pub(crate) fn record_all<const N: usize>(
+    span: &Span,
+    names: [&str; N],
+    values: [Option<&dyn Value>; N],
+) {
     let Some(meta) = span.metadata() else {
         return;
     };

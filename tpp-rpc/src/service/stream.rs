@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::server::Connection;
-use crate::service::{ActionError, ToxicError};
+use crate::wire::{ActionError, ToxicError};
 use crate::Error;
 
 /// The items of a streaming action, in order.

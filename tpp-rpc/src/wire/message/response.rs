@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::envelope::Key;
 use super::{json_slice, str_range, validated_str};
-use crate::json;
+use crate::wire::json;
 
 /// A response as a client reads it.
 #[derive(Debug, Clone)]

@@ -24,10 +24,10 @@ pub(crate) fn append_response<W: std::io::Write, B: Serialize + ?Sized>(
 ) -> Result<(), serde_json::Error> {
     out.write_all(br#"{"code":"#)
         .map_err(serde_json::Error::io)?;
-    crate::json::to_writer(&mut out, &code)?;
+    crate::wire::json::to_writer(&mut out, &code)?;
     out.write_all(br#","body":"#)
         .map_err(serde_json::Error::io)?;
-    crate::json::to_writer(&mut out, body)?;
+    crate::wire::json::to_writer(&mut out, body)?;
     out.write_all(b"}").map_err(serde_json::Error::io)
 }
 
@@ -40,9 +40,9 @@ pub(crate) fn append_result<W: std::io::Write, T: Serialize + ?Sized>(
 ) -> Result<(), serde_json::Error> {
     out.write_all(br#"{"code":0,"body":{"#)
         .map_err(serde_json::Error::io)?;
-    crate::json::to_writer(&mut out, action)?;
+    crate::wire::json::to_writer(&mut out, action)?;
     out.write_all(b":").map_err(serde_json::Error::io)?;
-    crate::json::to_writer(&mut out, value)?;
+    crate::wire::json::to_writer(&mut out, value)?;
     out.write_all(b"}}").map_err(serde_json::Error::io)
 }
 

@@ -1,5 +1,7 @@
 //! One byte stream type for plain TCP and TLS, client or server side.
 
+pub mod tls;
+
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};

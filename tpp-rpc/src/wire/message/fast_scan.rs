@@ -14,9 +14,9 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use super::envelope::Fields;
-use super::request::{Field, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
-use crate::json::skip::{skip_string, skip_ws, Step, Walk};
+use super::envelope::{Field, Fields};
+use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
+use crate::wire::json::skip::{skip_string, skip_ws, Step, Walk};
 
 impl Fields {
     /// The envelope of `text`, when the fast path can read it.

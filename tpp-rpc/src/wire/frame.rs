@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::message::{EnvelopeScan, Fields};
+use crate::wire::message::{EnvelopeScan, Fields};
 
 /// Default maximum payload size: 64 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_large_request_is_scanned_while_it_arrives() {
-        use crate::message::Request;
+        use crate::wire::message::Request;
         let body = format!(
             r#"{{"log":"{}","n":[1,2.5,true,null]}}"#,
             "é\\n".repeat(30_000)

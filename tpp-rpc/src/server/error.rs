@@ -1,6 +1,6 @@
 //! The server side's error type.
 
-use crate::frame::FrameError;
+use crate::wire::frame::FrameError;
 
 /// An error on the server side: I/O, framing, JSON, timeouts, configuration,
 /// or a handler's own failure.

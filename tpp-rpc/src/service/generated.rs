@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 
 use crate::client::{action_result, CallError, ClientError, ResponseStream};
-use crate::message::Response;
-use crate::service::ToxicError;
-use crate::stream::ItemStream;
+use crate::service::stream::ItemStream;
+use crate::wire::message::Response;
+use crate::wire::ToxicError;
 
 /// Selects an implementation for `T` by autoref: `(&Probe::<T>::NEW).method()`.
 pub struct Probe<T: ?Sized>(PhantomData<fn() -> Box<T>>);
@@ -48,7 +48,7 @@ fn undecodable() -> serde_json::Error {
 pub trait ViaDeserialize<T> {
     /// Parses JSON text as Python writes it (`crate::json`). The text is
     /// already checked JSON: a request's body or a default the macro checked.
-    fn decode_str(&self, text: &str) -> Result<T, crate::json::Error>;
+    fn decode_str(&self, text: &str) -> Result<T, crate::wire::json::Error>;
     /// `body[action]` of a response.
     fn decode_result(&self, response: &Response, action: &str) -> Result<T, ClientError>;
     /// The whole body of a response.
@@ -56,8 +56,8 @@ pub trait ViaDeserialize<T> {
 }
 
 impl<T: DeserializeOwned> ViaDeserialize<T> for Probe<T> {
-    fn decode_str(&self, text: &str) -> Result<T, crate::json::Error> {
-        crate::json::from_checked_str(text)
+    fn decode_str(&self, text: &str) -> Result<T, crate::wire::json::Error> {
+        crate::wire::json::from_checked_str(text)
     }
     fn decode_result(&self, response: &Response, action: &str) -> Result<T, ClientError> {
         action_result(response, action)
@@ -73,8 +73,8 @@ impl<T: DeserializeOwned> ViaDeserialize<T> for Probe<T> {
 /// The fallback of [`ViaDeserialize`].
 pub trait LacksDeserialize<T> {
     /// Fails.
-    fn decode_str(&self, _: &str) -> Result<T, crate::json::Error> {
-        Err(crate::json::Error::whole(undecodable()))
+    fn decode_str(&self, _: &str) -> Result<T, crate::wire::json::Error> {
+        Err(crate::wire::json::Error::whole(undecodable()))
     }
     /// Fails.
     fn decode_result(&self, _: &Response, action: &str) -> Result<T, ClientError> {

@@ -1,0 +1,77 @@
+//! What watches each request: its span, its metrics, the layers' response
+//! hook. All of it is skipped when metrics are off, no layer is installed and
+//! nothing records the `tpp.request` span.
+
+use std::future::Future;
+use std::time::Instant;
+
+use tracing::Span;
+
+use super::metrics::UNKNOWN_ACTION;
+use super::spans;
+use super::{Connection, Shared};
+use crate::wire::trace::TraceContext;
+
+/// One request being watched, from the checks passed to its last response.
+pub(super) struct RequestWatch {
+    span: Span,
+    trace: Option<TraceContext>,
+    started: Option<Instant>,
+}
+
+impl RequestWatch {
+    pub(super) fn start(conn: &mut Connection, shared: &Shared) -> Self {
+        let span = spans::request_span(&mut conn.ctx, &conn.span);
+        let metrics = shared.metrics.as_ref();
+        if let Some(m) = metrics {
+            m.in_flight.increment(1.0);
+        }
+        if let Some(o) = conn.observer.as_deref_mut() {
+            o.streaming = false;
+            o.unknown_action = false;
+        }
+        let timed = metrics.is_some() || !span.is_disabled();
+        Self {
+            trace: conn.ctx.trace.clone(),
+            started: timed.then(Instant::now),
+            span,
+        }
+    }
+
+    /// Runs the handler's future in the request's span, with its trace
+    /// context as the current one (for the clients the handler uses).
+    pub(super) async fn around<F: Future>(&self, work: F) -> F::Output {
+        // `Instrumented` would need its own handle on the span (a clone and a
+        // close in the subscriber per request); entering by reference does not.
+        let mut work = std::pin::pin!(work);
+        let in_span = std::future::poll_fn(|cx| {
+            let _entered = self.span.enter();
+            work.as_mut().poll(cx)
+        });
+        match self.trace.clone() {
+            Some(t) => t.scope(in_span).await,
+            None => in_span.await,
+        }
+    }
+
+    /// Records how the request ended.
+    pub(super) fn finish(self, conn: &mut Connection, shared: &Shared) {
+        let Some(started) = self.started else {
+            return;
+        };
+        let elapsed = started.elapsed();
+        let code = conn.last_code;
+        if !self.span.is_disabled() {
+            let responses = (conn.sent > 1).then_some(conn.sent);
+            spans::record_end(&self.span, code, responses, elapsed);
+        }
+        if let (Some(m), Some(o)) = (&shared.metrics, conn.observer.as_deref_mut()) {
+            m.in_flight.decrement(1.0);
+            let action = match o.unknown_action {
+                true => UNKNOWN_ACTION,
+                false => conn.ctx.action(),
+            };
+            o.actions.request_done(action, code, elapsed);
+        }
+    }
+}
