@@ -1,6 +1,6 @@
 //! `tpp-attack-memory`: resident memory of a tpp server before, during and
 //! after rounds of hostile traffic, and its throughput before and after,
-//! for comparing allocators (see README, Reliability):
+//! for comparing allocators (BENCHMARKS.md, Hostile peers, has the figures):
 //!
 //! ```text
 //! cargo run --release -p tpp-bench --bin tpp-attack-memory                       # system allocator

@@ -427,7 +427,7 @@ pub fn main_load(args: &[String]) -> Result<(), String> {
         warmup: Duration::from_millis(300),
         duration: Duration::from_secs_f64(secs),
         request: match mode {
-            // A tpp server keeps the connection only when asked (issue 11).
+            // A tpp server keeps the connection only when asked.
             Mode::KeepAlive => asking_keep_alive(&frame),
             Mode::OneShot => frame.into(),
         },

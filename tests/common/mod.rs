@@ -544,3 +544,8 @@ macro_rules! python_test {
         fn $name() $body
     };
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -191,10 +191,12 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
             fn __tpp_params<P>(
                 action: &str,
                 body: &str,
-                decode: fn(&str) -> ::core::result::Result<P, #krate::json::Error>,
+                wide: bool,
+                decode: fn(&str, bool) -> ::core::result::Result<P, #krate::json::Error>,
             ) -> ::core::result::Result<P, ::std::string::String> {
                 let body = body.trim();
                 let body = if body == "null" { "{}" } else { body };
+                let decode = |text: &str| decode(text, wide);
                 if !body.starts_with('{') {
                     return ::core::result::Result::Err(::std::format!(
                         "Bad parameters for action {}: the body must be a JSON object \
@@ -222,8 +224,10 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                     fn __tpp_body<P>(
                         action: &str,
                         body: &str,
-                        decode: fn(&str) -> ::core::result::Result<P, #krate::json::Error>,
+                        wide: bool,
+                        decode: fn(&str, bool) -> ::core::result::Result<P, #krate::json::Error>,
                     ) -> ::core::result::Result<P, ::std::string::String> {
+        let decode = |text: &str| decode(text, wide);
         match decode(body) {
                             ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
                             ::core::result::Result::Err(error) => {
@@ -387,6 +391,13 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                     _ => #krate::service::answer_unknown_action(conn).await,
                 }
             }
+
+            fn has_action(&self, action: &str) -> ::core::option::Option<bool> {
+                ::core::option::Option::Some(
+                    action == #LIST_FUNCS
+                        || #const_ident.iter().any(|info| info.name == action),
+                )
+            }
         }
 
         #(#cfgs)*
@@ -420,7 +431,8 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             let __tpp_value: #ty = match __tpp_body::<#ty>(
                 #wire,
                 conn.body_json(),
-                |text| (&#private::Probe::<#ty>::NEW).decode_str(text),
+                conn.body_may_be_wide(),
+                |text, wide| (&#private::Probe::<#ty>::NEW).decode_body_str(text, wide),
             ) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(message) => return conn.send_error(1, &message).await,
@@ -484,7 +496,8 @@ fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             let __tpp_params: #params_ty = match __tpp_params(
                 #wire,
                 conn.body_json(),
-                |text| (&#private::Probe::<#params_ty>::NEW).decode_str(text),
+                conn.body_may_be_wide(),
+                |text, wide| (&#private::Probe::<#params_ty>::NEW).decode_body_str(text, wide),
             ) {
                 ::core::result::Result::Ok(params) => params,
                 ::core::result::Result::Err(message) => return conn.send_error(1, &message).await,

@@ -87,6 +87,15 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # The guide
+//!
+//! The [`guide`] walks through everything else, one chapter per subject:
+//! [typed services](guide::typed_services) and the dyn mode, [streaming](guide::streaming),
+//! the [low-level API and the client](guide::low_level), [auth and TLS](guide::security),
+//! [limits and reliability](guide::limits), [running in production](guide::production)
+//! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
+//! Kubernetes) and [interop with toxiccore](guide::interop).
+//!
 //! # Cargo features
 //!
 //! The defaults serve a toxiccore deployment out of the box: TLS and the
@@ -107,13 +116,16 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// Layers, bottom up: `wire` (bytes and their meaning, shared) and `transport`
+// Layers, bottom up: `wire` (bytes and their meaning, shared), `settings`
+// (what a configured value means at its extremes, shared) and `transport`
 // (TCP or TLS streams, shared); `server` and `client` side by side above them,
 // never importing each other; `service` (what generated code builds on) on top.
 pub mod client;
+pub mod guide;
 pub mod server;
 pub mod service;
-pub mod transport;
+pub mod settings;
+mod transport;
 mod wire;
 
 pub use server::auth;

@@ -12,7 +12,10 @@ use tokio_rustls::rustls::ClientConfig;
 use super::endpoints::{Endpoint, Endpoints};
 use super::pipeline::Pipelines;
 use super::pool::{Pool, PoolSettings};
-use super::{Client, ClientError, EndpointSelection, Inner, DEFAULT_DOWN_BACKOFF, DEFAULT_TIMEOUT};
+use super::{
+    Client, ClientError, EndpointSelection, Inner, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWN_BACKOFF,
+    DEFAULT_TIMEOUT,
+};
 #[cfg(doc)]
 use super::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
 #[cfg(feature = "tls")]
@@ -128,6 +131,8 @@ pub struct ClientBuilder {
     more_endpoints: Vec<(String, u16)>,
     selection: EndpointSelection,
     down_backoff: Duration,
+    connect_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl ClientBuilder {
@@ -168,6 +173,27 @@ impl ClientBuilder {
     /// one fails.
     pub fn down_backoff(mut self, backoff: Duration) -> Self {
         self.down_backoff = backoff;
+        self
+    }
+
+    /// How long each resolved address of an endpoint may take to accept a
+    /// TCP connection before the next address (or endpoint) is tried
+    /// (default [`DEFAULT_CONNECT_TIMEOUT`], 5 s). The call's
+    /// [`timeout`](Self::timeout) still bounds the whole call.
+    pub fn connect_timeout(mut self, per_address: Duration) -> Self {
+        self.connect_timeout = per_address;
+        self
+    }
+
+    /// On [pipelined](Self::pipelined) connections, the longest the server
+    /// may go without taking more of the requests written to it (default
+    /// [`DEFAULT_WRITE_TIMEOUT`], 10 s). Past it the connection is given up:
+    /// calls whose request was written whole fail with
+    /// [`ClientError::Closed`] (they may have run), the others with
+    /// [`ClientError::NotSent`], which are sent again on a new connection.
+    /// Other calls are bounded by [`timeout`](Self::timeout).
+    pub fn write_timeout(mut self, stall: Duration) -> Self {
+        self.write_timeout = stall;
         self
     }
 
@@ -283,8 +309,10 @@ impl ClientBuilder {
     /// Most connections of the pool open at once (default: no bound). A call
     /// that finds them all busy waits (first come, first served, within its
     /// timeout) for one to be handed back. Streams do not count.
+    ///
+    /// 0 counts as 1; `usize::MAX` means no bound.
     pub fn pool_max_open(mut self, connections: usize) -> Self {
-        self.pool.max_open = Some(connections.max(1));
+        self.pool.max_open = Some(connections);
         self
     }
 
@@ -315,8 +343,10 @@ impl ClientBuilder {
     /// let answers = futures_util::future::try_join_all(calls).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// 0 counts as 1, and values over [`MAX_PIPELINED`] (1024) as 1024.
     pub fn pipelined(mut self, connections: usize) -> Self {
-        self.pipelined = Some(connections.max(1));
+        self.pipelined = Some(connections);
         self
     }
 
@@ -329,7 +359,18 @@ impl ClientBuilder {
     }
 
     /// Builds the client (reads CA files and system roots now).
-    pub fn build(self) -> Result<Client, ClientError> {
+    ///
+    /// Every setting is checked here, never later: durations longer than
+    /// [`MAX_DURATION`](crate::settings::MAX_DURATION) (one year;
+    /// `Duration::MAX` included) mean "no limit"; counts beyond
+    /// [`MAX_COUNT`](crate::settings::MAX_COUNT) mean "unlimited"; a zero
+    /// [`timeout`](Self::timeout), [`item_timeout`](Self::item_timeout),
+    /// [`connect_timeout`](Self::connect_timeout),
+    /// [`write_timeout`](Self::write_timeout) or
+    /// [`max_frame_size`](Self::max_frame_size), which would fail every
+    /// call, is refused with [`ClientError::Config`] naming it.
+    pub fn build(mut self) -> Result<Client, ClientError> {
+        self.check_settings().map_err(ClientError::Config)?;
         let name = self.server_name.as_deref().unwrap_or(&self.host);
         let tls = self.tls.connector(name)?;
         let own_name = |host: &str| match (&tls, &self.server_name) {
@@ -343,11 +384,18 @@ impl ClientBuilder {
         }
         Ok(Client {
             inner: Arc::new(Inner {
-                endpoints: Endpoints::new(list, self.selection, self.down_backoff),
+                endpoints: Endpoints::new(
+                    list,
+                    self.selection,
+                    self.down_backoff,
+                    self.connect_timeout,
+                ),
                 tls,
                 max_frame_size: self.max_frame_size,
                 pool: Pool::new(self.pool),
-                pipelines: self.pipelined.map(Pipelines::new),
+                pipelines: self
+                    .pipelined
+                    .map(|n| Pipelines::new(n, self.write_timeout)),
             }),
             token: self.token.map(Arc::from),
             timeout: self.timeout,
@@ -356,6 +404,38 @@ impl ClientBuilder {
         })
     }
 }
+
+impl ClientBuilder {
+    /// Gives every setting its documented meaning at the extremes, or names
+    /// the first unusable one.
+    fn check_settings(&mut self) -> Result<(), String> {
+        use crate::settings;
+        let optional = |name: &str, t: Option<Duration>| match t {
+            Some(t) => settings::timeout(name, t).map(Some),
+            None => Ok(None),
+        };
+        self.timeout = optional("timeout", self.timeout)?;
+        self.item_timeout = optional("item_timeout", self.item_timeout)?;
+        self.connect_timeout = settings::timeout("connect_timeout", self.connect_timeout)?;
+        self.write_timeout = settings::timeout("write_timeout", self.write_timeout)?;
+        self.max_frame_size = settings::size("max_frame_size", self.max_frame_size)?;
+        self.pool.idle_timeout = settings::duration(self.pool.idle_timeout);
+        self.pool.max_open = self.pool.max_open.map(settings::count);
+        self.pipelined = self.pipelined.map(|n| n.clamp(1, MAX_PIPELINED));
+        self.down_backoff = settings::duration(self.down_backoff);
+        Ok(())
+    }
+}
+
+/// How long a pipelined connection's server may go without taking more
+/// request bytes unless configured ([`ClientBuilder::write_timeout`]): a
+/// server that reads at all takes a 64 KiB batch in far less, so 10 s
+/// means it stopped reading.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most pipelined connections a client keeps
+/// ([`ClientBuilder::pipelined`]); larger values are taken as this.
+pub const MAX_PIPELINED: usize = 1024;
 
 impl Client {
     /// A builder for a client of `host:port` (plain TCP, no token, pooled
@@ -376,6 +456,8 @@ impl Client {
             more_endpoints: Vec::new(),
             selection: EndpointSelection::default(),
             down_backoff: DEFAULT_DOWN_BACKOFF,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }

@@ -48,6 +48,10 @@ pub enum ClientError {
         /// The cause; for certificate problems it wraps a `rustls::Error`.
         source: io::Error,
     },
+    /// A setting of the [`ClientBuilder`](super::ClientBuilder) is unusable
+    /// (named in the message).
+    #[error("client configuration: {0}")]
+    Config(String),
     /// The TLS configuration is unusable.
     #[error("TLS configuration: {0}")]
     TlsConfig(#[from] TlsError),

@@ -57,11 +57,13 @@ mod spans;
 mod stream;
 mod typed;
 
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, DEFAULT_WRITE_TIMEOUT, MAX_PIPELINED};
 use conn::check_code;
 pub use conn::ClientConnection;
 use endpoints::Endpoints;
-pub use endpoints::{EndpointSelection, DEFAULT_DOWN_BACKOFF, MAX_DOWN_BACKOFF};
+pub use endpoints::{
+    EndpointSelection, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWN_BACKOFF, MAX_DOWN_BACKOFF,
+};
 pub use error::{ClientError, TlsProblem};
 use pipeline::Pipelines;
 use pool::Pool;

@@ -317,9 +317,11 @@ impl BcryptToken {
     }
 
     /// How many bcrypt verifications may run at once (default: the number of
-    /// CPUs). Further checks wait their turn.
+    /// CPUs). Further checks wait their turn. 0 counts as 1, and values
+    /// beyond [`MAX_COUNT`](crate::settings::MAX_COUNT) (`usize::MAX`
+    /// included) as that many.
     pub fn max_concurrent(mut self, n: usize) -> Self {
-        self.permits = Arc::new(Semaphore::new(n.max(1)));
+        self.permits = Arc::new(Semaphore::new(crate::settings::count(n)));
         self
     }
 
@@ -327,7 +329,7 @@ impl BcryptToken {
     /// CPU). A token that would wait beyond it is refused at once, without
     /// hashing, so a flood cannot build a backlog that outlives it; at cost
     /// 12 on 2 CPUs the default bounds the wait for a verification to about
-    /// 1.25 s.
+    /// 1.25 s. 0 counts as 1; `usize::MAX` means no bound.
     pub fn max_queued(mut self, n: usize) -> Self {
         self.max_queued = n.max(1);
         self

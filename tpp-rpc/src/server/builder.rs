@@ -161,9 +161,27 @@ impl ServerBuilder {
         self
     }
 
+    /// See [`Limits::request_memory`].
+    pub fn request_memory(mut self, bytes: usize) -> Self {
+        self.limits.request_memory = bytes;
+        self
+    }
+
+    /// See [`Limits::max_answer_size`].
+    pub fn max_answer_size(mut self, bytes: usize) -> Self {
+        self.limits.max_answer_size = bytes;
+        self
+    }
+
     /// See [`Limits::max_connections`].
     pub fn max_connections(mut self, n: usize) -> Self {
         self.limits.max_connections = n;
+        self
+    }
+
+    /// See [`Limits::first_request_timeout`].
+    pub fn first_request_timeout(mut self, d: Duration) -> Self {
+        self.limits.first_request_timeout = d;
         self
     }
 
@@ -333,6 +351,7 @@ impl ServerBuilder {
                 "no authenticator: call token_hash(), token() or auth() on the builder".into(),
             )
         })?;
+        let limits = self.limits.checked()?;
         let tls = match self.tls {
             Tls::None => None,
             #[cfg(feature = "tls")]
@@ -345,8 +364,10 @@ impl ServerBuilder {
         Ok(Shared {
             auth,
             tls,
-            failures: FailureLimiter::new(&self.limits),
-            limits: Arc::new(self.limits),
+            failures: FailureLimiter::new(&limits),
+            budget: (limits.request_memory != usize::MAX)
+                .then(|| crate::wire::budget::RequestBudget::new(limits.request_memory)),
+            limits: Arc::new(limits),
             health: self.health_action.map(HealthCheck::new),
             draining: CancellationToken::new(),
             #[cfg(feature = "proxy-protocol")]

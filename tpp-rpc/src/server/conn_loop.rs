@@ -35,6 +35,10 @@ pub(super) async fn serve_connection<H: Handler>(
 ) {
     let limits = shared.limits.clone();
     let started = Instant::now();
+    // One deadline from accept to the first whole request: the PROXY header,
+    // the TLS handshake and the first frame share it.
+    let first_deadline = tokio::time::Instant::now() + limits.first_request_timeout;
+    let until_first = || first_deadline.saturating_duration_since(tokio::time::Instant::now());
     let peer = match &shared.proxy {
         None => peer,
         Some(proxy) => {
@@ -44,7 +48,7 @@ pub(super) async fn serve_connection<H: Handler>(
                 tokio::time::sleep(SHUTDOWN_READ_GRACE).await;
             };
             let client = tokio::select! {
-                client = proxy.client_addr(&mut tcp, peer, limits.read_timeout) => client,
+                client = proxy.client_addr(&mut tcp, peer, until_first()) => client,
                 _ = stopping => None,
             };
             match client {
@@ -61,7 +65,7 @@ pub(super) async fn serve_connection<H: Handler>(
     let stream = match &shared.tls {
         None => Stream::Tcp(tcp),
         Some(acceptor) => {
-            match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await {
+            match tokio::time::timeout_at(first_deadline, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     debug!(%peer, error = %e, "TLS handshake failed");
@@ -74,12 +78,12 @@ pub(super) async fn serve_connection<H: Handler>(
             }
         }
     };
+    let mut codec = FrameCodec::new(limits.max_frame_size).scanning_requests();
+    if let Some(budget) = &shared.budget {
+        codec = codec.charging(budget.clone());
+    }
     let mut conn = Connection {
-        io: FramedRead::with_capacity(
-            stream,
-            FrameCodec::new(limits.max_frame_size).scanning_requests(),
-            READ_BUFFER,
-        ),
+        io: FramedRead::with_capacity(stream, codec, READ_BUFFER),
         ctx: Context {
             request: Request::empty(),
             peer_addr: peer,
@@ -105,13 +109,14 @@ pub(super) async fn serve_connection<H: Handler>(
     conn.ctx.secure = conn.io.get_ref().is_tls();
     let mut first = true;
     // One timer and one shutdown waiter for the whole connection, not one per request.
-    let timer = tokio::time::sleep(limits.read_timeout);
+    let timer = tokio::time::sleep_until(first_deadline);
     let cancelled = shutdown.clone().cancelled_owned();
     tokio::pin!(timer, cancelled);
     loop {
-        // The first request gets the read timeout, later ones the idle timeout.
+        // The first request gets what is left of the first-request deadline
+        // (at most the read timeout), later ones the idle timeout.
         let wait = if first {
-            limits.read_timeout
+            until_first().min(limits.read_timeout)
         } else {
             limits.idle_timeout
         };
@@ -152,7 +157,7 @@ pub(super) async fn serve_connection<H: Handler>(
             conn.promise_keep_alive && conn.io.decoder().holds_whole_frame(conn.io.read_buffer());
         conn.last_code = None;
         conn.ended_quietly = false;
-        let watch = RequestWatch::start(&mut conn, &shared);
+        let watch = RequestWatch::start(&mut conn, &shared, &*handler);
         let outcome = watch
             .around(run_handler(&*handler, &mut conn, &limits, &shared.layers))
             .await;
@@ -270,7 +275,11 @@ pub(super) async fn next_frame(
                     _ => FrameErrorKind::Io,
                 });
             }
-            if e.is_answerable() {
+            if let FrameError::OverBudget { declared } = e {
+                warn!(%peer, declared, "request memory budget full; refused a request");
+                let msg = e.to_string();
+                answer_and_close(io, 1, &ErrorBody { error: &msg }, &shared.limits).await;
+            } else if e.is_answerable() {
                 warn!(%peer, error = %e, "framing error");
                 let msg = format!("Something wrong with your data: {e}");
                 answer_and_close(io, 1, &ErrorBody { error: &msg }, &shared.limits).await;

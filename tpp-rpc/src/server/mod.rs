@@ -62,7 +62,7 @@ pub use context::Context;
 pub use error::Error;
 pub use health::DEFAULT_HEALTH_ACTION;
 pub use layer::{ConcurrencyLimit, Layer, Next};
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_FIRST_REQUEST_TIMEOUT};
 #[cfg(feature = "proxy-protocol")]
 pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
 
@@ -104,11 +104,27 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Handler: Send + Sync + 'static {
     /// Handles the request in `conn`.
     fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Whether this handler answers `action`, when it knows (default `None`:
+    /// it does not say). Services made by `#[toxic_service]` and
+    /// [`Router`](crate::Router) say. Used to label metrics: an action the
+    /// handler does not have is recorded as `<unknown>` whatever refuses it
+    /// (a [`Layer`] before the handler included), so peers cannot create time
+    /// series at will. When the handler does not say, a name is recorded only
+    /// once the handler was reached and did not answer "does not exist".
+    fn has_action(&self, action: &str) -> Option<bool> {
+        let _ = action;
+        None
+    }
 }
 
 impl<H: Handler> Handler for Arc<H> {
     fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send {
         (**self).handle(conn)
+    }
+
+    fn has_action(&self, action: &str) -> Option<bool> {
+        (**self).has_action(action)
     }
 }
 
@@ -118,6 +134,9 @@ pub(super) struct Shared {
     pub(super) tls: Option<Acceptor>,
     pub(super) limits: Arc<Limits>,
     pub(super) failures: auth_guard::FailureLimiter,
+    /// Bytes of requests not yet answered, all connections together
+    /// ([`Limits::request_memory`]); `None` when unlimited.
+    pub(super) budget: Option<Arc<crate::wire::budget::RequestBudget>>,
     /// The health action, if enabled (see health.rs).
     pub(super) health: Option<health::HealthCheck>,
     /// Cancelled when shutdown starts: the health action fails from then on.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::metrics::ActionMetrics;
+use super::metrics::{ActionMetrics, UNKNOWN_ACTION};
 use super::{Context, Shared};
 
 /// Per-connection state of the metrics and layers, present only when the
@@ -14,6 +14,11 @@ pub(super) struct Observer {
     pub(super) actions: ActionMetrics,
     pub(super) streaming: bool,
     pub(super) unknown_action: bool,
+    /// Whether the handler has the action, when it says (see
+    /// [`Handler::has_action`](super::Handler::has_action)).
+    pub(super) has_action: Option<bool>,
+    /// Whether the request reached the handler (no layer refused it).
+    pub(super) reached_handler: bool,
 }
 
 impl Observer {
@@ -25,6 +30,8 @@ impl Observer {
                 actions: ActionMetrics::default(),
                 streaming: false,
                 unknown_action: false,
+                has_action: None,
+                reached_handler: false,
             })
         })
     }
@@ -32,10 +39,25 @@ impl Observer {
     /// A response with `code` is about to be sent.
     pub(super) fn on_response(&mut self, ctx: &Context, code: i64) {
         if self.streaming && code == 0 && self.shared.metrics.is_some() {
-            self.actions.stream_item(ctx.action());
+            let action = self.label(ctx.action());
+            self.actions.stream_item(action);
         }
         for layer in self.shared.layers.iter() {
             layer.on_response(ctx, code);
+        }
+    }
+}
+
+impl Observer {
+    /// The metrics label for `action`: the name only for an action the
+    /// service has (or, when the handler does not say, one it was asked and
+    /// did not refuse as unknown).
+    pub(super) fn label<'a>(&self, action: &'a str) -> &'a str {
+        let known = !self.unknown_action && self.has_action.unwrap_or(self.reached_handler);
+        if known {
+            action
+        } else {
+            UNKNOWN_ACTION
         }
     }
 }

@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use tracing::Span;
 
-use super::metrics::UNKNOWN_ACTION;
 use super::spans;
-use super::{Connection, Shared};
+use super::{Connection, Handler, Shared};
 use crate::wire::trace::TraceContext;
 
 /// One request being watched, from the checks passed to its last response.
@@ -20,7 +19,7 @@ pub(super) struct RequestWatch {
 }
 
 impl RequestWatch {
-    pub(super) fn start(conn: &mut Connection, shared: &Shared) -> Self {
+    pub(super) fn start(conn: &mut Connection, shared: &Shared, handler: &impl Handler) -> Self {
         let span = spans::request_span(&mut conn.ctx, &conn.span);
         let metrics = shared.metrics.as_ref();
         if let Some(m) = metrics {
@@ -29,6 +28,11 @@ impl RequestWatch {
         if let Some(o) = conn.observer.as_deref_mut() {
             o.streaming = false;
             o.unknown_action = false;
+            o.reached_handler = false;
+            o.has_action = match metrics {
+                Some(_) => handler.has_action(conn.ctx.action()),
+                None => None,
+            };
         }
         let timed = metrics.is_some() || !span.is_disabled();
         Self {
@@ -67,10 +71,7 @@ impl RequestWatch {
         }
         if let (Some(m), Some(o)) = (&shared.metrics, conn.observer.as_deref_mut()) {
             m.request_ended();
-            let action = match o.unknown_action {
-                true => UNKNOWN_ACTION,
-                false => conn.ctx.action(),
-            };
+            let action = o.label(conn.ctx.action());
             o.actions.request_done(action, code, elapsed);
         }
     }

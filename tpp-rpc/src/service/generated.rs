@@ -49,6 +49,9 @@ pub trait ViaDeserialize<T> {
     /// Parses JSON text as Python writes it (`crate::json`). The text is
     /// already checked JSON: a request's body or a default the macro checked.
     fn decode_str(&self, text: &str) -> Result<T, crate::wire::json::Error>;
+    /// [`decode_str`](Self::decode_str) for a request's body; `wide`: it may
+    /// hold an integer beyond 64 bits, which only an exact type may take.
+    fn decode_body_str(&self, text: &str, wide: bool) -> Result<T, crate::wire::json::Error>;
     /// `body[action]` of a response.
     fn decode_result(&self, response: &Response, action: &str) -> Result<T, ClientError>;
     /// The whole body of a response.
@@ -58,6 +61,9 @@ pub trait ViaDeserialize<T> {
 impl<T: DeserializeOwned> ViaDeserialize<T> for Probe<T> {
     fn decode_str(&self, text: &str) -> Result<T, crate::wire::json::Error> {
         crate::wire::json::from_checked_str(text)
+    }
+    fn decode_body_str(&self, text: &str, wide: bool) -> Result<T, crate::wire::json::Error> {
+        crate::wire::json::from_body_str(text, wide)
     }
     fn decode_result(&self, response: &Response, action: &str) -> Result<T, ClientError> {
         action_result(response, action)
@@ -74,6 +80,10 @@ impl<T: DeserializeOwned> ViaDeserialize<T> for Probe<T> {
 pub trait LacksDeserialize<T> {
     /// Fails.
     fn decode_str(&self, _: &str) -> Result<T, crate::wire::json::Error> {
+        Err(crate::wire::json::Error::whole(undecodable()))
+    }
+    /// Fails.
+    fn decode_body_str(&self, _: &str, _: bool) -> Result<T, crate::wire::json::Error> {
         Err(crate::wire::json::Error::whole(undecodable()))
     }
     /// Fails.

@@ -215,4 +215,8 @@ impl Handler for Router {
             None => answer_unknown_action(conn).await,
         }
     }
+
+    fn has_action(&self, action: &str) -> Option<bool> {
+        Some(action == LIST_FUNCS || self.by_action.contains_key(action))
+    }
 }

@@ -3,7 +3,12 @@
 //! The decoder accepts the header forms Python's `int()` accepts in practice
 //! (leading zeros, an optional `+`, surrounding spaces or tabs, a trailing
 //! `\r`), rejects anything else, and checks the declared length against a
-//! maximum *before* reserving memory for the payload.
+//! maximum before reading the payload. Memory is never reserved for bytes
+//! that have not arrived: a payload's buffer starts at [`FIRST_CHUNK`] and
+//! grows with the data (doubling, never past the declared length), so a peer
+//! that declares 60 MB and sends 4 KiB costs 64 KiB, not 60 MB. A server's
+//! decoder also charges each frame to the server's request memory budget
+//! ([`Limits::request_memory`](crate::Limits::request_memory)).
 //!
 //! A server's decoder also scans a large request's envelope while the
 //! request arrives: after each read, the scan goes on over the bytes read so
@@ -12,9 +17,12 @@
 //! with the frame to the request's parse; what it cannot read (Python's
 //! literals, an error), the parse reads whole, as for a small request.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::wire::budget::{Charge, RequestBudget};
 use crate::wire::message::{EnvelopeScan, Fields};
 
 /// Default maximum payload size: 64 MiB.
@@ -28,6 +36,10 @@ pub(crate) const READ_BUFFER: usize = 1024;
 /// decoder is a server's ([`FrameCodec::scanning_requests`]): smaller ones
 /// come in one or two reads, with nothing to overlap.
 pub(crate) const SCAN_WHILE_ARRIVING: usize = 64 * 1024;
+
+/// What a payload's buffer reserves at first; beyond it, the buffer grows
+/// as the bytes arrive.
+pub const FIRST_CHUNK: usize = 64 * 1024;
 
 /// Longest header accepted, not counting its `\n`. `u64::MAX` has 20 digits.
 pub const MAX_HEADER_LEN: usize = 20;
@@ -61,6 +73,17 @@ pub enum FrameError {
         /// Payload bytes received.
         received: usize,
     },
+    /// The server holds as many request bytes as its memory budget allows
+    /// ([`Limits::request_memory`](crate::Limits::request_memory)); the
+    /// frame was refused before its payload was read.
+    #[error(
+        "Server busy: a {declared}-byte request does not fit in the memory the server keeps \
+         for requests now; try again later"
+    )]
+    OverBudget {
+        /// Length the peer declared.
+        declared: usize,
+    },
     /// An I/O error from the underlying stream.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -90,6 +113,10 @@ pub struct FrameCodec {
     scan_requests: bool,
     /// The scan of the payload being read, or of the one just decoded.
     scan: Option<Box<EnvelopeScan>>,
+    /// On a server: the budget frames are charged to, and the charge of
+    /// the frame being read or just decoded.
+    budget: Option<Arc<RequestBudget>>,
+    charge: Option<Charge>,
 }
 
 impl Default for FrameCodec {
@@ -106,7 +133,17 @@ impl FrameCodec {
             state: State::Header,
             scan_requests: false,
             scan: None,
+            budget: None,
+            charge: None,
         }
+    }
+
+    /// Charges every frame to `budget` from its header until the next
+    /// frame's header (or the decoder's end); a frame the budget cannot take
+    /// is refused with [`FrameError::OverBudget`].
+    pub(crate) fn charging(mut self, budget: Arc<RequestBudget>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// A server's decoder: a large request's envelope (and body) is scanned
@@ -237,9 +274,16 @@ impl Decoder for FrameCodec {
                     declared,
                     max: self.max_frame_size,
                 })?;
+            // The request before this one has been answered.
+            self.charge = None;
+            if let Some(budget) = &self.budget {
+                self.charge = budget
+                    .charge(len)
+                    .map_err(|()| FrameError::OverBudget { declared: len })?;
+            }
             src.advance(pos + 1);
-            // Checked above: never more than max_frame_size.
-            src.reserve(len.saturating_sub(src.len()));
+            // Room for what may come at once; more as it arrives.
+            src.reserve(len.saturating_sub(src.len()).min(FIRST_CHUNK));
             self.state = State::Payload(len);
             self.scan = (self.scan_requests && len >= SCAN_WHILE_ARRIVING)
                 .then(|| Box::new(EnvelopeScan::new()));
@@ -251,6 +295,9 @@ impl Decoder for FrameCodec {
             if let Some(scan) = &mut self.scan {
                 scan.advance(src, false);
             }
+            // Grow with the data: double what has arrived, never past the
+            // declared length (a no-op while there is room).
+            src.reserve((len - src.len()).min(src.len().max(FIRST_CHUNK)));
             return Ok(None);
         }
         if let Some(scan) = &mut self.scan {

@@ -14,7 +14,7 @@
 //! | `f64`, `f32` (also in `Option`, `Vec`, structs…) | the float | the nearest float (as Python's `float()`) |
 //! | `i128`, `u128` | error | the integer |
 //! | `i64`, `u64` and smaller | error | error: out of range |
-//! | `serde_json::Value`, untagged enums | error: `Value` has no NaN | rounded to an `f64` (serde_json's `Value`) |
+//! | `serde_json::Value`, untagged enums | error: `Value` has no NaN | error: it would be rounded (a request's body); rounded to an `f64` by [`from_str`] |
 //!
 //! A parameter that cannot hold the value gets code 1 with a message naming
 //! it. Extra top-level request fields ([`Request::extra`](crate::Request::extra))
@@ -128,6 +128,21 @@ pub(crate) fn from_checked_str<T: DeserializeOwned>(text: &str) -> Result<T, Err
     }
 }
 
+/// [`from_checked_str`] for a request's body: when the envelope scan saw a
+/// number that may be an integer beyond 64 bits (`wide`), the body is read
+/// the exact way, where such an integer goes only to a type that holds it
+/// exactly and is refused, naming the parameter, by any other (a
+/// `serde_json::Value` would round it to a float).
+pub(crate) fn from_body_str<T: DeserializeOwned>(text: &str, wide: bool) -> Result<T, Error> {
+    if !wide {
+        return from_checked_str(text);
+    }
+    match T::deserialize(RawOnly(text)) {
+        Ok(value) => Ok(value),
+        Err(_) => from_str_slow(text, PhantomData),
+    }
+}
+
 /// [`from_str`] with a seed (which must be cheap to clone: the slow path
 /// runs it again).
 pub(crate) fn from_str_seed<S>(text: &str, seed: S) -> Result<<S as SeedValue>::Out, Error>
@@ -152,6 +167,30 @@ pub(crate) trait SeedValue {
 
 impl<T> SeedValue for PhantomData<T> {
     type Out = T;
+}
+
+/// A `Value` from text already read as JSON (or Python's JSON): a
+/// non-finite literal reads as `null`, as `Value` writes a non-finite float;
+/// a value serde_json cannot build (nested deeper than its limit) is `null`.
+pub(crate) fn value_lenient(text: &str) -> serde_json::Value {
+    if let Ok(value) = serde_json::from_str(text) {
+        return value;
+    }
+    let Some(sanitized) = replace_literals(text) else {
+        return serde_json::Value::Null;
+    };
+    let literals = Literals {
+        original: text,
+        sanitized: &sanitized,
+        lenient: true,
+    };
+    let mut de = serde_json::Deserializer::from_str(&sanitized);
+    Seed {
+        seed: PhantomData::<serde_json::Value>,
+        literals,
+    }
+    .deserialize(&mut de)
+    .unwrap_or(serde_json::Value::Null)
 }
 
 /// After serde_json refused `text` (or a value in it): again with the
@@ -231,10 +270,11 @@ impl Literal {
     }
 }
 
-/// A copy of `text` where each literal outside strings is replaced by a JSON
-/// string of the same length (`NaN` → `"a"`), so every offset stays valid;
-/// `None` when there is none. A real string starts with `"` in `text` too,
-/// a stand-in does not: [`Literals::at`] tells them apart.
+/// A copy of `text` where each literal outside strings, and each integer
+/// beyond 64 bits, is replaced by a JSON string of the same length (`NaN` →
+/// `"a"`, `2**70` → `"000…0"`), so every offset stays valid; `None` when
+/// there is none. A real string starts with `"` in `text` too, a stand-in
+/// does not: [`Literals::at`] and [`Literals::integer_at`] tell them apart.
 pub(crate) fn replace_literals(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out: Option<Vec<u8>> = None;
@@ -249,6 +289,22 @@ pub(crate) fn replace_literals(text: &str) -> Option<String> {
             }
         } else if b == b'"' {
             in_string = true;
+        } else if b.is_ascii_digit()
+            || (b == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
+            let end = number_end(bytes, i);
+            let number = &text[i..end];
+            let integer = !number.contains(['.', 'e', 'E']);
+            if integer && number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
+                let copy = out.get_or_insert_with(|| bytes.to_vec());
+                if let Some(slot) = copy.get_mut(i..end) {
+                    slot.fill(b'0');
+                    slot[0] = b'"';
+                    slot[end - i - 1] = b'"';
+                }
+            }
+            i = end;
+            continue;
         } else if let Some(lit) = matches!(b, b'N' | b'I' | b'-')
             .then(|| Literal::at(&bytes[i..]))
             .flatten()
@@ -267,6 +323,18 @@ pub(crate) fn replace_literals(text: &str) -> Option<String> {
     }
     // Only ASCII bytes at ASCII positions changed: still UTF-8.
     out.and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
+/// Where the number starting at `b[i]` ends (its characters, loosely).
+fn number_end(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while b
+        .get(i)
+        .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        i += 1;
+    }
+    i
 }
 
 /// The original text and its copy with stand-ins (the same when there was
@@ -295,6 +363,19 @@ impl<'de> Literals<'de> {
             Some(b'"') | None => None,
             Some(_) => Literal::at(original),
         }
+    }
+
+    /// The integer (beyond 64 bits) a string borrowed from `sanitized`
+    /// stands in for: its original text.
+    pub(crate) fn integer_at(&self, part: &str) -> Option<&'de str> {
+        let quote = self.offset(part)?.checked_sub(1)?;
+        let original = self.original.get(quote..quote + part.len() + 2)?;
+        let digits = original.strip_prefix('-').unwrap_or(original);
+        digits
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit())
+            .then_some(original)
     }
 
     /// The original text at the place of `part` (borrowed from `sanitized`).

@@ -7,8 +7,9 @@
 //!
 //! **What a request costs, and what an unauthenticated one cannot make the
 //! server do.** The envelope scan is the one pass that reads and validates
-//! the whole payload: it classifies `token` and `action`, builds the small
-//! extra fields and finds where `body` is, but builds nothing of the body.
+//! the whole payload: it classifies `token` and `action` and finds where
+//! `body` and the extra fields are, but builds nothing of them (extra fields
+//! are built when first read, after the token was accepted: `members`).
 //! Its fast path (`fast_scan`, on the validator in `json/skip.rs`) crosses
 //! strings 32 bytes at a time, faster than serde_json's scan; anything it
 //! does not take is read by serde_json as before, with the same results and
@@ -38,6 +39,7 @@ use bytestring::ByteString;
 mod answer;
 mod envelope;
 mod fast_scan;
+mod members;
 mod outgoing;
 mod request;
 mod response;

@@ -7,6 +7,7 @@
 //! No tasks, no sockets: the server and the client build on this layer, never
 //! the other way round.
 
+pub(crate) mod budget;
 pub mod fields;
 pub mod frame;
 pub mod json;

@@ -99,13 +99,13 @@ impl TraceContext {
 
     /// What a request carries, if it carries a usable request id.
     pub(crate) fn from_request(request: &Request) -> Option<Self> {
-        let id = match request.reserved(REQUEST_ID_FIELD) {
+        let id = match request.reserved_one(REQUEST_ID_FIELD) {
             Some(Json::String(id)) if !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN => id,
             _ => return None,
         };
         let ctx = Self::new(id.as_str());
-        Some(match request.reserved(TRACEPARENT_FIELD) {
-            Some(Json::String(tp)) => ctx.with_traceparent(tp),
+        Some(match request.reserved_one(TRACEPARENT_FIELD) {
+            Some(Json::String(tp)) => ctx.with_traceparent(&tp),
             _ => ctx,
         })
     }

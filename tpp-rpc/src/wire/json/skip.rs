@@ -15,6 +15,11 @@ use super::escape::next_special;
 /// deeper values are left to serde_json.
 pub(crate) const MAX_DEPTH: u32 = 64;
 
+/// Numbers this long (`-9223372036854775808` and `18446744073709551615`
+/// have 20 bytes) may be integers beyond 64 bits, which serde_json would
+/// round to a float for a type that takes anything.
+pub(crate) const WIDE_NUMBER: usize = 20;
+
 /// JSON's whitespace, as serde_json skips it.
 #[inline]
 pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -101,6 +106,9 @@ fn skip_number(b: &[u8], mut i: usize) -> Option<usize> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Walk {
     at: usize,
+    /// Whether a number of [`WIDE_NUMBER`] bytes or more was crossed: an
+    /// integer there may not fit in 64 bits.
+    wide: bool,
     /// Bit `d`: whether the container at depth `d + 1` is an object.
     objects: u64,
     depth: u32,
@@ -135,10 +143,17 @@ impl Walk {
     pub(crate) fn at(i: usize) -> Walk {
         Walk {
             at: i,
+            wide: false,
             objects: 0,
             depth: 0,
             expect: Expect::Value,
         }
+    }
+
+    /// Whether the value has a number of [`WIDE_NUMBER`] bytes or more,
+    /// which may be an integer beyond 64 bits.
+    pub(crate) fn saw_wide_number(&self) -> bool {
+        self.wide
     }
 
     /// Where it stands: the start of the token it stopped at.
@@ -151,6 +166,7 @@ impl Walk {
     pub(crate) fn resume(&mut self, b: &[u8], complete: bool) -> Step {
         let Walk {
             at: mut i,
+            wide: _,
             mut objects,
             mut depth,
             mut expect,
@@ -163,6 +179,7 @@ impl Walk {
                 }
                 *self = Walk {
                     at: $from,
+                    wide: self.wide,
                     objects,
                     depth,
                     expect: $expect,
@@ -218,6 +235,9 @@ impl Walk {
                             if i == b.len() && !complete {
                                 stop!(start, Expect::Value);
                             }
+                            if i - start >= WIDE_NUMBER {
+                                self.wide = true;
+                            }
                         }
                         _ => return Step::Invalid,
                     }
@@ -249,6 +269,16 @@ impl Walk {
                 }
             }
         }
+    }
+}
+
+/// Whether `text`, one JSON value, may hold an integer beyond 64 bits: a
+/// long number, or a value the fast walk does not read (then maybe).
+pub(crate) fn may_be_wide(text: &str) -> bool {
+    let mut walk = Walk::at(0);
+    match walk.resume(text.as_bytes(), true) {
+        Step::Ended(_) => walk.saw_wide_number(),
+        Step::More | Step::Invalid => true,
     }
 }
 

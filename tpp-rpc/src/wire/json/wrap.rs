@@ -75,14 +75,16 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Wrap<'de, D> {
         deserialize_u16 => Want::Integer("u16"),
         deserialize_u32 => Want::Integer("u32"),
         deserialize_u64 => Want::Integer("u64"),
+        // Through `deserialize_any` too, so a stand-in for a wide integer
+        // reaches the visitor (serde_json reads numbers within 64 bits as
+        // it would for these).
+        deserialize_i128 => Want::Integer("i128"),
+        deserialize_u128 => Want::Integer("u128"),
         deserialize_bool => Want::Other,
     }
 
     forward! {
         deserialize_any => Want::Anything,
-        // serde_json reads 128-bit integers from the text itself.
-        deserialize_i128 => Want::Integer("i128"),
-        deserialize_u128 => Want::Integer("u128"),
         deserialize_char => Want::Other,
         deserialize_str => Want::Other,
         deserialize_string => Want::Other,
@@ -246,6 +248,9 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Visit<'de, V> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        if let Some(integer) = self.literals.integer_at(v) {
+            return self.wide_integer(integer);
+        }
         match self.literals.at(v) {
             None => self.visitor.visit_borrowed_str(v),
             Some(lit) => match self.want {
@@ -306,6 +311,42 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Visit<'de, V> {
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
         let data = self.wrap(data);
         self.visitor.visit_enum(data)
+    }
+}
+
+impl<'de, V: Visitor<'de>> Visit<'de, V> {
+    /// An integer beyond 64 bits (its text): only a type that holds it
+    /// exactly gets it; any other says so instead of rounding it.
+    fn wide_integer<E: de::Error>(self, integer: &str) -> Result<V::Value, E> {
+        // A peer's digits, shortened: an error message stays small.
+        let shown = match integer.char_indices().nth(40) {
+            Some((cut, _)) => format!("{}…", &integer[..cut]),
+            None => integer.to_owned(),
+        };
+        let out_of_range = |ty: &str| {
+            E::custom(format_args!(
+                "integer out of range for {ty} (it needs more than 64 bits): {shown}"
+            ))
+        };
+        match self.want {
+            Want::Float => match integer.parse::<f64>() {
+                Ok(x) => self.visitor.visit_f64(x),
+                Err(_) => Err(out_of_range("f64")),
+            },
+            Want::Integer("i128") => match integer.parse::<i128>() {
+                Ok(n) => self.visitor.visit_i128(n),
+                Err(_) => Err(out_of_range("i128")),
+            },
+            Want::Integer("u128") => match integer.parse::<u128>() {
+                Ok(n) => self.visitor.visit_u128(n),
+                Err(_) => Err(out_of_range("u128")),
+            },
+            Want::Integer(ty) => Err(out_of_range(ty)),
+            Want::Anything | Want::Other => Err(E::custom(format_args!(
+                "integer needs more than 64 bits, which this type would round or refuse \
+                 (take it as i128, u128, a float or a raw value): {shown}"
+            ))),
+        }
     }
 }
 

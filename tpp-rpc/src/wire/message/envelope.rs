@@ -1,6 +1,6 @@
 //! The envelope scan: one serde_json pass over a request's payload that
-//! classifies `token` and `action`, finds where `body` is and collects the
-//! extra fields, without building the body.
+//! classifies `token` and `action`, finds where `body` and the extra fields
+//! are, without building any of them.
 
 use std::fmt;
 use std::ops::Range;
@@ -8,10 +8,10 @@ use std::ops::Range;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use bytestring::ByteString;
 
+use super::members::Members;
 use super::{str_range, validated_str};
 use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 use crate::wire::json;
@@ -242,9 +242,9 @@ struct Envelope<'a> {
     token: FieldValue<'a>,
     action: FieldValue<'a>,
     body: Option<&'a RawValue>,
-    extras: Map<String, Value>,
+    extras: Members,
     keep_alive: bool,
-    reserved: Map<String, Value>,
+    reserved: Members,
 }
 
 /// What a request keeps of its envelope: positions in the payload.
@@ -253,9 +253,12 @@ pub(crate) struct Fields {
     pub(super) token: Field,
     pub(super) action: Field,
     pub(super) body: Option<Range<usize>>,
-    pub(super) extras: Map<String, Value>,
+    /// Whether the body may hold an integer beyond 64 bits (then it is
+    /// read the exact way: see [`crate::json::from_body_str`]).
+    pub(super) body_wide: bool,
+    pub(super) extras: Members,
     pub(super) keep_alive: bool,
-    pub(super) reserved: Map<String, Value>,
+    pub(super) reserved: Members,
 }
 
 impl Fields {
@@ -265,9 +268,10 @@ impl Fields {
             token: Field::Missing,
             action: Field::Missing,
             body: None,
-            extras: Map::new(),
+            body_wide: false,
+            extras: Members::default(),
             keep_alive: false,
-            reserved: Map::new(),
+            reserved: Members::default(),
         }
     }
 
@@ -279,7 +283,7 @@ impl Fields {
     ) -> Result<Fields, BadData> {
         let mut de = serde_json::Deserializer::from_str(text);
         let envelope = de
-            .deserialize_any(EnvelopeVisitor { literals })
+            .deserialize_any(EnvelopeVisitor { text })
             .map_err(BadData::Json)?;
         de.end().map_err(BadData::Json)?;
         let mut envelope = envelope?;
@@ -297,6 +301,9 @@ impl Fields {
         Ok(Fields {
             token: Field::from_value(text, envelope.token),
             action: Field::from_value(text, envelope.action),
+            body_wide: envelope
+                .body
+                .is_some_and(|raw| json::skip::may_be_wide(raw.get())),
             body: envelope.body.map(|raw| str_range(text, raw.get())),
             extras: envelope.extras,
             keep_alive: envelope.keep_alive,
@@ -317,9 +324,66 @@ impl Fields {
     }
 }
 
+/// serde_json's nesting limit when it builds a value.
+const SERDE_JSON_DEPTH: usize = 128;
+
+/// Reads a value through serde_json's nesting limit, building nothing.
+struct Depth;
+
+impl<'de> Deserialize<'de> for Depth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DepthVisitor;
+
+        impl<'de> Visitor<'de> for DepthVisitor {
+            type Value = Depth;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Depth, E> {
+                Ok(Depth)
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Depth, E> {
+                Ok(Depth)
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Depth, E> {
+                Ok(Depth)
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Depth, E> {
+                Ok(Depth)
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Depth, E> {
+                Ok(Depth)
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Depth, E> {
+                Ok(Depth)
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Depth, A::Error> {
+                while seq.next_element::<Depth>()?.is_some() {}
+                Ok(Depth)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Depth, A::Error> {
+                while map.next_entry::<IgnoredAny, Depth>()?.is_some() {}
+                Ok(Depth)
+            }
+        }
+
+        d.deserialize_any(DepthVisitor)
+    }
+}
+
 struct EnvelopeVisitor<'a> {
-    /// Set when the text has stand-ins for Python's literals.
-    literals: Option<json::Literals<'a>>,
+    /// What is scanned, for the positions of the members (a copy with
+    /// stand-ins for Python's literals has the payload's positions).
+    text: &'a str,
 }
 
 impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
@@ -334,9 +398,9 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
             token: FieldValue::Falsy,
             action: FieldValue::Falsy,
             body: None,
-            extras: Map::new(),
+            extras: Members::default(),
             keep_alive: false,
-            reserved: Map::new(),
+            reserved: Members::default(),
         };
         let mut keys = 0usize;
         while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
@@ -349,20 +413,24 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
                 "body" => env.body = Some(map.next_value::<&'de RawValue>()?),
                 KEEP_ALIVE_FIELD => env.keep_alive = map.next_value::<IsTrue>()?.0,
                 // The framework's own fields are not application extras.
-                k if k.starts_with(RESERVED_PREFIX) => {
-                    let value = map.next_value::<Value>()?;
-                    env.reserved.insert(key.into_owned(), value);
-                }
-                _ => {
-                    let value = match self.literals {
-                        None => map.next_value::<Value>()?,
-                        // `Value` has no NaN: a literal there reads as null.
-                        Some(literals) => map.next_value_seed(json::Seed {
-                            seed: std::marker::PhantomData::<Value>,
-                            literals,
-                        })?,
+                // Both are only located here: built when read, after the token.
+                k => {
+                    let members = match k.starts_with(RESERVED_PREFIX) {
+                        true => &mut env.reserved,
+                        false => &mut env.extras,
                     };
-                    env.extras.insert(key.into_owned(), value);
+                    let value = map.next_value::<&'de RawValue>()?;
+                    // Refused now, as a bad request, rather than read as
+                    // null later: a member too deep for serde_json to build.
+                    if value.get().len() > 2 * SERDE_JSON_DEPTH {
+                        serde_json::from_str::<Depth>(value.get()).map_err(de::Error::custom)?;
+                    }
+                    match &key {
+                        std::borrow::Cow::Borrowed(k) => {
+                            members.note(str_range(self.text, k), str_range(self.text, value.get()))
+                        }
+                        std::borrow::Cow::Owned(_) => members.note_unplaced(),
+                    }
                 }
             }
         }

@@ -12,8 +12,6 @@
 
 use std::ops::Range;
 
-use serde_json::Value;
-
 use super::envelope::{Field, Fields};
 use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 use crate::wire::json::skip::{skip_string, skip_ws, Step, Walk};
@@ -116,7 +114,8 @@ impl EnvelopeScan {
                 Scan::Value { key, start, walk } => match walk.resume(b, complete) {
                     Step::Ended(end) => {
                         let (key, start) = (key.clone(), *start);
-                        if self.member(b, key, start..end).is_none() {
+                        let wide = walk.saw_wide_number();
+                        if self.member(b, key, start..end, wide).is_none() {
                             return self.give_up();
                         }
                         self.at = Scan::Next(end);
@@ -171,16 +170,25 @@ impl EnvelopeScan {
 
     /// Takes the member `key` (a range of the payload, without its quotes)
     /// whose value is at `value`. `None`: left to the full scan.
-    fn member(&mut self, b: &[u8], key: Range<usize>, value: Range<usize>) -> Option<()> {
+    fn member(
+        &mut self,
+        b: &[u8],
+        key: Range<usize>,
+        value: Range<usize>,
+        wide: bool,
+    ) -> Option<()> {
         let fields = &mut self.fields;
+        let key_range = key.clone();
         let key = std::str::from_utf8(b.get(key)?).ok()?;
         let (start, end) = (value.start, value.end);
-        let text = || std::str::from_utf8(&b[start..end]).ok();
         // A repeated key: the last one wins, as in the full scan.
         match key {
             "token" => fields.token = string_field(b, start, end)?,
             "action" => fields.action = string_field(b, start, end)?,
-            "body" => fields.body = Some(value),
+            "body" => {
+                fields.body = Some(value);
+                fields.body_wide = wide;
+            }
             // The full scan reads other values (a number may be out of
             // range for it): left to it.
             KEEP_ALIVE_FIELD => {
@@ -190,12 +198,9 @@ impl EnvelopeScan {
                     _ => return None,
                 }
             }
-            k if k.starts_with(RESERVED_PREFIX) => {
-                fields.reserved.insert(k.to_owned(), extra(text()?)?);
-            }
-            k => {
-                fields.extras.insert(k.to_owned(), extra(text()?)?);
-            }
+            // Located only: built when read, after the token was accepted.
+            k if k.starts_with(RESERVED_PREFIX) => fields.reserved.note(key_range, value),
+            _ => fields.extras.note(key_range, value),
         }
         Some(())
     }
@@ -233,12 +238,6 @@ fn string_field(b: &[u8], start: usize, end: usize) -> Option<Field> {
         [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => Some(Field::At(start + 1..end - 1)),
         _ => None,
     }
-}
-
-/// An extra field's value, already checked: serde_json builds it (these are
-/// small; a failure, such as its nesting limit, goes to the full scan).
-fn extra(value: &str) -> Option<Value> {
-    serde_json::from_str(value).ok()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::envelope::{BadData, Field, Fields};
 use super::json_slice;
+use super::members::Members;
 use crate::wire::json;
 
 /// What the `token` field held.
@@ -42,9 +43,10 @@ pub struct Request {
     token: Field,
     action: Field,
     body: Option<Range<usize>>,
-    extras: Map<String, Value>,
+    body_wide: bool,
+    extras: Members,
     keep_alive: bool,
-    reserved: Map<String, Value>,
+    reserved: Members,
 }
 
 impl Request {
@@ -96,6 +98,7 @@ impl Request {
             token: fields.token,
             action: fields.action,
             body: fields.body,
+            body_wide: fields.body_wide,
             extras: fields.extras,
             keep_alive: fields.keep_alive,
             reserved: fields.reserved,
@@ -146,7 +149,13 @@ impl Request {
     /// big integers as [`crate::json`] describes.
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         // Validated by `parse`: a raw body is not read again.
-        Ok(json::from_checked_str(self.body_json())?)
+        Ok(json::from_body_str(self.body_json(), self.body_wide)?)
+    }
+
+    /// Whether the body may hold an integer beyond 64 bits (for the
+    /// generated dispatch: see [`crate::json`]).
+    pub(crate) fn body_may_be_wide(&self) -> bool {
+        self.body_wide
     }
 
     /// The body as a borrowed [`RawValue`], to pass it on untouched
@@ -159,19 +168,31 @@ impl Request {
     /// An extra top-level field (anything but `token`, `action`, `body` and
     /// the [reserved](crate::fields::RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
     /// `user_id`.
+    ///
+    /// Extra fields are only located when the request arrives, and built on
+    /// first use (so never for a request refused for its token). A request
+    /// whose extra field is nested deeper than serde_json builds (128
+    /// levels) is refused as bad data.
     pub fn extra(&self, key: &str) -> Option<&Value> {
-        self.extras.get(key)
+        self.extras().get(key)
     }
 
-    /// All extra top-level fields.
+    /// All extra top-level fields (built on first use, see [`extra`](Self::extra)).
     pub fn extras(&self) -> &Map<String, Value> {
-        &self.extras
+        self.extras.get(&self.payload, false)
     }
 
     /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`](crate::fields::RESERVED_PREFIX)), such as
-    /// `tpp_request_id`.
+    /// `tpp_request_id` (built on first use, as [`extra`](Self::extra)).
     pub fn reserved(&self, key: &str) -> Option<&Value> {
-        self.reserved.get(key)
+        self.reserved.get(&self.payload, true).get(key)
+    }
+
+    /// The reserved field `key` alone, built now: the server reads its own
+    /// fields this way, so a large `tpp_*` field it does not know is never
+    /// built.
+    pub(crate) fn reserved_one(&self, key: &str) -> Option<Value> {
+        self.reserved.one(&self.payload, true, key)
     }
 
     /// The whole payload as received.

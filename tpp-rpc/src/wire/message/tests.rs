@@ -56,8 +56,34 @@ fn deep_nesting_does_not_overflow() {
     if let Ok(r) = req(&deep) {
         assert!(r.body::<Value>().is_err());
     }
-    let deep = format!("{{\"x\":{nested}}}");
+    // An extra field is only located, but one too deep to build is refused.
+    let deep = format!("{{\"x\":{nested},\"y\":[1]}}");
     assert!(req(&deep).is_err());
+}
+
+#[test]
+fn extras_are_built_on_first_read_with_the_last_repeated_key_winning() {
+    for text in [
+        // The fast scan's way, then the full scan's (an escaped key), then
+        // more members than are noted by position, then Python's literals.
+        r#"{"token":"t","a":1,"tpp_request_id":"r","a":{"b":[2]},"body":null}"#,
+        r#"{"token":"t","a":1,"tpp_request_id":"r","a":{"b":[2]},"c":3}"#,
+        r#"{"token":"t","a":1,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"a":{"b":[2]},"tpp_request_id":"r"}"#,
+        r#"{"token":"t","a":1,"n":NaN,"tpp_request_id":"r","a":{"b":[2]}}"#,
+    ] {
+        let r = req(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(r.extra("a"), Some(&serde_json::json!({"b": [2]})), "{text}");
+        assert_eq!(
+            r.reserved("tpp_request_id"),
+            Some(&Value::from("r")),
+            "{text}"
+        );
+        assert!(r.extra("tpp_request_id").is_none() && r.extra("token").is_none());
+        assert!(r.reserved("a").is_none(), "{text}");
+    }
+    let r = req(r#"{"token":"t","c":3,"n":NaN}"#).unwrap();
+    assert_eq!(r.extra("c"), Some(&Value::from(3)));
+    assert_eq!(r.extra("n"), Some(&Value::Null));
 }
 
 #[test]
@@ -133,4 +159,36 @@ fn reads_responses_like_the_reference_client() {
     assert_eq!(r.action_result::<Value>("nope").unwrap(), None);
     let r = Response::parse(Bytes::new()).unwrap();
     assert!(r.body_is_null());
+}
+
+#[test]
+fn a_body_integer_beyond_64_bits_is_refused_by_value_and_kept_by_exact_types() {
+    let big = "1267650600228229401496703205376";
+    let long_string = "y".repeat(100_000);
+    for text in [
+        // The fast scan, the full scan (an escaped key), a large body.
+        format!(r#"{{"token":"t","body":{{"a":[{big}]}}}}"#),
+        format!(r#"{{"token":"t","\u0062ody":{{"a":[{big}]}}}}"#),
+        format!(r#"{{"token":"t","body":{{"s":"{long_string}","a":[{big}]}}}}"#),
+    ] {
+        let r = req(&text).unwrap();
+        let error = r.body::<Value>().unwrap_err().to_string();
+        assert!(error.contains("more than 64 bits"), "{error}");
+        #[derive(serde::Deserialize)]
+        struct Exact {
+            a: Vec<i128>,
+        }
+        assert_eq!(r.body::<Exact>().unwrap().a, [1i128 << 100]);
+        #[derive(serde::Deserialize)]
+        struct Float {
+            a: Vec<f64>,
+        }
+        assert_eq!(r.body::<Float>().unwrap().a, [2f64.powi(100)]);
+    }
+    // Long numbers that fit, and floats, stay on the fast path's results.
+    let r = req(r#"{"token":"t","body":[18446744073709551615,-9223372036854775808,0.5]}"#).unwrap();
+    assert_eq!(
+        r.body::<Value>().unwrap(),
+        serde_json::json!([18446744073709551615u64, -9223372036854775808i64, 0.5])
+    );
 }
