@@ -59,7 +59,7 @@ pub struct Limits {
     /// starts waiting for it (default 30 s): the first request (within
     /// [`first_request_timeout`](Self::first_request_timeout)) and every
     /// further message a handler reads from the client
-    /// ([`Connection::read`](super::Connection::read)). Later requests on a
+    /// ([`Connection::read_message`](super::Connection::read_message)). Later requests on a
     /// kept-alive connection are bounded by
     /// [`idle_timeout`](Self::idle_timeout) instead.
     pub read_timeout: Duration,

@@ -24,6 +24,9 @@ use crate::wire::frame::FrameCodec;
 use crate::wire::message::{ActionField, BadData, ErrorBody, Request, TokenField};
 
 /// The outcome of the checks before the handler runs.
+// A request (with the places of its extra fields inline) is moved once into
+// the connection: boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Checked {
     /// Passed, by this caller (`None`: anonymous).
     Ok(Request, Option<Identity>),
