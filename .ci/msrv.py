@@ -83,6 +83,7 @@ def main():
         print(f"msrv: {root['name']}: {len(seen)} dependencies built, rust-version {declared}")
 
     if failures:
+        sys.stdout.flush()
         print("\n".join(f"msrv: FAIL {f}" for f in failures), file=sys.stderr)
         sys.exit(1)
     print("msrv: every locked dependency the published crates build fits their rust-version")

@@ -268,5 +268,5 @@ async fn peak_memory_under_three_attacks_with_the_default_limits() {
 
 fn default_budget_mib() -> usize {
     let limits = tpp_rpc::Limits::default();
-    limits.request_memory / MIB
+    limits.request_memory() / MIB
 }

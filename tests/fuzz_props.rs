@@ -15,7 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder};
 use tpp_rpc::json::RawValue;
-use tpp_rpc::{Connection, FrameCodec, Handler, Request, Response, Server};
+use tpp_rpc::unstable::FrameCodec;
+use tpp_rpc::{Connection, Handler, Request, Response, Server};
 use tpp_tests::{frame, response_json, split_frame, start, within, TOKEN};
 
 /// The `decoder` fuzz target: any bytes, in any chunks, never panic the decoder, every frame

@@ -95,7 +95,26 @@
 //! [limits and reliability](guide::limits), [running in production](guide::production)
 //! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
 //! Kubernetes) and [interop with toxiccore](guide::interop).
+//!
+//! # Cargo features
+//!
+//! The defaults serve a toxiccore deployment out of the box: TLS and the
+//! bcrypt token hashes it stores. The rest is opt-in.
+//!
+//! | feature | default | adds | dependencies |
+//! |---|---|---|---|
+//! | `tls` | yes | TLS on both sides: `ServerBuilder::tls`, `ServerBuilder::tls_pem_files`, `ClientBuilder::tls` and its variants, the `tls` module, the `rustls` re-export | rustls (ring provider), tokio-rustls, rustls-native-certs |
+//! | `bcrypt` | yes | `BcryptToken`, `UserHashes`, `ServerBuilder::token_hash` | bcrypt, ring (the digests that key the verdict caches) |
+//! | `metrics` | no | `ServerBuilder::metrics`: requests, latency, connections through the `metrics` facade | metrics |
+//! | `proxy-protocol` | no | `ServerBuilder::proxy_protocol`: PROXY protocol v1/v2 from trusted balancers | ppp |
+//! | `dyn` | no | `#[toxic_service(dyn)]`: dyn-compatible service traits, with the `async_trait` re-export | async-trait |
+//! | `full` | no | all of the above | |
+//!
+//! Without `tls` a server and a client speak plain TCP only; without
+//! `bcrypt`, `PlainToken`, `UserTokens`, `FnAuth` or an
+//! `Authenticator` of your own check tokens.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Layers, bottom up: `wire` (bytes and their meaning, shared), `settings`
 // (what a configured value means at its extremes, shared) and `transport`
@@ -106,40 +125,57 @@ pub mod guide;
 pub mod server;
 pub mod service;
 pub mod settings;
-pub mod transport;
+mod transport;
 mod wire;
 
 pub use server::auth;
 pub use service::stream;
+#[cfg(feature = "tls")]
 pub use transport::tls;
-pub use wire::{frame, json, message, trace};
+pub use wire::{fields, json, trace};
 
-pub use auth::{Authenticator, BcryptToken, FnAuth, Identity, PlainToken, UserHashes, UserTokens};
+pub use auth::{Authenticator, FnAuth, Identity, PlainToken, UserTokens};
+#[cfg(feature = "bcrypt")]
+pub use auth::{BcryptToken, UserHashes};
 pub use client::{
     CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
     FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
 };
-pub use frame::{FrameCodec, FrameError};
 /// `next()` on the streams of generated clients ([`CallStream`]) and on
 /// [`ResponseStream`]: re-exported from `futures-util`, so a service needs no
 /// dependency of its own for it.
 pub use futures_util::StreamExt;
-pub use message::{Request, Response};
 pub use server::{
     BoxFuture, Connection, Context, Error, Handler, Layer, Limits, Next, Server, ServerBuilder,
     ShutdownHandle,
 };
 pub use service::{ActionInfo, ActionKind, ParamInfo, Router, Service};
 pub use stream::{ItemSender, ItemStream};
+#[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
+pub use transport::TlsError;
+pub use wire::frame::FrameError;
+pub use wire::message::{ActionField, BadData, BadResponse, Request, Response, TokenField};
 pub use wire::{ActionError, ToxicError};
+
+/// The building blocks under the API, for tools, benchmarks and fuzzers that
+/// speak TPP at the byte level: the frame codec, the raw stream, the answer
+/// writer. **Not covered by semver**: anything here may change in any release.
+pub mod unstable {
+    pub use crate::transport::Stream;
+    pub use crate::wire::frame::{
+        encode_frame, FrameCodec, DEFAULT_MAX_FRAME_SIZE, MAX_HEADER_LEN,
+    };
+    pub use crate::wire::message::{write_response, ActionResult, ErrorBody};
+}
 
 /// `async-trait`'s attribute, for the implementations of a `#[toxic_service(dyn)]` trait:
 /// write `#[tpp_rpc::async_trait]` on each `impl` block, so that a crate needs no dependency of its
 /// own on `async-trait` (the generated trait uses this same path). Each call of such a method
 /// allocates one boxed future; native `#[toxic_service]` traits need no attribute and box
 /// nothing. See [`macro@toxic_service`].
+#[cfg(feature = "dyn")]
 pub use async_trait::async_trait;
 
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.

@@ -5,31 +5,69 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
 use serde_json::{Map, Value};
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::TlsConnector;
 
 use super::endpoints::{Endpoint, Endpoints};
 use super::pipeline::Pipelines;
 use super::pool::{Pool, PoolSettings};
 use super::{
-    Client, ClientError, EndpointSelection, Inner, TlsSettings, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_DOWN_BACKOFF, DEFAULT_TIMEOUT,
+    Client, ClientError, EndpointSelection, Inner, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWN_BACKOFF,
+    DEFAULT_TIMEOUT,
 };
 #[cfg(doc)]
 use super::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
-use crate::transport::tls::{self, TlsError};
+#[cfg(feature = "tls")]
+use crate::transport::tls;
+use crate::transport::{Connector, TlsName};
 use crate::wire::frame::DEFAULT_MAX_FRAME_SIZE;
 
 /// How the client does TLS.
 enum TlsMode {
     Off,
+    #[cfg(feature = "tls")]
     SystemRoots,
+    #[cfg(feature = "tls")]
     CaFile(std::path::PathBuf),
+    #[cfg(feature = "tls")]
     Pinned(std::path::PathBuf),
+    #[cfg(feature = "tls")]
     Insecure,
+    #[cfg(feature = "tls")]
     Config(Arc<ClientConfig>),
+}
+
+impl TlsMode {
+    /// The handshake to make on each connection, checking `name` by default.
+    #[cfg(feature = "tls")]
+    fn connector(self, name: &str) -> Result<Option<Connector>, ClientError> {
+        let config = match self {
+            TlsMode::Off => return Ok(None),
+            TlsMode::SystemRoots => tls::client_config_system_roots()?,
+            TlsMode::CaFile(path) => tls::client_config_with_ca_file(path)?,
+            TlsMode::Pinned(path) => tls::client_config_pinned_file(path)?,
+            TlsMode::Insecure => tls::client_config_insecure(),
+            TlsMode::Config(c) => c,
+        };
+        Ok(Some(Connector::new(config, tls::tls_name(name)?)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn connector(self, _name: &str) -> Result<Option<Connector>, ClientError> {
+        Ok(None)
+    }
+}
+
+/// The name a further endpoint's certificate is checked against: its own host.
+fn own_tls_name(host: &str) -> Option<TlsName> {
+    #[cfg(feature = "tls")]
+    return tls::tls_name(host).ok();
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = host;
+        None
+    }
 }
 
 /// Configures a [`Client`]: token, TLS, timeouts, extra fields.
@@ -38,7 +76,8 @@ enum TlsMode {
 /// authenticate a server; see also [`tls_ca_file`](Self::tls_ca_file) and
 /// [`tls`](Self::tls) for real CAs):
 ///
-/// ```
+#[cfg_attr(feature = "tls", doc = "```")]
+#[cfg_attr(not(feature = "tls"), doc = "```ignore")]
 /// use std::time::Duration;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -192,12 +231,14 @@ impl ClientBuilder {
     }
 
     /// Uses TLS and validates the server's certificate against the system's roots.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self) -> Self {
         self.tls = TlsMode::SystemRoots;
         self
     }
 
     /// Uses TLS and trusts only the CA certificates in this PEM file.
+    #[cfg(feature = "tls")]
     pub fn tls_ca_file(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.tls = TlsMode::CaFile(pem_file.into());
         self
@@ -207,6 +248,7 @@ impl ClientBuilder {
     /// this PEM file (certificate pinning): for self-signed servers, still
     /// authenticated. Name, validity period and issuer are not checked; see
     /// [`tls::client_config_pinned_file`].
+    #[cfg(feature = "tls")]
     pub fn tls_pinned_cert_file(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.tls = TlsMode::Pinned(pem_file.into());
         self
@@ -215,12 +257,14 @@ impl ClientBuilder {
     /// Uses TLS without validating the certificate (self-signed servers;
     /// toxiccore's `validate_cert=False`). The traffic is encrypted but the
     /// server is not authenticated.
+    #[cfg(feature = "tls")]
     pub fn tls_insecure(mut self) -> Self {
         self.tls = TlsMode::Insecure;
         self
     }
 
     /// Uses TLS with a rustls config of your own.
+    #[cfg(feature = "tls")]
     pub fn tls_config(mut self, config: Arc<ClientConfig>) -> Self {
         self.tls = TlsMode::Config(config);
         self
@@ -327,28 +371,10 @@ impl ClientBuilder {
     /// call, is refused with [`ClientError::Config`] naming it.
     pub fn build(mut self) -> Result<Client, ClientError> {
         self.check_settings().map_err(ClientError::Config)?;
-        let config = match self.tls {
-            TlsMode::Off => None,
-            TlsMode::SystemRoots => Some(tls::client_config_system_roots()?),
-            TlsMode::CaFile(path) => Some(tls::client_config_with_ca_file(path)?),
-            TlsMode::Pinned(path) => Some(tls::client_config_pinned_file(path)?),
-            TlsMode::Insecure => Some(tls::client_config_insecure()),
-            TlsMode::Config(c) => Some(c),
-        };
-        let tls = match config {
-            None => None,
-            Some(config) => {
-                let name = self.server_name.as_deref().unwrap_or(&self.host);
-                let server_name = ServerName::try_from(name.to_owned())
-                    .map_err(|e| TlsError(format!("invalid server name {name:?}: {e}")))?;
-                Some(TlsSettings {
-                    connector: TlsConnector::from(config),
-                    server_name,
-                })
-            }
-        };
+        let name = self.server_name.as_deref().unwrap_or(&self.host);
+        let tls = self.tls.connector(name)?;
         let own_name = |host: &str| match (&tls, &self.server_name) {
-            (Some(_), None) => ServerName::try_from(host.to_owned()).ok(),
+            (Some(_), None) => own_tls_name(host),
             _ => None,
         };
         let mut list = vec![Endpoint::new(self.host, self.port, None)];

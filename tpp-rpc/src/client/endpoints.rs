@@ -6,15 +6,16 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::connect::Addresses;
 use super::ClientError;
+use crate::transport::TlsName;
 
 /// How a client with several endpoints picks one for a new connection
 /// ([`ClientBuilder::endpoint`](super::ClientBuilder::endpoint)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum EndpointSelection {
     /// Each new connection goes to the next endpoint in turn (the default).
     #[default]
@@ -41,7 +42,7 @@ pub(crate) struct Endpoint {
     /// Its host and port, resolved once (see connect.rs).
     pub(super) addrs: Addresses,
     /// The TLS name to check, when it is this endpoint's own host.
-    pub(crate) tls_name: Option<ServerName<'static>>,
+    pub(crate) tls_name: Option<TlsName>,
     /// Connect errors in a row.
     failures: AtomicU32,
     /// Skipped until this many milliseconds after `Endpoints::epoch`.
@@ -49,7 +50,7 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) fn new(host: String, port: u16, tls_name: Option<ServerName<'static>>) -> Self {
+    pub(crate) fn new(host: String, port: u16, tls_name: Option<TlsName>) -> Self {
         Endpoint {
             addrs: Addresses::new(host, port),
             tls_name,

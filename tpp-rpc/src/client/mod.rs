@@ -36,14 +36,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio_rustls::TlsConnector;
 use tokio_util::codec::FramedRead;
 
-use crate::transport::Stream;
+use crate::transport::{Connector, Stream};
 use crate::wire::frame::{FrameCodec, READ_BUFFER};
 use crate::wire::message::{OutgoingRequest, Response};
 
@@ -116,15 +114,9 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-#[derive(Clone)]
-struct TlsSettings {
-    connector: TlsConnector,
-    server_name: ServerName<'static>,
-}
-
 struct Inner {
     endpoints: Endpoints,
-    tls: Option<TlsSettings>,
+    tls: Option<Connector>,
     max_frame_size: usize,
     pool: Pool,
     pipelines: Option<Pipelines>,
@@ -223,18 +215,13 @@ impl Client {
         inner.pool.count_open();
         let stream = match &inner.tls {
             None => Stream::Tcp(tcp),
-            Some(tls) => {
-                let name = endpoint.tls_name.as_ref().unwrap_or(&tls.server_name);
-                let s = tls
-                    .connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|source| ClientError::Tls {
-                        addr: endpoint.addrs.display.clone(),
-                        source,
-                    })?;
-                Stream::Tls(Box::new(s.into()))
-            }
+            Some(tls) => tls
+                .connect(endpoint.tls_name.as_ref(), tcp)
+                .await
+                .map_err(|source| ClientError::Tls {
+                    addr: endpoint.addrs.display.clone(),
+                    source,
+                })?,
         };
         Ok(ClientConnection {
             io: FramedRead::with_capacity(

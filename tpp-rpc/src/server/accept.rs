@@ -157,7 +157,7 @@ impl<H: Handler> Admission<H> {
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             warn!(%peer, "connection limit reached; answering busy");
             if let Some(m) = &self.shared.metrics {
-                m.connections_refused.increment(1);
+                m.connection_refused();
             }
             if let Ok(p) = self.busy_answers.clone().try_acquire_owned() {
                 let shared = self.shared.clone();
@@ -177,8 +177,7 @@ impl<H: Handler> Admission<H> {
             // does not copy the whole connection state (Connection, the
             // handler's future) from the stack into the task.
             if let Some(m) = &shared.metrics {
-                m.connections_accepted.increment(1);
-                m.connections_open.increment(1.0);
+                m.connection_opened();
             }
             let metered = shared.clone();
             let connection = Box::pin(serve_connection(tcp, peer, shared, handler, closing));
@@ -187,7 +186,7 @@ impl<H: Handler> Admission<H> {
                 _ = force.cancelled() => debug!(%peer, "connection dropped after the grace period"),
             }
             if let Some(m) = &metered.metrics {
-                m.connections_open.decrement(1.0);
+                m.connection_closed();
             }
             drop(permit);
         });
@@ -268,7 +267,7 @@ async fn answer_busy(tcp: TcpStream, shared: &Shared) {
     let work = async {
         let stream = match &shared.tls {
             None => Stream::Tcp(tcp),
-            Some(acceptor) => Stream::Tls(Box::new(acceptor.accept(tcp).await.ok()?.into())),
+            Some(acceptor) => acceptor.accept(tcp).await.ok()?,
         };
         let mut io =
             FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);

@@ -14,21 +14,31 @@
 mod identity;
 mod users;
 
+#[cfg(feature = "bcrypt")]
 use std::collections::{HashSet, VecDeque};
+#[cfg(feature = "bcrypt")]
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(feature = "bcrypt")]
+use std::sync::Mutex;
 
+#[cfg(feature = "bcrypt")]
 use ring::digest::{digest, SHA256};
+#[cfg(feature = "bcrypt")]
 use tokio::sync::Semaphore;
+#[cfg(feature = "bcrypt")]
 use tracing::debug;
 
 use super::BoxFuture;
 
 pub use identity::Identity;
-pub use users::{UserHashes, UserTokens};
+#[cfg(feature = "bcrypt")]
+pub use users::UserHashes;
+pub use users::UserTokens;
 
 /// bcrypt reads at most 72 bytes of a password; longer tokens are refused
 /// rather than silently truncated.
+#[cfg(feature = "bcrypt")]
 pub const BCRYPT_MAX_TOKEN_LEN: usize = 72;
 
 /// The outcome of [`Authenticator::check`]: decided now, or after some work;
@@ -112,6 +122,7 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
     }
 }
 
+#[cfg(feature = "bcrypt")]
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, bytes).as_ref());
@@ -194,6 +205,7 @@ impl Authenticator for PlainToken {
 /// let auth = tpp_rpc::BcryptToken::new(hash).unwrap().max_queued(16);
 /// assert_eq!(auth.queued(), 0);
 /// ```
+#[cfg(feature = "bcrypt")]
 pub struct BcryptToken {
     hash: Arc<str>,
     permits: Arc<Semaphore>,
@@ -203,11 +215,13 @@ pub struct BcryptToken {
 }
 
 /// What verifications found, by token digest.
+#[cfg(feature = "bcrypt")]
 struct Verdicts {
     right: DigestCache,
     wrong: DigestCache,
 }
 
+#[cfg(feature = "bcrypt")]
 impl Verdicts {
     fn remember(&mut self, key: [u8; 32], right: bool) {
         if right {
@@ -219,12 +233,14 @@ impl Verdicts {
 }
 
 /// A bounded set of digests; the oldest is forgotten first.
+#[cfg(feature = "bcrypt")]
 struct DigestCache {
     capacity: usize,
     set: HashSet<[u8; 32]>,
     order: VecDeque<[u8; 32]>,
 }
 
+#[cfg(feature = "bcrypt")]
 impl DigestCache {
     fn new(capacity: usize) -> Self {
         Self {
@@ -252,19 +268,30 @@ impl DigestCache {
 }
 
 /// Why a string is not a usable bcrypt hash.
+#[cfg(feature = "bcrypt")]
 #[derive(Debug, thiserror::Error)]
 #[error("not a bcrypt hash ($2a$, $2b$ or $2y$): {0}")]
 pub struct BadHash(String);
 
+/// Why a token could not be hashed ([`BcryptToken::hash`]): too long, or a
+/// cost bcrypt does not take (4 to 31).
+#[cfg(feature = "bcrypt")]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HashError(String);
+
 /// One place in the verification queue, given back when dropped.
+#[cfg(feature = "bcrypt")]
 struct QueueSlot<'a>(&'a AtomicUsize);
 
+#[cfg(feature = "bcrypt")]
 impl Drop for QueueSlot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
+#[cfg(feature = "bcrypt")]
 impl BcryptToken {
     /// Default number of verified tokens remembered.
     pub const DEFAULT_CACHE_SIZE: usize = 1024;
@@ -330,11 +357,14 @@ impl BcryptToken {
     }
 
     /// Hashes `token` at `cost` as toxiccore's `bcrypt_string` does (`$2b$`).
-    pub fn hash(token: &str, cost: u32) -> Result<String, bcrypt::BcryptError> {
+    pub fn hash(token: &str, cost: u32) -> Result<String, HashError> {
         if token.len() > BCRYPT_MAX_TOKEN_LEN {
-            return Err(bcrypt::BcryptError::Truncation(token.len()));
+            return Err(HashError(format!(
+                "the token is {} bytes long; bcrypt reads at most {BCRYPT_MAX_TOKEN_LEN}",
+                token.len()
+            )));
         }
-        bcrypt::hash(token, cost)
+        bcrypt::hash(token, cost).map_err(|e| HashError(e.to_string()))
     }
 
     /// The remembered verdict on a token digest, if any.
@@ -356,12 +386,14 @@ impl BcryptToken {
     }
 }
 
+#[cfg(feature = "bcrypt")]
 impl std::fmt::Debug for BcryptToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BcryptToken").finish_non_exhaustive()
     }
 }
 
+#[cfg(feature = "bcrypt")]
 fn check_hash_format(s: &str) -> Result<(), BadHash> {
     let prefix_ok = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p));
     if !prefix_ok {
@@ -372,6 +404,7 @@ fn check_hash_format(s: &str) -> Result<(), BadHash> {
         .map_err(|e| BadHash(e.to_string()))
 }
 
+#[cfg(feature = "bcrypt")]
 impl Authenticator for BcryptToken {
     fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a> {
         if token.len() > BCRYPT_MAX_TOKEN_LEN {
@@ -447,6 +480,7 @@ mod tests {
         assert!(!constant_time_eq(b"ab", b"ba"));
     }
 
+    #[cfg(feature = "bcrypt")]
     #[tokio::test]
     async fn bcrypt_verifies_and_caches() {
         let hash = BcryptToken::hash("tok", 4).unwrap();
@@ -461,6 +495,7 @@ mod tests {
         assert_eq!(a.queued(), 0);
     }
 
+    #[cfg(feature = "bcrypt")]
     #[tokio::test]
     async fn a_full_queue_refuses_without_hashing() {
         let hash = BcryptToken::hash("tok", 4).unwrap();
@@ -479,12 +514,14 @@ mod tests {
         assert!(a.check("tok").verdict().await);
     }
 
+    #[cfg(feature = "bcrypt")]
     #[test]
     fn bcrypt_refuses_non_hashes() {
         assert!(BcryptToken::new("plain").is_err());
         assert!(BcryptToken::new("$1$abc").is_err());
     }
 
+    #[cfg(feature = "bcrypt")]
     #[test]
     fn cache_is_bounded() {
         let mut c = DigestCache::new(2);

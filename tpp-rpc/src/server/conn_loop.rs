@@ -66,7 +66,7 @@ pub(super) async fn serve_connection<H: Handler>(
         None => Stream::Tcp(tcp),
         Some(acceptor) => {
             match tokio::time::timeout_at(first_deadline, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => Stream::Tls(Box::new(s.into())),
+                Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     debug!(%peer, error = %e, "TLS handshake failed");
                     return;

@@ -5,6 +5,7 @@ use crate::wire::frame::FrameError;
 /// An error on the server side: I/O, framing, JSON, timeouts, configuration,
 /// or a handler's own failure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An I/O error on the connection.
     #[error("I/O error: {0}")]

@@ -7,7 +7,7 @@
 //!
 //! Operating it: the caller's [`Identity`](crate::auth::Identity) (from the
 //! authenticator) and the request id are in the [`Context`]; [`Layer`]s
-//! (layer.rs) wrap every request; [`ServerBuilder::metrics`] records through
+//! (layer.rs) wrap every request; `ServerBuilder::metrics` (the `metrics` feature) records through
 //! the `metrics` facade (metrics.rs); spans are described in [`crate::trace`]
 //! (observe.rs applies all three to each request).
 //!
@@ -32,10 +32,18 @@ mod health;
 mod large_answer;
 mod layer;
 mod limits;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "no_metrics.rs"]
 mod metrics;
 mod observe;
 mod peer_watch;
 mod pipeline;
+#[cfg(not(feature = "proxy-protocol"))]
+#[path = "no_proxy.rs"]
+mod proxy;
+#[cfg(feature = "proxy-protocol")]
 mod proxy;
 mod request_watch;
 mod spans;
@@ -44,8 +52,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio_rustls::TlsAcceptor;
-
+use crate::transport::Acceptor;
 use auth::Authenticator;
 
 pub use accept::{Server, ShutdownHandle};
@@ -56,6 +63,7 @@ pub use error::Error;
 pub use health::DEFAULT_HEALTH_ACTION;
 pub use layer::{ConcurrencyLimit, Layer, Next};
 pub use limits::{Limits, DEFAULT_FIRST_REQUEST_TIMEOUT};
+#[cfg(feature = "proxy-protocol")]
 pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
 
 /// A boxed, sendable future.
@@ -123,7 +131,7 @@ impl<H: Handler> Handler for Arc<H> {
 /// What every connection task of one server shares.
 pub(super) struct Shared {
     pub(super) auth: Arc<dyn Authenticator>,
-    pub(super) tls: Option<TlsAcceptor>,
+    pub(super) tls: Option<Acceptor>,
     pub(super) limits: Arc<Limits>,
     pub(super) failures: auth_guard::FailureLimiter,
     /// Bytes of requests not yet answered, all connections together

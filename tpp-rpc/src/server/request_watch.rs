@@ -23,7 +23,7 @@ impl RequestWatch {
         let span = spans::request_span(&mut conn.ctx, &conn.span);
         let metrics = shared.metrics.as_ref();
         if let Some(m) = metrics {
-            m.in_flight.increment(1.0);
+            m.request_started();
         }
         if let Some(o) = conn.observer.as_deref_mut() {
             o.streaming = false;
@@ -70,7 +70,7 @@ impl RequestWatch {
             spans::record_end(&self.span, code, responses, elapsed);
         }
         if let (Some(m), Some(o)) = (&shared.metrics, conn.observer.as_deref_mut()) {
-            m.in_flight.decrement(1.0);
+            m.request_ended();
             let action = o.label(conn.ctx.action());
             o.actions.request_done(action, code, elapsed);
         }

@@ -13,7 +13,6 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
 use crate::server::{BoxFuture, Connection, Error, Handler};
-pub use crate::wire::{ActionError, ToxicError};
 
 /// The introspection action toxicbuild's hole answers.
 pub const LIST_FUNCS: &str = "list-funcs";

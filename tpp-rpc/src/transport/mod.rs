@@ -1,6 +1,16 @@
-//! One byte stream type for plain TCP and TLS, client or server side.
+//! One byte stream type for plain TCP and TLS, client or server side, and the
+//! TLS handshakes that make one (the `tls` feature; without it no TLS stream
+//! can exist and the handshake types are empty).
 
+#[cfg(not(feature = "tls"))]
+mod no_tls;
+#[cfg(feature = "tls")]
 pub mod tls;
+
+#[cfg(not(feature = "tls"))]
+pub(crate) use no_tls::{Acceptor, Connector, TlsName};
+#[cfg(feature = "tls")]
+pub(crate) use tls::{Acceptor, Connector, TlsName};
 
 use std::io;
 use std::pin::Pin;
@@ -16,6 +26,7 @@ pub enum Stream {
     Tcp(TcpStream),
     /// TLS over TCP (boxed: a TLS session is large and most servers hold many
     /// connections of one kind).
+    #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
 }
 
@@ -24,13 +35,17 @@ impl Stream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => s.get_ref().0,
         }
     }
 
     /// Whether the stream is TLS.
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        #[cfg(feature = "tls")]
+        return matches!(self, Stream::Tls(_));
+        #[cfg(not(feature = "tls"))]
+        false
     }
 }
 
@@ -42,6 +57,7 @@ impl AsyncRead for Stream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -55,6 +71,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -66,6 +83,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -73,6 +91,7 @@ impl AsyncWrite for Stream {
     fn is_write_vectored(&self) -> bool {
         match self {
             Stream::Tcp(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => s.is_write_vectored(),
         }
     }
@@ -80,6 +99,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -87,7 +107,13 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
+
+/// A TLS configuration problem: unreadable PEM, no certificate, bad key…
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(pub(crate) String);

@@ -1,4 +1,5 @@
-//! TLS configuration helpers on top of rustls (ring provider).
+//! TLS configuration helpers on top of rustls (the application's crypto
+//! provider, else *ring*'s).
 //!
 //! The server takes a certificate chain and key from PEM files (or any
 //! `rustls::ServerConfig`); the client validates certificates by default
@@ -7,11 +8,13 @@
 //! validation only when asked (toxiccore's `validate_cert=False`).
 //! Configs are built once and shared by every connection.
 
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio::net::TcpStream;
 use tokio_rustls::rustls::{
     self,
     client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
@@ -19,13 +22,23 @@ use tokio_rustls::rustls::{
     ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
 };
 
-/// A TLS configuration problem: unreadable PEM, no certificate, bad key…
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TlsError(pub String);
+pub use super::TlsError;
 
+/// The crypto provider of every config built here: the one the application
+/// installed for the process ([`CryptoProvider::install_default`], e.g.
+/// aws-lc-rs's for post-quantum key exchange), else *ring*'s.
+///
+/// *ring* is the fallback because it builds with a C compiler alone (no
+/// cmake, no Go), quickly, on every target rustls supports, and the `bcrypt`
+/// feature already uses it; rustls 0.23.48 deprecates its constructor only to
+/// point at post-quantum key exchange, which the provider above can supply.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    if let Some(installed) = CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -239,5 +252,56 @@ impl ServerCertVerifier for RelaxedVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// The name a client checks the server's certificate against.
+pub(crate) type TlsName = ServerName<'static>;
+
+/// `name` as a server name, or why it cannot be one.
+pub(crate) fn tls_name(name: &str) -> Result<TlsName, TlsError> {
+    ServerName::try_from(name.to_owned())
+        .map_err(|e| TlsError(format!("invalid server name {name:?}: {e}")))
+}
+
+/// A server's side of the TLS handshake.
+#[derive(Clone)]
+pub(crate) struct Acceptor(tokio_rustls::TlsAcceptor);
+
+impl Acceptor {
+    pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
+        Self(tokio_rustls::TlsAcceptor::from(config))
+    }
+
+    pub(crate) async fn accept(&self, tcp: TcpStream) -> io::Result<super::Stream> {
+        let tls = self.0.accept(tcp).await?;
+        Ok(super::Stream::Tls(Box::new(tls.into())))
+    }
+}
+
+/// A client's side of the TLS handshake, with the name to check by default.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    connector: tokio_rustls::TlsConnector,
+    name: TlsName,
+}
+
+impl Connector {
+    pub(crate) fn new(config: Arc<ClientConfig>, name: TlsName) -> Self {
+        Self {
+            connector: tokio_rustls::TlsConnector::from(config),
+            name,
+        }
+    }
+
+    /// The handshake, checking `name` (or the default one) in the certificate.
+    pub(crate) async fn connect(
+        &self,
+        name: Option<&TlsName>,
+        tcp: TcpStream,
+    ) -> io::Result<super::Stream> {
+        let name = name.unwrap_or(&self.name).clone();
+        let tls = self.connector.connect(name, tcp).await?;
+        Ok(super::Stream::Tls(Box::new(tls.into())))
     }
 }

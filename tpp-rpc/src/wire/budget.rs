@@ -70,14 +70,15 @@ impl RequestBudget {
 }
 
 /// The default budget: a quarter of the memory this process may use (its
-/// cgroup's `memory.max`, else the machine's `MemTotal`), at least one
-/// default-sized frame (64 MiB); 1 GiB where neither can be read.
-pub(crate) fn default_request_memory() -> usize {
+/// cgroup's `memory.max`, else the machine's `MemTotal`), at least `floor`
+/// (the server passes one default-sized frame, 64 MiB); 1 GiB where neither
+/// can be read.
+pub(crate) fn default_request_memory(floor: usize) -> usize {
     const FALLBACK: usize = 1 << 30;
     let memory = cgroup_memory_max()
         .or_else(mem_total)
         .unwrap_or(FALLBACK * 4);
-    (memory / 4).max(crate::wire::frame::DEFAULT_MAX_FRAME_SIZE)
+    (memory / 4).max(floor)
 }
 
 fn cgroup_memory_max() -> Option<usize> {
@@ -124,13 +125,11 @@ mod tests {
 
     #[test]
     fn the_default_is_a_quarter_of_memory_and_at_least_one_frame() {
-        let d = default_request_memory();
-        assert!(d >= crate::wire::frame::DEFAULT_MAX_FRAME_SIZE);
+        const FLOOR: usize = 64 << 20;
+        let d = default_request_memory(FLOOR);
+        assert!(d >= FLOOR);
         if let Some(total) = cgroup_memory_max().or_else(mem_total) {
-            assert_eq!(
-                d,
-                (total / 4).max(crate::wire::frame::DEFAULT_MAX_FRAME_SIZE)
-            );
+            assert_eq!(d, (total / 4).max(FLOOR));
         }
     }
 }

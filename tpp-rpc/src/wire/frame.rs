@@ -46,6 +46,7 @@ pub const MAX_HEADER_LEN: usize = 20;
 
 /// Why a byte stream is not a valid sequence of TPP frames.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// More than [`MAX_HEADER_LEN`] bytes arrived without a `\n`.
     #[error("length header longer than {MAX_HEADER_LEN} bytes")]

@@ -44,7 +44,6 @@ mod outgoing;
 mod request;
 mod response;
 
-pub use super::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 pub(crate) use answer::{append_response, append_result};
 pub use answer::{write_response, ActionResult, ErrorBody};
 pub use envelope::BadData;

@@ -43,7 +43,7 @@ use tracing::Span;
 
 use crate::wire::message::Request;
 
-pub use super::fields::{MAX_REQUEST_ID_LEN, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
+use super::fields::{MAX_REQUEST_ID_LEN, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
 
 tokio::task_local! {
     static CURRENT: TraceContext;
@@ -150,10 +150,15 @@ fn is_traceparent(s: &str) -> bool {
 fn process_random() -> u64 {
     static RANDOM: OnceLock<u64> = OnceLock::new();
     *RANDOM.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        let rng = ring::rand::SystemRandom::new();
-        let _ = ring::rand::SecureRandom::fill(&rng, &mut bytes);
-        u64::from_le_bytes(bytes) | 1
+        // std's hasher keys are drawn from the OS's random source once per
+        // process (then varied per thread): random enough to tell processes apart.
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            h.write_u128(now.as_nanos());
+        }
+        h.finish() | 1
     })
 }
 

@@ -1,12 +1,13 @@
 //! Authenticators that tell callers apart: one token per user.
 
+#[cfg(feature = "bcrypt")]
 use std::collections::{HashMap, VecDeque};
+#[cfg(feature = "bcrypt")]
 use std::sync::Mutex;
 
-use super::{
-    constant_time_eq, sha256, AuthCheck, Authenticator, BadHash, BcryptToken, Identity,
-    BCRYPT_MAX_TOKEN_LEN,
-};
+use super::{constant_time_eq, AuthCheck, Authenticator, Identity};
+#[cfg(feature = "bcrypt")]
+use super::{sha256, BadHash, BcryptToken, BCRYPT_MAX_TOKEN_LEN};
 
 /// Users and their plain tokens: a request's token names its caller.
 ///
@@ -112,18 +113,21 @@ impl Authenticator for UserTokens {
 /// let server = tpp_rpc::Server::builder().auth(users).bind("127.0.0.1:0").await?;
 /// # Ok(()) }
 /// ```
+#[cfg(feature = "bcrypt")]
 pub struct UserHashes {
     users: Vec<(Identity, BcryptToken)>,
     verified: Mutex<VerifiedUsers>,
 }
 
 /// Digests of verified tokens → index of their user, oldest dropped first.
+#[cfg(feature = "bcrypt")]
 struct VerifiedUsers {
     capacity: usize,
     map: HashMap<[u8; 32], usize>,
     order: VecDeque<[u8; 32]>,
 }
 
+#[cfg(feature = "bcrypt")]
 impl VerifiedUsers {
     fn insert(&mut self, key: [u8; 32], user: usize) {
         if self.capacity == 0 || self.map.insert(key, user).is_some() {
@@ -138,6 +142,7 @@ impl VerifiedUsers {
     }
 }
 
+#[cfg(feature = "bcrypt")]
 impl Default for UserHashes {
     fn default() -> Self {
         Self {
@@ -151,6 +156,7 @@ impl Default for UserHashes {
     }
 }
 
+#[cfg(feature = "bcrypt")]
 impl UserHashes {
     /// No users yet (every token is refused).
     pub fn new() -> Self {
@@ -186,12 +192,14 @@ impl UserHashes {
     }
 }
 
+#[cfg(feature = "bcrypt")]
 impl std::fmt::Debug for UserHashes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         debug_names(f, "UserHashes", self.users.iter().map(|(id, _)| id))
     }
 }
 
+#[cfg(feature = "bcrypt")]
 impl Authenticator for UserHashes {
     fn check<'a>(&'a self, token: &'a str) -> AuthCheck<'a> {
         if token.len() > BCRYPT_MAX_TOKEN_LEN || self.users.is_empty() {
@@ -228,6 +236,7 @@ mod tests {
         assert!(!UserTokens::new().check("tok-a").verdict().await);
     }
 
+    #[cfg(feature = "bcrypt")]
     #[tokio::test]
     async fn hashes_name_their_user_and_cache_it() {
         let users = UserHashes::new()

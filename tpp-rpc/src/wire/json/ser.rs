@@ -16,8 +16,12 @@ use super::escape;
 
 type Error = serde_json::Error;
 
-/// The struct name serde_json's `RawValue` serializes through.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+/// The prefix of the struct names serde_json serializes its own types
+/// through: `RawValue` (`…::RawValue`) and, with its `arbitrary_precision`
+/// feature, every `Number` (`…::Number`). Such a struct is a one-field
+/// envelope that only serde_json's serializer knows how to write, so it is
+/// handed to it whole, whatever comes after the prefix.
+const SERDE_JSON_PRIVATE: &str = "$serde_json::private::";
 
 /// Serializes `value` as compact JSON into `out`: the bytes
 /// `serde_json::to_writer` writes, with strings escaped faster (what tpp's
@@ -185,9 +189,9 @@ impl<'a, W: io::Write> ser::Serializer for &'a mut Writer<W> {
     }
 
     fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'a, W>, Error> {
-        match name {
-            RAW_VALUE_TOKEN => Ok(Compound::Raw { ser: self }),
-            _ => self.serialize_map(Some(len)),
+        match name.starts_with(SERDE_JSON_PRIVATE) {
+            true => Ok(Compound::SerdeJson { ser: self, name }),
+            false => self.serialize_map(Some(len)),
         }
     }
 
@@ -221,8 +225,12 @@ enum Compound<'a, W> {
         /// What follows `close`: `}` after a variant's value.
         then: &'static [u8],
     },
-    /// A [`RawValue`](super::RawValue): serde_json writes its text.
-    Raw { ser: &'a mut Writer<W> },
+    /// One of serde_json's own types (a [`RawValue`](super::RawValue), an
+    /// arbitrary-precision number): serde_json writes it.
+    SerdeJson {
+        ser: &'a mut Writer<W>,
+        name: &'static str,
+    },
 }
 
 impl<'a, W: io::Write> Compound<'a, W> {
@@ -259,7 +267,7 @@ impl<'a, W: io::Write> Compound<'a, W> {
                 *state = State::Rest;
                 Ok(ser)
             }
-            Compound::Raw { ser } => Ok(ser),
+            Compound::SerdeJson { ser, .. } => Ok(ser),
         }
     }
 
@@ -276,15 +284,15 @@ impl<'a, W: io::Write> Compound<'a, W> {
                 }
                 ser.raw(then)
             }
-            Compound::Raw { .. } => Ok(()),
+            Compound::SerdeJson { .. } => Ok(()),
         }
     }
 
     fn entry<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        if let Compound::Raw { ser } = self {
-            // serde_json's own `RawValue` path writes the text as it is.
+        if let Compound::SerdeJson { ser, name } = self {
+            // serde_json's own path writes the raw text or number as it is.
             let mut json = ser.json();
-            let mut raw = ser::Serializer::serialize_struct(&mut json, RAW_VALUE_TOKEN, 1)?;
+            let mut raw = ser::Serializer::serialize_struct(&mut json, name, 1)?;
             ser::SerializeStruct::serialize_field(&mut raw, key, value)?;
             return ser::SerializeStruct::end(raw);
         }
@@ -347,7 +355,9 @@ impl<W: io::Write> ser::SerializeMap for Compound<'_, W> {
                 ser.raw(b":")?;
                 value.serialize(&mut **ser)
             }
-            Compound::Raw { .. } => Err(ser::Error::custom("a raw value has no map")),
+            Compound::SerdeJson { .. } => {
+                Err(ser::Error::custom("serde_json's own types have no map"))
+            }
         }
     }
 

@@ -14,6 +14,11 @@ use super::Literals;
 /// The newtype name serde_json's `RawValue` deserializes through.
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
+/// The key under which serde_json, with its `arbitrary_precision` feature,
+/// hands every number to `deserialize_any`: a one-entry map
+/// `{NUMBER_TOKEN: "<the number's text>"}`.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
 /// A [`RawValue`] borrowed from `text`, which the caller has already read as
 /// JSON (or Python's JSON): no second validation.
 pub(crate) fn raw_of_checked(text: &str) -> Result<&RawValue, serde_json::Error> {
@@ -186,6 +191,27 @@ impl<'de, V> Visit<'de, V> {
     }
 }
 
+impl<'de, V: Visitor<'de>> Visit<'de, V> {
+    /// A number serde_json kept as text (`arbitrary_precision`), given to the
+    /// visitor as serde_json gives it without that feature: `u64`, else
+    /// `i64`, else `f64` (so an integer beyond 64 bits is refused alike).
+    fn visit_number_text<E: de::Error>(self, text: &str) -> Result<V::Value, E> {
+        let integer = !text.contains(['.', 'e', 'E']);
+        if integer {
+            if let Ok(n) = text.parse::<u64>() {
+                return self.visitor.visit_u64(n);
+            }
+            if let Ok(n) = text.parse::<i64>() {
+                return self.visitor.visit_i64(n);
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => de::Visitor::visit_f64(self, f),
+            _ => Err(E::custom(format_args!("number out of range: {text}"))),
+        }
+    }
+}
+
 macro_rules! pass {
     ($($method:ident($ty:ty)),* $(,)?) => {$(
         fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
@@ -266,7 +292,18 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Visit<'de, V> {
         self.visitor.visit_seq(seq)
     }
 
-    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        if let Want::Float | Want::Integer(_) = self.want {
+            // A number read through `deserialize_any` (see `through_any!`)
+            // comes as a map only from serde_json's `arbitrary_precision`.
+            return match map.next_key::<std::borrow::Cow<'de, str>>()? {
+                Some(key) if key == NUMBER_TOKEN => {
+                    let text = map.next_value::<std::borrow::Cow<'de, str>>()?;
+                    self.visit_number_text(&text)
+                }
+                _ => Err(de::Error::invalid_type(de::Unexpected::Map, &self.visitor)),
+            };
+        }
         let map = self.wrap(map);
         self.visitor.visit_map(map)
     }

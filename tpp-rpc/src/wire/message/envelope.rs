@@ -18,6 +18,7 @@ use crate::wire::json;
 
 /// Why a payload is not a usable request (answered as "bad data", code 1).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BadData {
     /// The payload is empty (a lone `\n` or `0\n`).
     #[error("empty message")]

@@ -166,7 +166,7 @@ impl Request {
     }
 
     /// An extra top-level field (anything but `token`, `action`, `body` and
-    /// the [reserved](crate::message::RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
+    /// the [reserved](crate::fields::RESERVED_PREFIX) `tpp_*` fields), such as toxicbuild's
     /// `user_id`.
     ///
     /// Extra fields are only located when the request arrives, and built on
@@ -182,7 +182,7 @@ impl Request {
         self.extras.get(&self.payload, false)
     }
 
-    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`](crate::message::RESERVED_PREFIX)), such as
+    /// A reserved `tpp_*` top-level field (see [`RESERVED_PREFIX`](crate::fields::RESERVED_PREFIX)), such as
     /// `tpp_request_id` (built on first use, as [`extra`](Self::extra)).
     pub fn reserved(&self, key: &str) -> Option<&Value> {
         self.reserved.get(&self.payload, true).get(key)

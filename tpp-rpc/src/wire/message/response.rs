@@ -25,6 +25,7 @@ pub struct Response {
 
 /// Why a payload is not a usable response.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BadResponse {
     /// Not UTF-8.
     #[error("response is not valid UTF-8")]
