@@ -114,7 +114,7 @@ pub struct FrameCodec {
     /// The scan of the payload being read, or of the one just decoded.
     scan: Option<Box<EnvelopeScan>>,
     /// On a server: the budget frames are charged to, and the charge of
-    /// the frame being read or just decoded.
+    /// the frame being read (it goes with the frame's bytes once decoded).
     budget: Option<Arc<RequestBudget>>,
     charge: Option<Charge>,
 }
@@ -138,9 +138,9 @@ impl FrameCodec {
         }
     }
 
-    /// Charges every frame to `budget` from its header until the next
-    /// frame's header (or the decoder's end); a frame the budget cannot take
-    /// is refused with [`FrameError::OverBudget`].
+    /// Charges every frame to `budget` from its header until the last
+    /// handle to its decoded bytes is dropped; a frame the budget cannot
+    /// take is refused with [`FrameError::OverBudget`].
     pub(crate) fn charging(mut self, budget: Arc<RequestBudget>) -> Self {
         self.budget = Some(budget);
         self
@@ -274,8 +274,6 @@ impl Decoder for FrameCodec {
                     declared,
                     max: self.max_frame_size,
                 })?;
-            // The request before this one has been answered.
-            self.charge = None;
             if let Some(budget) = &self.budget {
                 self.charge = budget
                     .charge(len)
@@ -304,7 +302,12 @@ impl Decoder for FrameCodec {
             scan.advance(&src[..len], true);
         }
         self.state = State::Header;
-        Ok(Some(src.split_to(len).freeze()))
+        let frame = src.split_to(len).freeze();
+        // Charged for as long as its bytes are held, by whoever holds them.
+        Ok(Some(match self.charge.take() {
+            Some(charge) => charge.attach(frame),
+            None => frame,
+        }))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
