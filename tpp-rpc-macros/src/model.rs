@@ -41,6 +41,10 @@ pub(crate) struct Service {
     pub cfgs: Vec<Attribute>,
     /// The trait's lint attributes (`#[allow(...)]`...), also put on every generated item.
     pub lints: Vec<Attribute>,
+    /// The trait's doc comment, trimmed (for the description).
+    pub doc: String,
+    /// `#[toxic_service(strict)]`: body keys that name no parameter are refused.
+    pub strict: bool,
     /// The trait's visibility, shared by every generated item.
     pub vis: Visibility,
     /// The trait's name.
@@ -210,6 +214,8 @@ impl Service {
         let async_trait_attr = take_async_trait(&mut attrs, errors);
         Service {
             dyn_mode: args.dyn_mode.is_some() || async_trait_attr,
+            doc: syntax::doc_text(&item.attrs),
+            strict: false,
             attrs,
             cfgs: cfgs(&item.attrs),
             lints: lints(&item.attrs),

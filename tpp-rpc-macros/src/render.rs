@@ -10,6 +10,7 @@ mod actions;
 mod assertions;
 mod call;
 mod client;
+mod describe;
 mod server;
 mod service_trait;
 mod shared;
@@ -26,6 +27,7 @@ pub(crate) fn render(svc: &Service) -> TokenStream {
         server::render_server(svc),
         client::render_client(svc),
         quote!(#(#calls)*),
+        describe::render_description(svc),
         assertions::render_assertions(svc),
     ];
     quote!(#(#parts)*)

@@ -90,6 +90,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod describe;
 mod error;
 pub mod frame;
 mod generated;
@@ -109,6 +110,9 @@ pub use auth::{Authenticator, BcryptToken, FnAuth, Identity, PlainToken, UserHas
 pub use client::{
     CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
     FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
+};
+pub use describe::{
+    ActionDescription, Description, ErrorDescription, ParamDescription, ServiceDescription,
 };
 pub use error::Error;
 pub use frame::{FrameCodec, FrameError};
@@ -132,12 +136,21 @@ pub use tpp_rpc_macros::{toxic_service, ToxicError};
 /// nothing. See [`macro@toxic_service`].
 pub use async_trait::async_trait;
 
+/// The `schemars` crate tpp describes types with (feature `schema`): derive
+/// `tpp_rpc::schemars::JsonSchema` with `#[schemars(crate = "tpp_rpc::schemars")]`, or depend on
+/// `schemars` 1.x directly.
+#[cfg(feature = "schema")]
+pub use schemars;
+
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::describe::{
+        LacksJsonSchema, LacksVariants, SchemaSet, ViaJsonSchema, ViaVariants,
+    };
     pub use crate::generated::*;
     pub use futures_core;
     pub use futures_util;

@@ -59,6 +59,15 @@ pub struct ActionInfo {
 pub trait Service: Handler {
     /// Every action this service answers (the generated `list-funcs` excluded).
     fn actions(&self) -> &'static [ActionInfo];
+
+    /// The service's description (schemas, errors); generated services give the full one,
+    /// a hand-written service the names, docs and parameters of [`Service::actions`].
+    fn description(&self) -> crate::describe::ServiceDescription {
+        crate::describe::ServiceDescription::from_actions(
+            std::any::type_name::<Self>(),
+            self.actions(),
+        )
+    }
 }
 
 /// An error a service method returns: a code (> 0) and a message, sent as
@@ -84,6 +93,17 @@ pub trait ToxicError {
     {
         let _ = (code, message);
         None
+    }
+    /// Every variant this type may answer (code, name, message, fields' schema), for the
+    /// service description; `#[derive(ToxicError)]` lists them.
+    fn describe_variants(
+        set: &mut crate::describe::SchemaSet,
+    ) -> Vec<crate::describe::ErrorDescription>
+    where
+        Self: Sized,
+    {
+        let _ = set;
+        Vec::new()
     }
 }
 
@@ -247,6 +267,7 @@ pub struct Router {
     services: Vec<Box<dyn DynService>>,
     by_action: HashMap<&'static str, (usize, &'static str)>,
     all_actions: Vec<&'static [ActionInfo]>,
+    description: Option<crate::describe::Description>,
 }
 
 impl Router {
@@ -269,9 +290,21 @@ impl Router {
             }
             self.by_action.insert(action.name, (index, action.method));
         }
+        self.description
+            .get_or_insert_with(|| crate::describe::Description::new(Vec::new()))
+            .services
+            .push(service.description());
         self.services.push(Box::new(service));
         self.all_actions.push(actions);
         Ok(self)
+    }
+
+    /// The description of every service, in the order they were added (what `list-funcs`
+    /// answers when asked with `{"tpp_describe": true}`).
+    pub fn description(&self) -> crate::describe::Description {
+        self.description
+            .clone()
+            .unwrap_or_else(|| crate::describe::Description::new(Vec::new()))
     }
 
     /// Every action of every service, in the order they were added.
@@ -287,7 +320,14 @@ impl Handler for Router {
                 Some(service) => service.call(conn).await,
                 None => answer_unknown_action(conn).await,
             },
-            None if conn.action() == LIST_FUNCS => answer_list_funcs(conn, &self.all_actions).await,
+            None if conn.action() == LIST_FUNCS => {
+                let all = &self.all_actions;
+                let description = self.description.clone();
+                crate::describe::answer_list_funcs_or_description(conn, all, || {
+                    description.unwrap_or_else(|| crate::describe::Description::new(Vec::new()))
+                })
+                .await
+            }
             None => answer_unknown_action(conn).await,
         }
     }

@@ -7,7 +7,7 @@ use quote::quote;
 use crate::model::{Role, Service, LIST_FUNCS};
 use crate::naming::unraw;
 
-use super::shared::{actions_ident, server_ident};
+use super::shared::{actions_ident, client_ident, server_ident};
 
 mod arm;
 use arm::render_arm;
@@ -18,13 +18,21 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
     let trait_ident = &svc.ident;
     let server = server_ident(svc);
     let const_ident = actions_ident(svc);
+    let client = client_ident(svc);
     let vis = &svc.vis;
     let cfgs = &svc.cfgs;
 
     let arms = svc.actions.iter().map(|action| render_arm(svc, action));
     let list_funcs_arm = (!svc.has_list_funcs).then(|| {
         quote! {
-            #LIST_FUNCS => #krate::service::answer_list_funcs(conn, &[#const_ident]).await,
+            #LIST_FUNCS => #krate::describe::answer_list_funcs_or_description(
+                conn,
+                &[#const_ident],
+                || #krate::Description::new(::std::vec![
+                    ::core::clone::Clone::clone(#client::description()),
+                ]),
+            )
+            .await,
         }
     });
 
@@ -180,6 +188,12 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                 Self::from_arc(<::std::sync::Arc<T> as ::core::convert::From<::std::boxed::Box<T>>>::from(service))
             }
 
+            /// This service's description (the same as the client's
+            /// `description()`).
+            pub fn description() -> &'static #krate::ServiceDescription {
+                #client::description()
+            }
+
             /// The wrapped service implementation.
             pub fn inner(&self) -> &::std::sync::Arc<T> {
                 &self.inner
@@ -238,6 +252,10 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         impl<T: #trait_ident + ?::core::marker::Sized> #krate::Service for #server<T> {
             fn actions(&self) -> &'static [#krate::ActionInfo] {
                 #const_ident
+            }
+
+            fn description(&self) -> #krate::ServiceDescription {
+                ::core::clone::Clone::clone(#client::description())
             }
         }
     }
