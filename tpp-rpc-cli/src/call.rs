@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tpp_rpc::{Client, ClientConnection, ClientError, Response};
 
 use crate::args::{CallArgs, ConnArgs, Target};
-use crate::body::{build_body, build_fields, RealInput};
+use crate::body::{build_body, build_fields, string_keys, RealInput};
 use crate::failure::{from_client, CallContext, Failure, Phase};
 use crate::output::{color_for, write_json, Layout};
 
@@ -192,6 +192,7 @@ pub fn run(args: CallArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Fail
     let body = build_body(&args.body, &mut RealInput)?;
     let fields = build_fields(&args.fields)?;
     let session = Session::new(&args.conn, &args.target, fields)?;
+    let body = checked_body(&args, &session, body, runtime)?;
     let stdout = std::io::stdout();
     let color = color_for(args.color, &stdout);
     if args.stream {
@@ -226,6 +227,41 @@ pub fn run(args: CallArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Fail
     write_json(&mut out, &json, layout, color)
         .and_then(|()| out.flush())
         .map_err(Failure::output)
+}
+
+/// The body after the description's checks: `--describe FILE`'s, else the server's own when
+/// it offers a full one (a toxiccore server's plain list is not used: its actions may take
+/// keys it does not list). Any failure to get a description checks nothing: the call itself
+/// then says what is wrong.
+fn checked_body(
+    args: &CallArgs,
+    session: &Session,
+    body: Box<RawValue>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Box<RawValue>, Failure> {
+    if args.no_check || args.action == crate::funcs::LIST_FUNCS {
+        return Ok(body);
+    }
+    let fetched = match &args.describe {
+        Some(path) => crate::contract::load(path)?,
+        None => match runtime.block_on(crate::contract::fetch(session)) {
+            Ok(fetched) if fetched.full => fetched,
+            _ => return Ok(body),
+        },
+    };
+    let (service, action) = crate::contract::check::find_action(&fetched.description, &args.action)
+        .map_err(Failure::Usage)?;
+    // Python's NaN and big numbers have no `Value`: such a body goes as written.
+    let Ok(mut value) = tpp_rpc::json::from_str::<Value>(body.get()) else {
+        return Ok(body);
+    };
+    let changed =
+        crate::contract::check::check_body(service, action, &mut value, &string_keys(&args.body))
+            .map_err(Failure::Usage)?;
+    if !changed {
+        return Ok(body);
+    }
+    serde_json::value::to_raw_value(&value).map_err(|e| Failure::Other(e.to_string()))
 }
 
 /// How long `tpp call` waits, after an answer without the action's key, to see whether

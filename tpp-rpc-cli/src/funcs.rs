@@ -43,6 +43,9 @@ pub struct Param {
     /// The default, when the server tells it (`Some(Null)` for `null`).
     #[serde(default, deserialize_with = "present")]
     pub default: Option<Value>,
+    /// Its type, when the server gives a full description (`string`, `[string]?`, `Repo`).
+    #[serde(skip)]
+    pub ty: Option<String>,
 }
 
 fn yes() -> bool {
@@ -128,13 +131,39 @@ pub fn clean_doc(doc: &str) -> Vec<String> {
     out
 }
 
-/// One parameter as shown: `name` (required), `[name=default]` or `[name]`.
+/// One parameter as shown: `name` (required), `[name=default]` or `[name]`; with its type
+/// when known: `name: string`, `[n: integer=1]`.
 pub fn param_text(p: &Param) -> String {
+    let name = match &p.ty {
+        Some(ty) => format!("{}: {ty}", p.name),
+        None => p.name.clone(),
+    };
     match (&p.required, &p.default) {
-        (true, _) => p.name.clone(),
-        (false, Some(default)) => format!("[{}={}]", p.name, default),
-        (false, None) => format!("[{}]", p.name),
+        (true, _) => name,
+        (false, Some(default)) => format!("[{name}={default}]"),
+        (false, None) => format!("[{name}]"),
     }
+}
+
+/// The actions of a full description, with each parameter's type.
+pub fn from_description(description: &tpp_rpc::Description) -> Vec<Func> {
+    description
+        .actions()
+        .map(|(_, action)| Func {
+            name: action.name.clone(),
+            doc: action.doc.clone(),
+            params: action
+                .params
+                .iter()
+                .map(|p| Param {
+                    name: p.name.clone(),
+                    required: p.required,
+                    default: p.default.clone(),
+                    ty: Some(crate::contract::short_type(&p.schema)),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Widest parameters cell before it wraps onto more lines.
@@ -246,6 +275,23 @@ pub fn write_long(out: &mut impl Write, funcs: &[Func], color: bool) -> std::io:
 /// Runs `tpp funcs`.
 pub fn run(args: FuncsArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Failure> {
     let session = Session::new(&args.conn, &args.target, serde_json::Map::new())?;
+    if !args.json {
+        let fetched = runtime
+            .block_on(crate::contract::fetch(&session))
+            .map_err(|failure| no_list_funcs(failure, &args.target.to_string()))?;
+        if fetched.full {
+            let funcs = from_description(&fetched.description);
+            let stdout = std::io::stdout();
+            let color = color_for(args.color, &stdout);
+            let mut out = stdout.lock();
+            let written = if args.long {
+                write_long(&mut out, &funcs, color)
+            } else {
+                write_table(&mut out, &funcs, color)
+            };
+            return written.and_then(|()| out.flush()).map_err(Failure::output);
+        }
+    }
     let empty =
         RawValue::from_string("{}".to_owned()).map_err(|e| Failure::Other(e.to_string()))?;
     let response = runtime
