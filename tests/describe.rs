@@ -171,3 +171,60 @@ async fn a_router_describes_every_service() {
     assert!(ping.errors.is_empty());
     server.stop().await;
 }
+
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+struct Window {
+    width: u32,
+}
+
+#[tpp_rpc::toxic_service]
+trait Settings {
+    /// Echoes its parameters.
+    async fn set(
+        &self,
+        #[param(default)] retries: u32,
+        #[param(default = 10)] limit: u64,
+        #[param(default = -1)] offset: i32,
+        #[param(default = true)] on: bool,
+        #[param(default)] window: Window,
+    ) -> Result<Value, tpp_rpc::ActionError>;
+}
+
+struct Echo;
+
+impl Settings for Echo {
+    async fn set(
+        &self,
+        retries: u32,
+        limit: u64,
+        offset: i32,
+        on: bool,
+        window: Window,
+    ) -> Result<Value, tpp_rpc::ActionError> {
+        Ok(json!([retries, limit, offset, on, window]))
+    }
+}
+
+#[tokio::test]
+async fn defaults_as_rust_writes_them() {
+    let params = &SettingsClient::description().actions[0].params;
+    let defaults: Vec<Option<&Value>> = params.iter().map(|p| p.default.as_ref()).collect();
+    let expected = [
+        json!(0),
+        json!(10),
+        json!(-1),
+        json!(true),
+        json!({"width": 0}),
+    ];
+    assert_eq!(defaults, expected.iter().map(Some).collect::<Vec<_>>());
+
+    let server = start(Server::builder().token(TOKEN), SettingsServer::new(Echo)).await;
+    let client = SettingsClient::new(tpp_tests::client(server.port()));
+    let all_defaults = tpp_tests::within(client.set()).await.unwrap();
+    assert_eq!(all_defaults, json!([0, 10, -1, true, {"width": 0}]));
+    let given = tpp_tests::within(client.set().retries(3).window(Window { width: 5 }))
+        .await
+        .unwrap();
+    assert_eq!(given, json!([3, 10, -1, true, {"width": 5}]));
+    server.stop().await;
+}

@@ -367,9 +367,12 @@ use crate::model::Service;
 ///
 /// Parameter attributes:
 ///
-/// - `#[param(default = "<json>")]`: the value used when the key is absent (or `null`), as
-///   JSON text: `#[param(default = "10")] limit: u32`,
-///   `#[param(default = "\"main\"")] branch: String`. Such a parameter is not required
+/// - `#[param(default)]`, `#[param(default = <literal>)]` or `#[param(default = "<json>")]`:
+///   the value used when the key is absent (or `null`): the type's `Default`
+///   (`#[param(default)] retries: u32`), a number or `true`/`false` as Rust writes it
+///   (`#[param(default = 10)] limit: u32`, `#[param(default = -1.5)] x: f64`), or JSON
+///   text (`#[param(default = "\"main\"")] branch: String`, `#[param(default = "[1, 2]")]`).
+///   Any other form is a compile error listing these three. Such a parameter is not required
 ///   (a setter on the client's call); list-funcs announces its default. A default that cannot
 ///   be the parameter's type never reaches a request: it is a compile error for the types the
 ///   macro knows by name (integers with their ranges, floats, `bool`, `String`, `char`,
@@ -445,8 +448,13 @@ use crate::model::Service;
 /// Unless the trait has an action named `list-funcs` or says `list_funcs = false`, the server
 /// also answers `list-funcs`,
 /// shaped like toxicbuild's hole: per action, its doc comment and parameters (`name`,
-/// `required`, and `default` when not required: the `#[param(default)]` JSON, or `null` for
-/// an `Option`). Context parameters are not listed; a `#[body]` action lists no parameters.
+/// `required`, and `default` when not required: the `#[param(default = ...)]` JSON, the
+/// type's `Default` for `#[param(default)]` when the macro knows the type by name (else
+/// `null`; the description has the real value), or `null` for an `Option`).
+///
+/// With the body `{"tpp_describe": true}`, `list-funcs` answers the service's full
+/// description instead (JSON Schemas of every parameter, result and error variant); see
+/// `tpp_rpc::describe`. Context parameters are not listed; a `#[body]` action lists no parameters.
 ///
 /// ```text
 /// -> {"token": "…", "action": "list-funcs", "body": {}}

@@ -110,6 +110,15 @@ pub(crate) struct Param {
     pub role: Role,
 }
 
+/// A parameter's default, when its key is absent.
+#[derive(Clone)]
+pub(crate) enum ParamDefault {
+    /// `#[param(default = 10)]` or `#[param(default = "<json>")]`: this JSON text, checked.
+    Json(String),
+    /// `#[param(default)]`: the type's `Default`.
+    OfType,
+}
+
 /// Where a parameter's value comes from.
 pub(crate) enum Role {
     /// A key of the body object.
@@ -118,8 +127,8 @@ pub(crate) enum Role {
         key: String,
         /// `Option<T>`: may be absent or null.
         optional: bool,
-        /// `#[param(default = "...")]`: JSON text used when the key is absent.
-        default: Option<String>,
+        /// `#[param(default ...)]`: what is used when the key is absent.
+        default: Option<ParamDefault>,
     },
     /// `#[body]`: the whole body.
     Body,
@@ -139,13 +148,18 @@ impl Param {
         }
     }
 
-    /// The default announced by list-funcs: the explicit one, else `null` for `Option`s.
+    /// The default announced by list-funcs: the explicit one (the type's `Default` when the
+    /// macro knows it), else `null` for `Option`s.
     pub(crate) fn announced_default(&self) -> Option<String> {
         match &self.role {
             Role::Named {
-                default: Some(default),
+                default: Some(ParamDefault::Json(json)),
                 ..
-            } => Some(default.clone()),
+            } => Some(json.clone()),
+            Role::Named {
+                default: Some(ParamDefault::OfType),
+                ..
+            } => crate::defaults::type_default_json(&self.ty),
             Role::Named { optional: true, .. } => Some("null".to_owned()),
             _ => None,
         }

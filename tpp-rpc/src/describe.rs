@@ -303,6 +303,21 @@ pub mod build {
         }
     }
 
+    /// A parameter whose default is a value (the type's `Default`, serialized).
+    pub fn param_value(
+        name: &str,
+        required: bool,
+        default: Option<Value>,
+        schema: Value,
+    ) -> ParamDescription {
+        ParamDescription {
+            name: name.to_owned(),
+            required,
+            default,
+            schema,
+        }
+    }
+
     /// An error variant; `fields` is the schema of its fields (absent for a unit variant).
     pub fn error(
         code: i64,

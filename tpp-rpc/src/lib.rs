@@ -96,6 +96,7 @@ pub mod frame;
 mod generated;
 pub mod json;
 pub mod message;
+mod param_default;
 pub mod server;
 pub mod service;
 pub mod stream;
@@ -152,6 +153,7 @@ pub mod __private {
         LacksJsonSchema, LacksVariants, SchemaSet, ViaJsonSchema, ViaVariants,
     };
     pub use crate::generated::*;
+    pub use crate::param_default::{LacksDefault, ViaDefault};
     pub use futures_core;
     pub use futures_util;
     pub use serde;

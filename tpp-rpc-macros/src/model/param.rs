@@ -6,7 +6,7 @@ use crate::attrs::{Errors, ParamArgs};
 use crate::naming::unraw;
 
 use super::syntax::{is_context_type, option_inner};
-use super::{Param, Role, CALL_RESERVED};
+use super::{Param, ParamDefault, Role, CALL_RESERVED};
 
 impl Param {
     /// Classifies one parameter after its attributes were parsed.
@@ -42,7 +42,9 @@ impl Param {
             );
             ok = false;
         }
-        if let (Some((json, span)), false) = (&args.default, is_context || args.body.is_some()) {
+        if let (Some((ParamDefault::Json(json), span)), false) =
+            (&args.default, is_context || args.body.is_some())
+        {
             let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
             if let Err(why) = crate::defaults::check(&ty, &value) {
                 errors.at(
@@ -84,7 +86,7 @@ impl Param {
                     .as_ref()
                     .map_or_else(|| unraw(&ident), syn::LitStr::value),
                 optional: option_inner(&ty).is_some(),
-                default: args.default.map(|(json, _)| json),
+                default: args.default.map(|(default, _)| default),
             }
         };
         Some(Param { ident, ty, role })

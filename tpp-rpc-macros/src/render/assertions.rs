@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::model::{Role, Service};
+use crate::model::{ParamDefault, Role, Service};
 
 use super::shared::error_type;
 
@@ -23,7 +23,18 @@ pub(crate) fn render_assertions(svc: &Service) -> TokenStream {
             .filter(|p| !matches!(p.role, Role::Context))
             .map(|p| {
                 let ty = &p.ty;
-                quote_spanned!(ty.span()=> __tpp_wire_type::<#ty>();)
+                let of_type = matches!(
+                    p.role,
+                    Role::Named {
+                        default: Some(ParamDefault::OfType),
+                        ..
+                    }
+                );
+                // `#[param(default)]`: one error at the type when it has no `Default`.
+                let default = of_type.then(|| {
+                    quote_spanned!(ty.span()=> let _ = <#ty as ::core::default::Default>::default;)
+                });
+                quote_spanned!(ty.span()=> __tpp_wire_type::<#ty>(); #default)
             });
         let wire_ty = &action.wire_ty;
         let ok = quote_spanned!(wire_ty.span()=> __tpp_wire_type::<#wire_ty>(););

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::Type;
 
 use crate::attrs::ActionKind;
-use crate::model::{Action, Role, Service};
+use crate::model::{Action, ParamDefault, Role, Service};
 use crate::naming::unraw;
 
 use super::shared::{client_ident, error_type};
@@ -36,8 +36,9 @@ pub(crate) fn render_description(svc: &Service) -> TokenStream {
                 DESCRIPTION.get_or_init(|| {
                     #[allow(unused_imports)]
                     use #private::{
-                        LacksJsonSchema as _, LacksVariants as _, ViaJsonSchema as _,
-                        ViaVariants as _,
+                        LacksDefault as _, LacksJsonSchema as _, LacksSerialize as _,
+                        LacksVariants as _, ViaDefault as _, ViaJsonSchema as _,
+                        ViaSerialize as _, ViaVariants as _,
                     };
                     let mut __tpp_set = #private::SchemaSet::new();
                     #[allow(unused_mut)]
@@ -83,11 +84,33 @@ fn render_action(svc: &Service, action: &Action) -> TokenStream {
             return quote!();
         };
         let required = p.required();
+        let schema = schema(svc, &p.ty);
+        if let Role::Named {
+            default: Some(ParamDefault::OfType),
+            ..
+        } = &p.role
+        {
+            let ty = &p.ty;
+            return quote! {
+                #krate::describe::build::param_value(
+                    #key,
+                    #required,
+                    (&#private::Probe::<#ty>::NEW)
+                        .default_value()
+                        .and_then(|value| {
+                            #private::serde_json::to_value(
+                                (&#private::Probe::<#ty>::NEW).encode(&value),
+                            )
+                            .ok()
+                        }),
+                    #schema,
+                ),
+            };
+        }
         let default = match p.announced_default() {
             Some(json) => quote!(::core::option::Option::Some(#json)),
             None => quote!(::core::option::Option::None),
         };
-        let schema = schema(svc, &p.ty);
         quote!(#krate::describe::build::param(#key, #required, #default, #schema),)
     });
     let body = match action.body_param() {

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::model::{Role, Service, LIST_FUNCS};
+use crate::model::{ParamDefault, Role, Service, LIST_FUNCS};
 use crate::naming::unraw;
 
 use super::shared::{actions_ident, client_ident, server_ident};
@@ -102,7 +102,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         let private = quote!(#krate::__private);
         action.named_params().filter_map(move |p| {
             let Role::Named {
-                default: Some(json),
+                default: Some(ParamDefault::Json(json)),
                 ..
             } = &p.role
             else {

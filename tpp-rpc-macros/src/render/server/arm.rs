@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use crate::attrs::ActionKind;
-use crate::model::{Action, Role, Service};
+use crate::model::{Action, ParamDefault, Role, Service};
 
 use super::super::shared::{error_type, serde_crate_str};
 
@@ -109,7 +109,28 @@ pub(super) fn render_arm(svc: &Service, action: &Action) -> TokenStream {
                 match &p.role {
                     Role::Context => quote!(conn.context()),
                     Role::Named {
-                        default: Some(json),
+                        default: Some(ParamDefault::OfType),
+                        ..
+                    } => {
+                        let ty = &p.ty;
+                        quote! {
+                            match __tpp_params.#ident {
+                                ::core::option::Option::Some(value) => value,
+                                ::core::option::Option::None => {
+                                    #[allow(unused_imports)]
+                                    use #private::{LacksDefault as _, ViaDefault as _};
+                                    match (&#private::Probe::<#ty>::NEW).default_value() {
+                                        ::core::option::Option::Some(value) => value,
+                                        ::core::option::Option::None => {
+                                            return conn.send_error(1, "no default").await
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Role::Named {
+                        default: Some(ParamDefault::Json(json)),
                         ..
                     } => {
                         let ty = &p.ty;
