@@ -120,11 +120,13 @@ pub(crate) struct ServiceArgs {
     pub list_funcs: bool,
     /// `dyn`: a dyn-compatible trait through `async-trait` (one boxed future per call).
     pub dyn_mode: Option<Span>,
+    /// `strict`: body keys that name no parameter are refused (default: ignored).
+    pub strict: bool,
 }
 
 /// What the error message lists as the valid `#[toxic_service]` arguments.
 pub(crate) const SERVICE_ARGS: &str =
-    "`rename_all = \"...\"`, `crate = \"...\"`, `list_funcs = false`, `dyn`";
+    "`rename_all = \"...\"`, `crate = \"...\"`, `list_funcs = false`, `dyn`, `strict`";
 
 impl ServiceArgs {
     /// Parses the attribute's arguments, recording every mistake in `errors`.
@@ -133,6 +135,7 @@ impl ServiceArgs {
         let mut krate = None;
         let mut list_funcs = None;
         let mut dyn_mode = None;
+        let mut strict = None;
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("rename_all") {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -164,6 +167,10 @@ impl ServiceArgs {
                 if once(list_funcs.is_some(), &meta, errors) {
                     list_funcs = Some(lit.value);
                 }
+            } else if meta.path.is_ident("strict") {
+                if once(strict.is_some(), &meta, errors) {
+                    strict = Some(());
+                }
             } else if meta.path.is_ident("dyn") {
                 if once(dyn_mode.is_some(), &meta, errors) {
                     dyn_mode = Some(meta.path.span_of());
@@ -180,6 +187,7 @@ impl ServiceArgs {
             krate: krate.unwrap_or_else(default_crate_path),
             list_funcs: list_funcs.unwrap_or(true),
             dyn_mode,
+            strict: strict.is_some(),
         }
     }
 }

@@ -163,6 +163,9 @@ use crate::model::Service;
 ///   `#![no_implicit_prelude]` (except in the dyn mode: async-trait's expansion names `Box`).
 /// - `dyn`: a dyn-compatible trait, so that the implementation can be chosen at run time
 ///   (`Arc<dyn Repos>`); see the next section.
+/// - `strict`: refuse body keys that name no parameter (code 1, naming the key). By default
+///   they are ignored, which keeps rolling upgrades working when a parameter is added; the
+///   description says which (`"unknown_keys": "ignore"` or `"refuse"`).
 ///
 /// # The dyn mode: choosing an implementation at run time
 ///
@@ -355,11 +358,18 @@ use crate::model::Service;
 /// - A parameter of type `Option<T>` (any path ending in `Option`) may be absent or `null`;
 ///   it is `None` then. Every other key is required.
 /// - An absent or `null` body counts as `{}`; a body that is not an object is an error.
-/// - Unknown keys are an error; so is a missing required key or a value of the wrong type.
-///   All answer code 1 with the serde message, which names the key:
+/// - A missing required key or a value of the wrong type is an error, answered with code 1
+///   and the serde message, which names the key:
 ///
 ///   ```text
 ///   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: missing field `repo_url` at line 1 column 22"}}
+///   ```
+/// - Keys that name no parameter are ignored, so that during a rolling upgrade a newer
+///   client's new optional parameter reaches a replica not yet upgraded without failing the
+///   call (what `tpp diff` calls compatible is compatible in both directions).
+///   `#[toxic_service(strict)]` refuses them instead, with code 1:
+///
+///   ```text
 ///   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: unknown field `nmae`, expected one of `repo_name`, `repo_url`, `branch` at line 1 column 7"}}
 ///   ```
 /// - The client does not send optional parameters left unset on the call, so a Python

@@ -229,7 +229,7 @@ impl Service {
         Service {
             dyn_mode: args.dyn_mode.is_some() || async_trait_attr,
             doc: syntax::doc_text(&item.attrs),
-            strict: false,
+            strict: args.strict,
             attrs,
             cfgs: cfgs(&item.attrs),
             lints: lints(&item.attrs),

@@ -86,9 +86,12 @@ pub(super) fn render_arm(svc: &Service, action: &Action) -> TokenStream {
         let fields: Vec<TokenStream> = fields.collect();
         let expecting = format!("an object with the parameters of action {wire}");
         let params_ty = quote!(__TppParams<#(#instances),*>);
+        // Unknown keys are ignored unless the service is `strict`: a newer client's new
+        // optional parameter reaches a replica not yet upgraded harmlessly.
+        let strict = svc.strict.then(|| quote!(deny_unknown_fields,));
         let parse = quote! {
             #[derive(#serde::Deserialize)]
-            #[serde(crate = #serde_crate, deny_unknown_fields, expecting = #expecting)]
+            #[serde(crate = #serde_crate, #strict expecting = #expecting)]
             struct __TppParams<#(#generics),*> {
                 #(#fields),*
             }
