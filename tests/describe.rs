@@ -228,3 +228,32 @@ async fn defaults_as_rust_writes_them() {
     assert_eq!(given, json!([3, 10, -1, true, {"width": 5}]));
     server.stop().await;
 }
+
+/// toxiccore's client sees `list-funcs` as before, and gets the description when it asks.
+#[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
+async fn python_reads_list_funcs_and_the_description() {
+    let python = tpp_tests::reference_python("python_reads_list_funcs_and_the_description");
+    let server = start(Server::builder().token(TOKEN), catalog()).await;
+    let op = |body: Value| json!({"op": "request2server", "action": "list-funcs", "body": body, "token": TOKEN});
+    let spec = json!({
+        "host": "127.0.0.1",
+        "port": server.port(),
+        "timeout": 15,
+        "ops": [op(json!({})), op(json!({"tpp_describe": true}))],
+    });
+    let results = tpp_tests::ref_client(&python, spec).await;
+    assert_eq!(results[0]["ok"], true, "{}", results[0]);
+    let plain = &results[0]["result"];
+    assert_eq!(
+        plain["repo-get"],
+        json!({"doc": "Shows a repository.", "parameters": [{"name": "name", "required": true}]})
+    );
+    assert_eq!(results[1]["ok"], true, "{}", results[1]);
+    let full: Description = serde_json::from_value(results[1]["result"].clone()).unwrap();
+    assert_eq!(full.services, [CatalogClient::description().clone()]);
+    server.stop().await;
+}

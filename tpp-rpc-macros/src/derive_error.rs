@@ -16,7 +16,7 @@ struct Case {
 }
 
 /// One variant's entry in the service description: code, name, the `#[error("...")]` text
-/// and the schema of its fields (which travel in the error body's `"data"`). A generic type's
+/// and the schema of its fields. A generic type's
 /// fields are described as any JSON: a probe needs concrete types.
 fn describe(
     container: &ContainerArgs,

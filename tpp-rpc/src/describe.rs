@@ -192,8 +192,9 @@ pub struct ErrorDescription {
     /// The message as written in `#[error("...")]` (placeholders unfilled), or empty.
     #[serde(default)]
     pub message: String,
-    /// The schema of the variant's fields, carried in the error body's `"data"`: an object
-    /// for named fields, an array for a tuple variant, absent for a unit variant.
+    /// The schema of the variant's fields: an object for named fields, an array for a tuple
+    /// variant, absent for a unit variant. (The error answer itself still carries only the
+    /// message, `{"error": "..."}`.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Value>,
 }
