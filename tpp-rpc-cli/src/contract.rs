@@ -14,10 +14,10 @@ use tpp_rpc::describe::DESCRIBE_KEY;
 use tpp_rpc::Description;
 
 use crate::args::DescribeArgs;
-use crate::call::{result_json, Session};
 use crate::failure::Failure;
-use crate::funcs::{parse, LIST_FUNCS};
+use crate::funclist::{parse, LIST_FUNCS};
 use crate::output::{color_for, write_json, Layout};
+use crate::session::{result_json, Session};
 
 /// Where a description came from, and whether it carries schemas.
 pub struct Fetched {

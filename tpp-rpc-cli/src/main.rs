@@ -14,9 +14,11 @@ mod body;
 mod call;
 mod contract;
 mod failure;
+mod funclist;
 mod funcs;
 mod hash;
 mod output;
+mod session;
 
 use std::process::ExitCode;
 

@@ -10,7 +10,6 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Attribute, LitInt, LitStr, Path, Token};
 
-use crate::model::ParamDefault;
 use crate::naming::RenameRule;
 
 /// Collects `syn::Error`s (combined with `syn::Error::combine`), so that an expansion reports
@@ -321,6 +320,15 @@ impl SpanOf for Path {
 
 // ---------------------------------------------------------------------------------------------
 // Parameter attributes: #[body], #[context], #[param(...)]
+
+/// A parameter's default, when its key is absent.
+#[derive(Clone)]
+pub(crate) enum ParamDefault {
+    /// `#[param(default = 10)]` or `#[param(default = "<json>")]`: this JSON text, checked.
+    Json(String),
+    /// `#[param(default)]`: the type's `Default`.
+    OfType,
+}
 
 /// What a parameter's attributes asked for.
 #[derive(Default)]

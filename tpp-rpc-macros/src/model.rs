@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::{Attribute, Block, Ident, ItemTrait, Path, TraitItem, Type, Visibility};
 
+pub(crate) use crate::attrs::ParamDefault;
 use crate::attrs::{ActionKind, Errors, ServiceArgs};
 
 mod action;
@@ -108,15 +109,6 @@ pub(crate) struct Param {
     pub ty: Type,
     /// Where its value comes from.
     pub role: Role,
-}
-
-/// A parameter's default, when its key is absent.
-#[derive(Clone)]
-pub(crate) enum ParamDefault {
-    /// `#[param(default = 10)]` or `#[param(default = "<json>")]`: this JSON text, checked.
-    Json(String),
-    /// `#[param(default)]`: the type's `Default`.
-    OfType,
 }
 
 /// Where a parameter's value comes from.

@@ -22,14 +22,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::server::Connection;
-use crate::service::{answer_list_funcs, ActionInfo, ActionKind};
-use crate::Error;
-
-pub(crate) mod schema;
-pub use schema::SchemaSet;
 #[doc(hidden)]
-pub use schema::{LacksJsonSchema, LacksVariants, ViaJsonSchema, ViaVariants};
+pub mod probes;
+mod schema;
+pub use schema::SchemaSet;
 
 /// The version of the description format, sent as the value of its `tpp_describe` key.
 pub const FORMAT_VERSION: u32 = 1;
@@ -123,16 +119,6 @@ pub enum Kind {
     Stream,
 }
 
-impl From<ActionKind> for Kind {
-    fn from(kind: ActionKind) -> Self {
-        match kind {
-            ActionKind::Unary => Kind::Unary,
-            ActionKind::Bare => Kind::Bare,
-            ActionKind::Stream => Kind::Stream,
-        }
-    }
-}
-
 /// One action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -199,48 +185,16 @@ pub struct ErrorDescription {
     pub fields: Option<Value>,
 }
 
-impl ServiceDescription {
-    /// A description from the compile-time list of actions alone: names, docs, kinds and
-    /// parameters, every schema `{}` (what a hand-written [`Service`](crate::Service) has).
-    pub fn from_actions(name: &str, actions: &[ActionInfo]) -> Self {
-        let actions = actions
-            .iter()
-            .map(|a| ActionDescription {
-                name: a.name.to_owned(),
-                method: a.method.to_owned(),
-                doc: a.doc.to_owned(),
-                kind: a.kind.into(),
-                params: a
-                    .params
-                    .iter()
-                    .map(|p| ParamDescription {
-                        name: p.name.to_owned(),
-                        required: p.required,
-                        default: p.default.and_then(|text| serde_json::from_str(text).ok()),
-                        schema: Value::Object(Map::new()),
-                    })
-                    .collect(),
-                body: None,
-                result: Value::Object(Map::new()),
-                ack: None,
-                errors: Vec::new(),
-            })
-            .collect();
-        Self {
-            name: name.to_owned(),
-            doc: String::new(),
-            unknown_keys: UnknownKeys::Ignore,
-            actions,
-            defs: Map::new(),
-        }
-    }
-}
-
 /// Builders for the code `#[toxic_service]` generates (the description types grow, so they
 /// are `#[non_exhaustive]`). Not a public API.
 #[doc(hidden)]
 pub mod build {
-    use super::*;
+    use serde_json::{Map, Value};
+
+    use crate::describe::{
+        ActionDescription, ErrorDescription, Kind, ParamDescription, ServiceDescription,
+        UnknownKeys,
+    };
 
     /// A service.
     pub fn service(
@@ -269,7 +223,7 @@ pub mod build {
         name: &str,
         method: &str,
         doc: &str,
-        kind: ActionKind,
+        kind: Kind,
         params: Vec<ParamDescription>,
         body: Option<Value>,
         result: Value,
@@ -280,7 +234,7 @@ pub mod build {
             name: name.to_owned(),
             method: method.to_owned(),
             doc: doc.to_owned(),
-            kind: kind.into(),
+            kind,
             params,
             body,
             result,
@@ -376,20 +330,6 @@ pub fn asks_description(body: &str) -> bool {
     }
     let body = body.trim_start();
     body.starts_with('{') && serde_json::from_str::<Ask>(body).is_ok_and(|ask| ask.tpp_describe)
-}
-
-/// Answers `list-funcs`: the full description when the body asks for it, else the plain
-/// list toxicbuild's hole answers (byte for byte as before).
-pub async fn answer_list_funcs_or_description(
-    conn: &mut Connection,
-    actions: &[&'static [ActionInfo]],
-    describe: impl FnOnce() -> Description,
-) -> Result<(), Error> {
-    if asks_description(conn.body_json()) {
-        conn.send_result(&describe()).await
-    } else {
-        answer_list_funcs(conn, actions).await
-    }
 }
 
 #[cfg(test)]

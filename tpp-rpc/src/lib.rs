@@ -149,9 +149,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::describe::{
-        LacksJsonSchema, LacksVariants, SchemaSet, ViaJsonSchema, ViaVariants,
-    };
+    pub use crate::describe::probes::{LacksJsonSchema, LacksVariants, ViaJsonSchema, ViaVariants};
+    pub use crate::describe::SchemaSet;
     pub use crate::generated::*;
     pub use crate::param_default::{LacksDefault, ViaDefault};
     pub use futures_core;

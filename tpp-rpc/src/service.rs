@@ -63,10 +63,7 @@ pub trait Service: Handler {
     /// The service's description (schemas, errors); generated services give the full one,
     /// a hand-written service the names, docs and parameters of [`Service::actions`].
     fn description(&self) -> crate::describe::ServiceDescription {
-        crate::describe::ServiceDescription::from_actions(
-            std::any::type_name::<Self>(),
-            self.actions(),
-        )
+        describe_actions(std::any::type_name::<Self>(), self.actions())
     }
 }
 
@@ -176,6 +173,20 @@ pub async fn answer_list_funcs(
     conn.send_result(&FuncList(actions)).await
 }
 
+/// Answers `list-funcs`: the full description when the body asks for it, else the plain
+/// list toxicbuild's hole answers (byte for byte as before).
+pub async fn answer_list_funcs_or_description(
+    conn: &mut Connection,
+    actions: &[&'static [ActionInfo]],
+    describe: impl FnOnce() -> crate::describe::Description,
+) -> Result<(), Error> {
+    if crate::describe::asks_description(conn.body_json()) {
+        conn.send_result(&describe()).await
+    } else {
+        answer_list_funcs(conn, actions).await
+    }
+}
+
 struct FuncList<'a>(&'a [&'static [ActionInfo]]);
 
 impl Serialize for FuncList<'_> {
@@ -228,6 +239,40 @@ impl Serialize for Param<'_> {
         }
         map.end()
     }
+}
+
+/// A description from the compile-time list of actions alone: names, docs, kinds and
+/// parameters, every schema `{}` (what a hand-written [`Service`] has).
+pub fn describe_actions(name: &str, actions: &[ActionInfo]) -> crate::ServiceDescription {
+    use crate::describe::{build, Kind};
+    let any = || serde_json::Value::Object(serde_json::Map::new());
+    let actions = actions
+        .iter()
+        .map(|a| {
+            let params = a
+                .params
+                .iter()
+                .map(|p| build::param(p.name, p.required, p.default, any()))
+                .collect();
+            let kind = match a.kind {
+                ActionKind::Unary => Kind::Unary,
+                ActionKind::Bare => Kind::Bare,
+                ActionKind::Stream => Kind::Stream,
+            };
+            build::action(
+                a.name,
+                a.method,
+                a.doc,
+                kind,
+                params,
+                None,
+                any(),
+                None,
+                Vec::new(),
+            )
+        })
+        .collect();
+    build::service(name, "", false, actions, serde_json::Map::new())
 }
 
 /// Object-safe form of [`Service`], for the router.
@@ -323,7 +368,7 @@ impl Handler for Router {
             None if conn.action() == LIST_FUNCS => {
                 let all = &self.all_actions;
                 let description = self.description.clone();
-                crate::describe::answer_list_funcs_or_description(conn, all, || {
+                answer_list_funcs_or_description(conn, all, || {
                     description.unwrap_or_else(|| crate::describe::Description::new(Vec::new()))
                 })
                 .await

@@ -490,7 +490,7 @@ fn source(
             "{source:?} is neither a file nor a server address ({e})"
         ))
     })?;
-    let session = crate::call::Session::new(&args.conn, &target, Map::new())?;
+    let session = crate::session::Session::new(&args.conn, &target, Map::new())?;
     runtime
         .block_on(super::fetch(&session))
         .map(|f| f.description)

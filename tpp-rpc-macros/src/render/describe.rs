@@ -141,7 +141,7 @@ fn render_action(svc: &Service, action: &Action) -> TokenStream {
                 #name,
                 #method,
                 #doc,
-                #krate::ActionKind::#kind,
+                #krate::describe::Kind::#kind,
                 __tpp_params,
                 __tpp_body,
                 __tpp_result,

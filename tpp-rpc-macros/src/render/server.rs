@@ -25,7 +25,7 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
     let arms = svc.actions.iter().map(|action| render_arm(svc, action));
     let list_funcs_arm = (!svc.has_list_funcs).then(|| {
         quote! {
-            #LIST_FUNCS => #krate::describe::answer_list_funcs_or_description(
+            #LIST_FUNCS => #krate::service::answer_list_funcs_or_description(
                 conn,
                 &[#const_ident],
                 || #krate::Description::new(::std::vec![

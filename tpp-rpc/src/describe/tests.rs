@@ -1,4 +1,5 @@
 use super::*;
+use crate::service::{ActionInfo, ActionKind};
 
 #[test]
 fn only_a_true_tpp_describe_asks_for_the_description() {
@@ -36,7 +37,7 @@ fn a_plain_action_list_becomes_a_description_without_schemas() {
         params: PARAMS,
         kind: ActionKind::Stream,
     }];
-    let service = ServiceDescription::from_actions("Counter", &actions);
+    let service = crate::service::describe_actions("Counter", &actions);
     let text = serde_json::to_value(&service).unwrap();
     assert_eq!(
         text,
