@@ -257,3 +257,30 @@ async fn python_reads_list_funcs_and_the_description() {
     assert_eq!(full.services, [CatalogClient::description().clone()]);
     server.stop().await;
 }
+
+#[test]
+fn a_hand_written_service_is_described_from_its_action_list() {
+    const PARAMS: &[tpp_rpc::ParamInfo] = &[tpp_rpc::ParamInfo {
+        name: "n",
+        required: false,
+        default: Some("3"),
+        ty: "u32",
+    }];
+    let actions = [tpp_rpc::ActionInfo {
+        name: "count",
+        method: "count",
+        doc: "Counts.",
+        params: PARAMS,
+        kind: tpp_rpc::ActionKind::Stream,
+    }];
+    let service = tpp_rpc::service::describe_actions("Counter", &actions);
+    assert_eq!(
+        serde_json::to_value(&service).unwrap(),
+        json!({
+            "name": "Counter", "doc": "", "unknown_keys": "ignore",
+            "actions": [{"name": "count", "method": "count", "doc": "Counts.", "kind": "stream",
+                "params": [{"name": "n", "required": false, "default": 3, "schema": {}}],
+                "result": {}, "errors": []}]
+        })
+    );
+}

@@ -580,7 +580,7 @@ async fn reference_server_answers_as_protocol_md_says() {
         ("S6 header abc", b"abc\n".to_vec()),
         (
             "S6 not UTF-8",
-            tpp_rpc::frame::encode_frame(b"{\"a\": \"\xff\"}"),
+            tpp_rpc::unstable::encode_frame(b"{\"a\": \"\xff\"}"),
         ),
         ("S6 top-level list", framed("[1]")),
     ] {

@@ -60,7 +60,7 @@ fn ops() -> OpsServer<OpsImpl> {
     })
 }
 
-/// Per-action authorization: the few lines the README shows.
+/// Per-action authorization: the few lines the guide shows.
 struct OnlyCiDeploys;
 
 impl Layer for OnlyCiDeploys {

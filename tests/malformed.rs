@@ -52,7 +52,7 @@ fn frame(payload: &str) -> Vec<u8> {
 }
 
 fn frame_bytes(payload: &[u8]) -> Vec<u8> {
-    tpp_rpc::frame::encode_frame(payload)
+    tpp_rpc::unstable::encode_frame(payload)
 }
 
 /// What a case must get back.

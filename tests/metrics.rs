@@ -13,8 +13,29 @@ use std::net::SocketAddr;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tpp_rpc::server::ConcurrencyLimit;
 use tpp_rpc::{BcryptToken, Server};
 use tpp_tests::*;
+
+/// A service for the labels of refused calls: `hang` holds its
+/// concurrency permit until told to end.
+#[tpp_rpc::toxic_service]
+trait Held {
+    async fn hang(&self) -> Result<(), tpp_rpc::ActionError>;
+    async fn quick(&self) -> Result<(), tpp_rpc::ActionError>;
+}
+
+struct HeldImpl(std::sync::Arc<tokio::sync::Notify>);
+
+impl Held for HeldImpl {
+    async fn hang(&self) -> Result<(), tpp_rpc::ActionError> {
+        self.0.notified().await;
+        Ok(())
+    }
+    async fn quick(&self) -> Result<(), tpp_rpc::ActionError> {
+        Ok(())
+    }
+}
 
 /// GETs /metrics over HTTP/1.1 and returns the body.
 async fn scrape(addr: SocketAddr) -> String {
@@ -180,6 +201,95 @@ async fn prometheus_endpoint_counts_real_calls() {
     assert_eq!(get("tpp_connections_accepted_total", &[]), served);
     assert_eq!(get("tpp_connections_open", &[]), 0.0);
     assert_eq!(get("tpp_requests_in_flight", &[]), 0.0);
+
+    // A layer that refuses before dispatch: the names a peer makes up never
+    // become labels, the service's own names stay.
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let limited = start(
+        Server::builder()
+            .token(TOKEN)
+            .metrics(true)
+            .layer(ConcurrencyLimit::new(1).refuse_when_full(7, "full")),
+        HeldServer::new(HeldImpl(release.clone())),
+    )
+    .await;
+    let c = client(limited.port());
+    let holder = {
+        let c = c.clone();
+        tokio::spawn(async move { c.request2server::<_, Value>("hang", &Value::Null).await })
+    };
+    let mut refused_known = false;
+    for _ in 0..200 {
+        let e = within(c.request2server::<_, Value>("quick", &Value::Null)).await;
+        if e.is_err_and(|e| e.server_code() == Some(7)) {
+            refused_known = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused_known, "the layer refused a known action");
+    for i in 0..3 {
+        let e = within(c.request2server::<_, Value>(&format!("made-up-full-{i}"), &1))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.server_code(),
+            Some(7),
+            "refused by the layer, not the service"
+        );
+    }
+    // And behind a hand-written handler, which does not list its actions.
+    let plain = start(
+        Server::builder()
+            .token(TOKEN)
+            .metrics(true)
+            .layer(ConcurrencyLimit::new(1).refuse_when_full(8, "full")),
+        TestService,
+    )
+    .await;
+    let pc = client(plain.port());
+    let plain_holder = {
+        let pc = pc.clone();
+        tokio::spawn(async move { pc.request2server::<_, Value>("hang", &1).await })
+    };
+    let mut refused_plain = false;
+    for _ in 0..200 {
+        let e = within(pc.request2server::<_, Value>("made-up-plain", &1)).await;
+        if e.is_err_and(|e| e.server_code() == Some(8)) {
+            refused_plain = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused_plain);
+    let text = scrape(metrics_addr).await;
+    let get = |name: &str, labels: &[(&str, &str)]| {
+        sample(&text, name, labels).unwrap_or_else(|| panic!("no {name}{labels:?} in:\n{text}"))
+    };
+    assert!(
+        !text.contains("made-up-full") && !text.contains("made-up-plain"),
+        "a made-up action refused by a layer became a label:\n{text}"
+    );
+    assert_eq!(
+        get(
+            "tpp_requests_total",
+            &[("action", "<unknown>"), ("code", "7")]
+        ),
+        3.0
+    );
+    assert!(
+        get(
+            "tpp_requests_total",
+            &[("action", "<unknown>"), ("code", "8")]
+        ) >= 1.0
+    );
+    assert!(get("tpp_requests_total", &[("action", "quick"), ("code", "7")]) >= 1.0);
+    release.notify_one();
+    within(holder).await.unwrap().expect("hang answered");
+    plain_holder.abort();
+    limited.stop().await;
+    drop(plain);
+
     server.stop().await;
     full.stop().await;
     endpoint.abort();

@@ -434,3 +434,81 @@ async fn a_server_closing_after_n_pipelined_answers() {
         ok.len()
     );
 }
+
+/// A server that answers the first request of each connection (promising
+/// keep-alive), then stops reading: the pipelined writer gives the
+/// connection up after its write timeout instead of taking callers until TCP
+/// gives up. Returns its port and the connections it accepted.
+async fn stops_reading() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = Vec::new();
+            // Reads one whole request, answers it, then never reads again.
+            while tpp_tests::split_frame(&got).is_none() {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let answer = frame(r#"{"code":0,"body":{"echo":1},"tpp_keep_alive":true}"#);
+            let _ = s.write_all(&answer).await;
+            held.push(s);
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn a_pipelined_server_that_stops_reading_fails_the_waiting_calls_after_the_write_timeout() {
+    let (port, accepted) = stops_reading().await;
+    let c = tpp_rpc::Client::builder("127.0.0.1", port)
+        .token(TOKEN)
+        // A request written whole waits for its answer until this; one stuck
+        // behind a stalled write ends at the write timeout.
+        .timeout(Duration::from_secs(2))
+        .pipelined(1)
+        .write_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let first: Value = within(c.request2server("echo", &1)).await.unwrap();
+    assert_eq!(first, 1);
+    let big = "x".repeat(4 << 20);
+    let started = std::time::Instant::now();
+    let calls = (0..8).map(|_| {
+        let c = c.clone();
+        let big = big.clone();
+        tokio::spawn(async move { c.request2server::<_, Value>("echo", &big).await })
+    });
+    let (mut closed, mut not_sent, mut timed_out, mut answered) = (0, 0, 0, 0);
+    for call in calls {
+        match within(call).await.unwrap() {
+            Err(ClientError::Closed) => closed += 1,
+            Err(ClientError::NotSent(_)) => not_sent += 1,
+            Err(ClientError::Timeout(_)) => timed_out += 1,
+            // Not sent at the write timeout, sent again on a new connection
+            // (whose first request this server answers).
+            Ok(_) => answered += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    println!(
+        "closed {closed}, not sent {not_sent}, timed out {timed_out}, answered {answered} \
+         in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        closed + not_sent + answered > 0,
+        "every call waited for its whole timeout behind a stalled write"
+    );
+    assert!(
+        accepted.load(Ordering::SeqCst) > 1,
+        "requests not written were sent again on a new connection"
+    );
+}

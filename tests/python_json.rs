@@ -2,7 +2,8 @@
 //! `±2**100` sent by Python come back to Python unchanged through a
 //! pass-through echo (typed `Box<RawValue>` and a raw handler), a float
 //! parameter takes `NaN`, and a parameter that cannot hold such a value is
-//! code 1 naming it.
+//! code 1 naming it; so is an integer beyond 64 bits for a `Value`, which
+//! would round it.
 //!
 //! Needs Python with toxiccore (see `tests/interop.rs`).
 
@@ -31,6 +32,18 @@ trait PythonJson {
 
     /// A typed parameter that cannot hold NaN or 2**100.
     async fn count(&self, n: i64, label: String) -> Result<i64, Infallible>;
+
+    /// Parameters that would round 2**100 (`Value`) and those that hold it.
+    async fn keep(
+        &self,
+        v: Option<Value>,
+        f: Option<f64>,
+        exact: Option<i128>,
+        raw: Option<Box<RawValue>>,
+    ) -> Result<String, Infallible>;
+
+    /// The whole body as a `Value`.
+    async fn keep_body(&self, #[body] body: Value) -> Result<Value, Infallible>;
 }
 
 struct Impl;
@@ -46,6 +59,21 @@ impl PythonJson for Impl {
 
     async fn count(&self, n: i64, label: String) -> Result<i64, Infallible> {
         Ok(n + label.len() as i64)
+    }
+
+    async fn keep(
+        &self,
+        v: Option<Value>,
+        f: Option<f64>,
+        exact: Option<i128>,
+        raw: Option<Box<RawValue>>,
+    ) -> Result<String, Infallible> {
+        let raw = raw.map(|r| r.get().to_owned());
+        Ok(format!("v={v:?} f={f:?} exact={exact:?} raw={raw:?}"))
+    }
+
+    async fn keep_body(&self, body: Value) -> Result<Value, Infallible> {
+        Ok(body)
     }
 }
 
@@ -175,4 +203,72 @@ async fn our_client_reads_back_what_a_toxiccore_server_echoes() {
     assert!(typed.nan.is_nan());
     assert_eq!(typed.ninf, f64::NEG_INFINITY);
     assert_eq!(typed.nbig, -(1 << 100));
+}
+
+/// An integer beyond 64 bits never reaches a parameter rounded: a `Value`
+/// (top level or nested, or the whole body) refuses it naming where it is;
+/// `f64` (a float asked for), `i128` and a raw value take it.
+#[tokio::test]
+#[cfg_attr(
+    not(tpp_python),
+    ignore = "needs Python with toxicbuild-core: set TPP_PYTHON or create .venv"
+)]
+async fn an_integer_a_parameter_cannot_hold_exactly_is_refused_not_rounded() {
+    let python = reference_python("an_integer_a_parameter_cannot_hold_exactly");
+    let server = start(Server::builder().token(TOKEN), PythonJsonServer::new(Impl)).await;
+    let big = "1267650600228229401496703205376"; // 2**100
+    let ops = vec![
+        call("keep", &format!(r#"{{"v": {big}}}"#)),
+        call("keep", &format!(r#"{{"v": {{"a": [1, {big}]}}}}"#)),
+        call("keep_body", &format!(r#"{{"a": {big}}}"#)),
+        call(
+            "keep",
+            &format!(r#"{{"f": {big}, "exact": -{big}, "raw": [{big}]}}"#),
+        ),
+        // Within 64 bits, and floats: as before.
+        call(
+            "keep",
+            r#"{"v": [18446744073709551615, -9223372036854775808, 1.5e300]}"#,
+        ),
+        call("keep_body", r#"{"a": 18446744073709551615}"#),
+    ];
+    let results = ref_client(&python, spec(server.port(), ops)).await;
+    let refused = [
+        (
+            &results[0],
+            "Bad parameters for action keep: parameter `v`: integer needs more than 64 bits",
+        ),
+        (
+            &results[1],
+            "Bad parameters for action keep: parameter `v.a[1]`: integer needs more than 64 bits",
+        ),
+        (
+            &results[2],
+            "Bad parameters for action keep_body: at `a`: integer needs more than 64 bits",
+        ),
+    ];
+    for (result, message) in refused {
+        assert_eq!(result["ok"], json!(false), "{result}");
+        let got = result["message"].as_str().unwrap_or_default();
+        assert!(
+            got.starts_with(message),
+            "{got:?} should start with {message:?}"
+        );
+    }
+    assert_repr(
+        &results[3],
+        &format!("'v=None f=Some(1.2676506002282294e30) exact=Some(-{big}) raw=Some(\"[{big}]\")'"),
+        "f64, i128 and a raw value hold it",
+    );
+    assert_repr(
+        &results[4],
+        "'v=Some(Array [Number(18446744073709551615), Number(-9223372036854775808), Number(1.5e+300)]) f=None exact=None raw=None'",
+        "64-bit integers and floats",
+    );
+    assert_repr(
+        &results[5],
+        "{'a': 18446744073709551615}",
+        "a Value body within 64 bits",
+    );
+    server.stop().await;
 }

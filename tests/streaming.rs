@@ -1,4 +1,4 @@
-//! Streaming actions end to end (issue #4): `#[action(stream)]` and `#[action(stream, ack)]`
+//! Streaming actions end to end: `#[action(stream)]` and `#[action(stream, ack)]`
 //! services and their generated clients over TCP and TLS, against each other and against the
 //! Python reference (toxiccore) in both directions.
 //!
@@ -9,7 +9,7 @@
 //!   `ToxicServer`'s streams (items, error, null end) and acknowledgements;
 //! - toxiccore's `BaseToxicClient` reading our acknowledged stream (`request2server`, then
 //!   `get_response()` in toxicbuild's loop) and our build stream with an error;
-//! - an ignored measurement (items/s, peak memory) for the README:
+//! - an ignored measurement (items/s, peak memory) for BENCHMARKS.md:
 //!   `cargo test --release -p tpp-tests --test streaming -- --ignored --nocapture`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -770,7 +770,7 @@ async fn python_client_reads_our_streams_tls() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Measurement (for the README)
+// Measurement (for BENCHMARKS.md)
 
 /// Streams `items` chunks of `size` bytes through the generated server and client (both in
 /// this process, over loopback TCP) and prints items/s, MiB/s and peak memory.

@@ -1,6 +1,6 @@
 //! `tpp-attack-memory`: resident memory of a tpp server before, during and
 //! after rounds of hostile traffic, and its throughput before and after,
-//! for comparing allocators (see README, Reliability):
+//! for comparing allocators (BENCHMARKS.md, Hostile peers, has the figures):
 //!
 //! ```text
 //! cargo run --release -p tpp-bench --bin tpp-attack-memory                       # system allocator
@@ -66,7 +66,7 @@ fn resident_kib() -> u64 {
 
 fn request(token: &str, action: &str) -> Vec<u8> {
     let payload = format!(r#"{{"token":"{token}","action":"{action}","body":[1,2,3]}}"#);
-    tpp_rpc::frame::encode_frame(payload.as_bytes())
+    tpp_rpc::unstable::encode_frame(payload.as_bytes())
 }
 
 /// Sends `bytes` and reads until the server closes or 5 s pass.

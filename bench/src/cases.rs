@@ -1,4 +1,4 @@
-//! The cases of issue #5, in the order of the table (and, in observe.rs,
+//! The benchmark cases, in the order of the table (and, in observe.rs,
 //! the cost of metrics and tracing).
 
 mod observe;

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use serde_json::value::RawValue;
 use tokio_util::codec::{Decoder, Encoder};
-use tpp_rpc::message::{write_response, ActionResult};
-use tpp_rpc::{FrameCodec, Request, Response};
+use tpp_rpc::unstable::FrameCodec;
+use tpp_rpc::unstable::{write_response, ActionResult};
+use tpp_rpc::{Request, Response};
 
 /// Bytes a socket read hands the decoder at a time.
 const READ_CHUNK: usize = 64 * 1024;

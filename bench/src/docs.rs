@@ -38,7 +38,7 @@ pub fn body(size: usize) -> String {
 pub fn request_frame(token: &str, action: &str, body: &str) -> Vec<u8> {
     assert!(token.bytes().all(|b| b.is_ascii_alphanumeric()));
     let payload = format!(r#"{{"action":"{action}","body":{body},"token":"{token}"}}"#);
-    tpp_rpc::frame::encode_frame(payload.as_bytes())
+    tpp_rpc::unstable::encode_frame(payload.as_bytes())
 }
 
 /// `100 B`, `64 KiB`, `16 MiB`.

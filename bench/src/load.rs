@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tpp_rpc::rustls::pki_types::ServerName;
-use tpp_rpc::transport::Stream;
+use tpp_rpc::unstable::Stream;
 
 use crate::procs::{cpu_seconds_of, self_cpu_seconds, ServerProc};
 
@@ -251,7 +251,7 @@ pub fn asking_keep_alive(request: &[u8]) -> Arc<[u8]> {
         Some(open) => {
             let mut asked = open.to_vec();
             asked.extend_from_slice(br#","tpp_keep_alive":true}"#);
-            tpp_rpc::frame::encode_frame(&asked).into()
+            tpp_rpc::unstable::encode_frame(&asked).into()
         }
         None => request.into(),
     }
@@ -427,7 +427,7 @@ pub fn main_load(args: &[String]) -> Result<(), String> {
         warmup: Duration::from_millis(300),
         duration: Duration::from_secs_f64(secs),
         request: match mode {
-            // A tpp server keeps the connection only when asked (issue 11).
+            // A tpp server keeps the connection only when asked.
             Mode::KeepAlive => asking_keep_alive(&frame),
             Mode::OneShot => frame.into(),
         },

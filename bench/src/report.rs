@@ -28,7 +28,7 @@ pub struct Row {
     pub cpu: String,
     /// Ratio against the case's baseline.
     pub ratio: String,
-    /// The target, if any.
+    /// The case's performance target, if any.
     pub target: String,
     /// Whether the target is met.
     pub met: String,

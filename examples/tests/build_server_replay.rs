@@ -231,8 +231,8 @@ async fn the_example_answers_every_recorded_request_as_toxicbuild_did() {
         let aside = Aside::of(&recording);
         for (i, (o, r)) in ours.iter().zip(&recording.responses).enumerate() {
             // tpp's server answers a missing action `{"error": …}`, which toxiccore's own
-            // client can read, where toxiccore sends a bare string (see the README's
-            // interop section); the message is the same.
+            // client can read, where toxiccore sends a bare string (see the guide's
+            // interop chapter); the message is the same.
             if name == "no-action" {
                 assert_eq!(o["body"]["error"], r["body"], "{name}");
                 assert_eq!(o["code"], r["code"], "{name}");

@@ -5,7 +5,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::{Decoder, Encoder};
-use tpp_rpc::frame::FrameCodec;
+use tpp_rpc::unstable::FrameCodec;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the chunk size, the rest is the stream.

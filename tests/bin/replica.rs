@@ -1,4 +1,4 @@
-//! One replica of a small TPP service, as the README's "Deployment" section
+//! One replica of a small TPP service, as the guide's deployment chapter
 //! configures it, for tests/haproxy.rs to start, SIGTERM and SIGKILL by PID.
 //!
 //! ```text
@@ -12,7 +12,7 @@
 // jemalloc, told (by `_RJEM_MALLOC_CONF`, as deploy/tpp-service.service sets
 // it) to give freed pages back after a second: after hostile bursts the
 // resident memory returns near its baseline, which the system allocator's
-// arenas keep (README, Reliability, has the figures).
+// arenas keep (BENCHMARKS.md, Hostile peers, has the figures).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

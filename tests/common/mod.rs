@@ -117,7 +117,7 @@ pub fn split_frame(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Frames `payload` as TPP does.
 pub fn frame(payload: &str) -> Vec<u8> {
-    tpp_rpc::frame::encode_frame(payload.as_bytes())
+    tpp_rpc::unstable::encode_frame(payload.as_bytes())
 }
 
 /// Parses the single response frame of `bytes` into JSON.
@@ -546,3 +546,8 @@ macro_rules! python_test {
         fn $name() $body
     };
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -282,6 +282,9 @@ pub fn from_client(e: ClientError, ctx: &CallContext<'_>, phase: Phase) -> Failu
             Failure::Protocol(format!("cannot read the result of {action:?}: {source}"))
         }
         ClientError::Serialize(e) => Failure::Other(format!("cannot encode the request: {e}")),
+        ClientError::Config(e) => Failure::Other(format!("client settings: {e}")),
+        // A kind of failure added to the library after this was written.
+        other => Failure::Other(other.to_string()),
     }
 }
 

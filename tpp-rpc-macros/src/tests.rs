@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// The example expands to valid Rust holding the items users rely on.
+/// The repository-service example expands to valid Rust holding the items users rely on.
 #[test]
 fn repos_example_expands() {
     let args = quote!(rename_all = "kebab-case");

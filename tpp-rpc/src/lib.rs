@@ -86,28 +86,57 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # The guide
+//!
+//! The [`guide`] walks through everything else, one chapter per subject:
+//! [typed services](guide::typed_services) and the dyn mode, [streaming](guide::streaming),
+//! the [low-level API and the client](guide::low_level), [auth and TLS](guide::security),
+//! [limits and reliability](guide::limits), [running in production](guide::production)
+//! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
+//! Kubernetes) and [interop with toxiccore](guide::interop).
+//!
+//! # Cargo features
+//!
+//! The defaults serve a toxiccore deployment out of the box: TLS and the
+//! bcrypt token hashes it stores. The rest is opt-in.
+//!
+//! | feature | default | adds | dependencies |
+//! |---|---|---|---|
+//! | `tls` | yes | TLS on both sides: `ServerBuilder::tls`, `ServerBuilder::tls_pem_files`, `ClientBuilder::tls` and its variants, the `tls` module, the `rustls` re-export | rustls (ring provider), tokio-rustls, rustls-native-certs |
+//! | `bcrypt` | yes | `BcryptToken`, `UserHashes`, `ServerBuilder::token_hash` | bcrypt, ring (the digests that key the verdict caches) |
+//! | `metrics` | no | `ServerBuilder::metrics`: requests, latency, connections through the `metrics` facade | metrics |
+//! | `proxy-protocol` | no | `ServerBuilder::proxy_protocol`: PROXY protocol v1/v2 from trusted balancers | ppp |
+//! | `dyn` | no | `#[toxic_service(dyn)]`: dyn-compatible service traits, with the `async_trait` re-export | async-trait |
+//! | `full` | no | all of the above | |
+//!
+//! Without `tls` a server and a client speak plain TCP only; without
+//! `bcrypt`, `PlainToken`, `UserTokens`, `FnAuth` or an
+//! `Authenticator` of your own check tokens.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod auth;
+// Layers, bottom up: `wire` (bytes and their meaning, shared), `settings`
+// (what a configured value means at its extremes, shared) and `transport`
+// (TCP or TLS streams, shared); `server` and `client` side by side above them,
+// never importing each other; `service` (what generated code builds on) on top.
 pub mod client;
-pub mod describe;
-mod error;
-pub mod frame;
-mod generated;
-pub mod json;
-pub mod message;
-mod param_default;
+pub mod guide;
 pub mod server;
 pub mod service;
-pub mod stream;
-pub mod tls;
-pub mod trace;
-pub mod transport;
+pub mod settings;
+mod transport;
+mod wire;
 
-use std::future::Future;
-use std::pin::Pin;
+pub use server::auth;
+pub use service::stream;
+#[cfg(feature = "tls")]
+pub use transport::tls;
+pub use wire::{describe, fields, json, trace};
 
-pub use auth::{Authenticator, BcryptToken, FnAuth, Identity, PlainToken, UserHashes, UserTokens};
+pub use auth::{Authenticator, FnAuth, Identity, PlainToken, UserTokens};
+#[cfg(feature = "bcrypt")]
+pub use auth::{BcryptToken, UserHashes};
 pub use client::{
     CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
     FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
@@ -115,26 +144,41 @@ pub use client::{
 pub use describe::{
     ActionDescription, Description, ErrorDescription, ParamDescription, ServiceDescription,
 };
-pub use error::Error;
-pub use frame::{FrameCodec, FrameError};
 /// `next()` on the streams of generated clients ([`CallStream`]) and on
 /// [`ResponseStream`]: re-exported from `futures-util`, so a service needs no
 /// dependency of its own for it.
 pub use futures_util::StreamExt;
-pub use message::{Request, Response};
 pub use server::{
-    Connection, Context, Handler, Layer, Limits, Next, Server, ServerBuilder, ShutdownHandle,
+    BoxFuture, Connection, Context, Error, Handler, Layer, Limits, Next, Server, ServerBuilder,
+    ShutdownHandle,
 };
-pub use service::{ActionError, ActionInfo, ActionKind, ParamInfo, Router, Service, ToxicError};
+pub use service::{ActionInfo, ActionKind, ParamInfo, Router, Service};
 pub use stream::{ItemSender, ItemStream};
+#[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
+pub use transport::TlsError;
+pub use wire::frame::FrameError;
+pub use wire::message::{ActionField, BadData, BadResponse, Request, Response, TokenField};
+pub use wire::{ActionError, ToxicError};
+
+/// The building blocks under the API, for tools, benchmarks and fuzzers that
+/// speak TPP at the byte level: the frame codec, the raw stream, the answer
+/// writer. **Not covered by semver**: anything here may change in any release.
+pub mod unstable {
+    pub use crate::transport::Stream;
+    pub use crate::wire::frame::{
+        encode_frame, FrameCodec, DEFAULT_MAX_FRAME_SIZE, MAX_HEADER_LEN,
+    };
+    pub use crate::wire::message::{write_response, ActionResult, ErrorBody};
+}
 
 /// `async-trait`'s attribute, for the implementations of a `#[toxic_service(dyn)]` trait:
 /// write `#[tpp_rpc::async_trait]` on each `impl` block, so that a crate needs no dependency of its
 /// own on `async-trait` (the generated trait uses this same path). Each call of such a method
 /// allocates one boxed future; native `#[toxic_service]` traits need no attribute and box
 /// nothing. See [`macro@toxic_service`].
+#[cfg(feature = "dyn")]
 pub use async_trait::async_trait;
 
 /// The `schemars` crate tpp describes types with (feature `schema`): derive
@@ -143,16 +187,15 @@ pub use async_trait::async_trait;
 #[cfg(feature = "schema")]
 pub use schemars;
 
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::describe::probes::{LacksJsonSchema, LacksVariants, ViaJsonSchema, ViaVariants};
-    pub use crate::describe::SchemaSet;
-    pub use crate::generated::*;
-    pub use crate::param_default::{LacksDefault, ViaDefault};
+    pub use crate::service::describe_probes::{
+        LacksJsonSchema, LacksVariants, ViaJsonSchema, ViaVariants,
+    };
+    pub use crate::service::generated::*;
+    pub use crate::service::param_default::{LacksDefault, ViaDefault};
+    pub use crate::wire::describe::SchemaSet;
     pub use futures_core;
     pub use futures_util;
     pub use serde;

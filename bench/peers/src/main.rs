@@ -242,7 +242,7 @@ async fn run(config: Config) -> Result<(), String> {
         std::iter::once("tpp-peers".to_owned()).chain(config.args.iter().cloned()).collect::<Vec<_>>().join(" "),
     );
     println!("{}", table::render(&contenders, &measured));
-    println!("### Targets (issue 11)\n");
+    println!("### Targets\n");
     println!("{}", table::targets(&contenders, &measured));
     if measured
         .iter()

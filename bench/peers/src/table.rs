@@ -1,5 +1,5 @@
 //! The report: one markdown table per run, ratios against the best peer of
-//! the same run, and the targets checked.
+//! the same run, and the performance targets checked.
 
 use crate::contenders::Contender;
 use crate::load::{quantile, Window};
@@ -138,7 +138,7 @@ pub fn render(contenders: &[Contender], measured: &[Measured]) -> String {
     out
 }
 
-/// The targets, each with the measured ratio (median of per-round
+/// The performance targets, each with the measured ratio (median of per-round
 /// ratios) and a verdict.
 pub fn targets(contenders: &[Contender], measured: &[Measured]) -> String {
     let mut out = String::from("| Target | Case | Measured | Met |\n|---|---|---|---|\n");

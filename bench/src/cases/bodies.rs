@@ -172,7 +172,7 @@ impl Bench {
             (row.p50, row.p99) = spread(&times[k]);
             row = match k {
                 0 => row,
-                // The target of issue 17: within 1.2× the socket copy.
+                // The target: within 1.2× the socket copy.
                 2 => {
                     let (copy, m) = pairs(2, 5);
                     let shown = format!(

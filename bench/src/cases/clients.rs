@@ -25,7 +25,7 @@ const CONFIGS: [(&str, Configure); 5] = [
     ("`.pipelined(2)`", |b| b.pipelined(2)),
     ("`.pipelined(4)`", |b| b.pipelined(4)),
     (
-        "`.reuse_connections(false)`: one connection per call (the old default)",
+        "`.reuse_connections(false)`: one connection per call",
         |b| b.reuse_connections(false),
     ),
 ];

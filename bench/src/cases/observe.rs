@@ -16,7 +16,7 @@ impl Bench {
         sanity(off.port, false, true).await?;
         let on = self.spawn_tpp("tpp observed", &["--token", TOKEN, "--observe"])?;
         sanity(on.port, false, true).await?;
-        // A tpp server keeps the connection only when asked (issue 11).
+        // A tpp server keeps the connection only when asked.
         let echo: Arc<[u8]> = load::asking_keep_alive(&request_frame(TOKEN, "echo", &body(SMALL)));
         let off_spec = self.spec(Target::tcp(off.port), Mode::KeepAlive, &echo);
         let on_spec = self.spec(Target::tcp(on.port), Mode::KeepAlive, &echo);

@@ -43,10 +43,12 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
             fn __tpp_params<P>(
                 action: &str,
                 body: &str,
-                decode: fn(&str) -> ::core::result::Result<P, #krate::json::Error>,
+                wide: bool,
+                decode: fn(&str, bool) -> ::core::result::Result<P, #krate::json::Error>,
             ) -> ::core::result::Result<P, ::std::string::String> {
                 let body = body.trim();
                 let body = if body == "null" { "{}" } else { body };
+                let decode = |text: &str| decode(text, wide);
                 if !body.starts_with('{') {
                     return ::core::result::Result::Err(::std::format!(
                         "Bad parameters for action {}: the body must be a JSON object \
@@ -74,8 +76,10 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                     fn __tpp_body<P>(
                         action: &str,
                         body: &str,
-                        decode: fn(&str) -> ::core::result::Result<P, #krate::json::Error>,
+                        wide: bool,
+                        decode: fn(&str, bool) -> ::core::result::Result<P, #krate::json::Error>,
                     ) -> ::core::result::Result<P, ::std::string::String> {
+        let decode = |text: &str| decode(text, wide);
         match decode(body) {
                             ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
                             ::core::result::Result::Err(error) => {
@@ -244,6 +248,13 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                     #list_funcs_arm
                     _ => #krate::service::answer_unknown_action(conn).await,
                 }
+            }
+
+            fn has_action(&self, action: &str) -> ::core::option::Option<bool> {
+                ::core::option::Option::Some(
+                    action == #LIST_FUNCS
+                        || #const_ident.iter().any(|info| info.name == action),
+                )
             }
         }
 

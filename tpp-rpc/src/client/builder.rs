@@ -5,31 +5,69 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
 use serde_json::{Map, Value};
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::TlsConnector;
 
 use super::endpoints::{Endpoint, Endpoints};
 use super::pipeline::Pipelines;
 use super::pool::{Pool, PoolSettings};
 use super::{
-    Client, ClientError, EndpointSelection, Inner, TlsSettings, DEFAULT_DOWN_BACKOFF,
+    Client, ClientError, EndpointSelection, Inner, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWN_BACKOFF,
     DEFAULT_TIMEOUT,
 };
 #[cfg(doc)]
 use super::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
-use crate::frame::DEFAULT_MAX_FRAME_SIZE;
-use crate::tls::{self, TlsError};
+#[cfg(feature = "tls")]
+use crate::transport::tls;
+use crate::transport::{Connector, TlsName};
+use crate::wire::frame::DEFAULT_MAX_FRAME_SIZE;
 
 /// How the client does TLS.
 enum TlsMode {
     Off,
+    #[cfg(feature = "tls")]
     SystemRoots,
+    #[cfg(feature = "tls")]
     CaFile(std::path::PathBuf),
+    #[cfg(feature = "tls")]
     Pinned(std::path::PathBuf),
+    #[cfg(feature = "tls")]
     Insecure,
+    #[cfg(feature = "tls")]
     Config(Arc<ClientConfig>),
+}
+
+impl TlsMode {
+    /// The handshake to make on each connection, checking `name` by default.
+    #[cfg(feature = "tls")]
+    fn connector(self, name: &str) -> Result<Option<Connector>, ClientError> {
+        let config = match self {
+            TlsMode::Off => return Ok(None),
+            TlsMode::SystemRoots => tls::client_config_system_roots()?,
+            TlsMode::CaFile(path) => tls::client_config_with_ca_file(path)?,
+            TlsMode::Pinned(path) => tls::client_config_pinned_file(path)?,
+            TlsMode::Insecure => tls::client_config_insecure(),
+            TlsMode::Config(c) => c,
+        };
+        Ok(Some(Connector::new(config, tls::tls_name(name)?)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn connector(self, _name: &str) -> Result<Option<Connector>, ClientError> {
+        Ok(None)
+    }
+}
+
+/// The name a further endpoint's certificate is checked against: its own host.
+fn own_tls_name(host: &str) -> Option<TlsName> {
+    #[cfg(feature = "tls")]
+    return tls::tls_name(host).ok();
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = host;
+        None
+    }
 }
 
 /// Configures a [`Client`]: token, TLS, timeouts, extra fields.
@@ -38,7 +76,8 @@ enum TlsMode {
 /// authenticate a server; see also [`tls_ca_file`](Self::tls_ca_file) and
 /// [`tls`](Self::tls) for real CAs):
 ///
-/// ```
+#[cfg_attr(feature = "tls", doc = "```")]
+#[cfg_attr(not(feature = "tls"), doc = "```ignore")]
 /// use std::time::Duration;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -92,6 +131,8 @@ pub struct ClientBuilder {
     more_endpoints: Vec<(String, u16)>,
     selection: EndpointSelection,
     down_backoff: Duration,
+    connect_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl ClientBuilder {
@@ -135,6 +176,27 @@ impl ClientBuilder {
         self
     }
 
+    /// How long each resolved address of an endpoint may take to accept a
+    /// TCP connection before the next address (or endpoint) is tried
+    /// (default [`DEFAULT_CONNECT_TIMEOUT`], 5 s). The call's
+    /// [`timeout`](Self::timeout) still bounds the whole call.
+    pub fn connect_timeout(mut self, per_address: Duration) -> Self {
+        self.connect_timeout = per_address;
+        self
+    }
+
+    /// On [pipelined](Self::pipelined) connections, the longest the server
+    /// may go without taking more of the requests written to it (default
+    /// [`DEFAULT_WRITE_TIMEOUT`], 10 s). Past it the connection is given up:
+    /// calls whose request was written whole fail with
+    /// [`ClientError::Closed`] (they may have run), the others with
+    /// [`ClientError::NotSent`], which are sent again on a new connection.
+    /// Other calls are bounded by [`timeout`](Self::timeout).
+    pub fn write_timeout(mut self, stall: Duration) -> Self {
+        self.write_timeout = stall;
+        self
+    }
+
     /// The token sent with every request.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -169,12 +231,14 @@ impl ClientBuilder {
     }
 
     /// Uses TLS and validates the server's certificate against the system's roots.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self) -> Self {
         self.tls = TlsMode::SystemRoots;
         self
     }
 
     /// Uses TLS and trusts only the CA certificates in this PEM file.
+    #[cfg(feature = "tls")]
     pub fn tls_ca_file(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.tls = TlsMode::CaFile(pem_file.into());
         self
@@ -184,6 +248,7 @@ impl ClientBuilder {
     /// this PEM file (certificate pinning): for self-signed servers, still
     /// authenticated. Name, validity period and issuer are not checked; see
     /// [`tls::client_config_pinned_file`].
+    #[cfg(feature = "tls")]
     pub fn tls_pinned_cert_file(mut self, pem_file: impl Into<std::path::PathBuf>) -> Self {
         self.tls = TlsMode::Pinned(pem_file.into());
         self
@@ -192,12 +257,14 @@ impl ClientBuilder {
     /// Uses TLS without validating the certificate (self-signed servers;
     /// toxiccore's `validate_cert=False`). The traffic is encrypted but the
     /// server is not authenticated.
+    #[cfg(feature = "tls")]
     pub fn tls_insecure(mut self) -> Self {
         self.tls = TlsMode::Insecure;
         self
     }
 
     /// Uses TLS with a rustls config of your own.
+    #[cfg(feature = "tls")]
     pub fn tls_config(mut self, config: Arc<ClientConfig>) -> Self {
         self.tls = TlsMode::Config(config);
         self
@@ -242,8 +309,10 @@ impl ClientBuilder {
     /// Most connections of the pool open at once (default: no bound). A call
     /// that finds them all busy waits (first come, first served, within its
     /// timeout) for one to be handed back. Streams do not count.
+    ///
+    /// 0 counts as 1; `usize::MAX` means no bound.
     pub fn pool_max_open(mut self, connections: usize) -> Self {
-        self.pool.max_open = Some(connections.max(1));
+        self.pool.max_open = Some(connections);
         self
     }
 
@@ -274,8 +343,10 @@ impl ClientBuilder {
     /// let answers = futures_util::future::try_join_all(calls).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// 0 counts as 1, and values over [`MAX_PIPELINED`] (1024) as 1024.
     pub fn pipelined(mut self, connections: usize) -> Self {
-        self.pipelined = Some(connections.max(1));
+        self.pipelined = Some(connections);
         self
     }
 
@@ -288,29 +359,22 @@ impl ClientBuilder {
     }
 
     /// Builds the client (reads CA files and system roots now).
-    pub fn build(self) -> Result<Client, ClientError> {
-        let config = match self.tls {
-            TlsMode::Off => None,
-            TlsMode::SystemRoots => Some(tls::client_config_system_roots()?),
-            TlsMode::CaFile(path) => Some(tls::client_config_with_ca_file(path)?),
-            TlsMode::Pinned(path) => Some(tls::client_config_pinned_file(path)?),
-            TlsMode::Insecure => Some(tls::client_config_insecure()),
-            TlsMode::Config(c) => Some(c),
-        };
-        let tls = match config {
-            None => None,
-            Some(config) => {
-                let name = self.server_name.as_deref().unwrap_or(&self.host);
-                let server_name = ServerName::try_from(name.to_owned())
-                    .map_err(|e| TlsError(format!("invalid server name {name:?}: {e}")))?;
-                Some(TlsSettings {
-                    connector: TlsConnector::from(config),
-                    server_name,
-                })
-            }
-        };
+    ///
+    /// Every setting is checked here, never later: durations longer than
+    /// [`MAX_DURATION`](crate::settings::MAX_DURATION) (one year;
+    /// `Duration::MAX` included) mean "no limit"; counts beyond
+    /// [`MAX_COUNT`](crate::settings::MAX_COUNT) mean "unlimited"; a zero
+    /// [`timeout`](Self::timeout), [`item_timeout`](Self::item_timeout),
+    /// [`connect_timeout`](Self::connect_timeout),
+    /// [`write_timeout`](Self::write_timeout) or
+    /// [`max_frame_size`](Self::max_frame_size), which would fail every
+    /// call, is refused with [`ClientError::Config`] naming it.
+    pub fn build(mut self) -> Result<Client, ClientError> {
+        self.check_settings().map_err(ClientError::Config)?;
+        let name = self.server_name.as_deref().unwrap_or(&self.host);
+        let tls = self.tls.connector(name)?;
         let own_name = |host: &str| match (&tls, &self.server_name) {
-            (Some(_), None) => ServerName::try_from(host.to_owned()).ok(),
+            (Some(_), None) => own_tls_name(host),
             _ => None,
         };
         let mut list = vec![Endpoint::new(self.host, self.port, None)];
@@ -320,11 +384,18 @@ impl ClientBuilder {
         }
         Ok(Client {
             inner: Arc::new(Inner {
-                endpoints: Endpoints::new(list, self.selection, self.down_backoff),
+                endpoints: Endpoints::new(
+                    list,
+                    self.selection,
+                    self.down_backoff,
+                    self.connect_timeout,
+                ),
                 tls,
                 max_frame_size: self.max_frame_size,
                 pool: Pool::new(self.pool),
-                pipelines: self.pipelined.map(Pipelines::new),
+                pipelines: self
+                    .pipelined
+                    .map(|n| Pipelines::new(n, self.write_timeout)),
             }),
             token: self.token.map(Arc::from),
             timeout: self.timeout,
@@ -333,6 +404,38 @@ impl ClientBuilder {
         })
     }
 }
+
+impl ClientBuilder {
+    /// Gives every setting its documented meaning at the extremes, or names
+    /// the first unusable one.
+    fn check_settings(&mut self) -> Result<(), String> {
+        use crate::settings;
+        let optional = |name: &str, t: Option<Duration>| match t {
+            Some(t) => settings::timeout(name, t).map(Some),
+            None => Ok(None),
+        };
+        self.timeout = optional("timeout", self.timeout)?;
+        self.item_timeout = optional("item_timeout", self.item_timeout)?;
+        self.connect_timeout = settings::timeout("connect_timeout", self.connect_timeout)?;
+        self.write_timeout = settings::timeout("write_timeout", self.write_timeout)?;
+        self.max_frame_size = settings::size("max_frame_size", self.max_frame_size)?;
+        self.pool.idle_timeout = settings::duration(self.pool.idle_timeout);
+        self.pool.max_open = self.pool.max_open.map(settings::count);
+        self.pipelined = self.pipelined.map(|n| n.clamp(1, MAX_PIPELINED));
+        self.down_backoff = settings::duration(self.down_backoff);
+        Ok(())
+    }
+}
+
+/// How long a pipelined connection's server may go without taking more
+/// request bytes unless configured ([`ClientBuilder::write_timeout`]): a
+/// server that reads at all takes a 64 KiB batch in far less, so 10 s
+/// means it stopped reading.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most pipelined connections a client keeps
+/// ([`ClientBuilder::pipelined`]); larger values are taken as this.
+pub const MAX_PIPELINED: usize = 1024;
 
 impl Client {
     /// A builder for a client of `host:port` (plain TCP, no token, pooled
@@ -353,6 +456,8 @@ impl Client {
             more_endpoints: Vec::new(),
             selection: EndpointSelection::default(),
             down_backoff: DEFAULT_DOWN_BACKOFF,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::conn::SendFailure;
 use super::{check_code, Client, ClientError, OutgoingRequest};
-use crate::message::Response;
+use crate::wire::message::Response;
 
 impl Client {
     /// Sends the request and reads its response, following the retry rule
@@ -16,7 +16,7 @@ impl Client {
         body: &B,
     ) -> Result<Response, ClientError> {
         let pool = &self.inner.pool;
-        let trace = crate::trace::outgoing();
+        let trace = crate::wire::trace::outgoing();
         let request = OutgoingRequest {
             action,
             body,

@@ -12,9 +12,9 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::codec::FramedRead;
 
 use super::{action_result, ClientError, ResponseStream};
-use crate::frame::{put_header, FrameCodec};
-use crate::message::{OutgoingRequest, Response};
 use crate::transport::Stream;
+use crate::wire::frame::{put_header, FrameCodec};
+use crate::wire::message::{OutgoingRequest, Response};
 
 /// One open connection: raw messages, request/response, response streams.
 pub struct ClientConnection {
@@ -26,7 +26,7 @@ impl ClientConnection {
     /// Sends any serializable value as one message.
     pub async fn write<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<(), ClientError> {
         self.scratch.clear();
-        crate::json::to_writer(&mut self.scratch, message).map_err(ClientError::Serialize)?;
+        crate::wire::json::to_writer(&mut self.scratch, message).map_err(ClientError::Serialize)?;
         self.write_raw_scratch().await
     }
 
@@ -47,7 +47,7 @@ impl ClientConnection {
         token: Option<&str>,
         extras: &Map<String, Value>,
     ) -> Result<(), ClientError> {
-        let trace = crate::trace::outgoing();
+        let trace = crate::wire::trace::outgoing();
         self.write(&OutgoingRequest {
             action,
             body,
@@ -67,7 +67,7 @@ impl ClientConnection {
         request: &OutgoingRequest<'_, B>,
     ) -> Result<(), SendFailure> {
         self.scratch.clear();
-        if let Err(e) = crate::json::to_writer(&mut self.scratch, request) {
+        if let Err(e) = crate::wire::json::to_writer(&mut self.scratch, request) {
             return Err(SendFailure {
                 error: ClientError::Serialize(e),
                 unsent: false,

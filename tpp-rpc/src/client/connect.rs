@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 
@@ -37,17 +38,25 @@ impl Addresses {
         }
     }
 
-    /// Connects to the first address that accepts, in the resolver's order.
-    pub(super) async fn connect(&self) -> Result<TcpStream, ClientError> {
+    /// Connects to the first address that accepts, in the resolver's order,
+    /// giving each address at most `per_address`, so one that never answers
+    /// does not use up the call's whole timeout.
+    pub(super) async fn connect(&self, per_address: Duration) -> Result<TcpStream, ClientError> {
         let addrs = self.resolve().await?;
         let mut last = None;
         for addr in addrs.iter() {
-            match TcpStream::connect(addr).await {
-                Ok(tcp) => {
+            match tokio::time::timeout(per_address, TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => {
                     let _ = tcp.set_nodelay(true);
                     return Ok(tcp);
                 }
-                Err(e) => last = Some(e),
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => {
+                    last = Some(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("{addr} did not answer within {per_address:?} (connect_timeout)"),
+                    ))
+                }
             }
         }
         // Resolve again next time.
@@ -91,7 +100,8 @@ impl Addresses {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    const SECOND: Duration = Duration::from_secs(1);
 
     fn lookups(a: &Addresses) -> usize {
         a.lookups.load(Ordering::Relaxed)
@@ -111,7 +121,7 @@ mod tests {
         for _ in 0..3 {
             // On hosts where localhost is also ::1, that attempt may be refused
             // first; the IPv4 one then accepts.
-            bounded(addresses.connect()).await.unwrap();
+            bounded(addresses.connect(SECOND)).await.unwrap();
             let _ = bounded(listener.accept()).await.unwrap();
         }
         assert_eq!(
@@ -121,10 +131,10 @@ mod tests {
         );
         drop(listener);
         // The failed attempt uses the known addresses, then forgets them...
-        assert!(bounded(addresses.connect()).await.is_err());
+        assert!(bounded(addresses.connect(SECOND)).await.is_err());
         assert_eq!(lookups(&addresses), 1);
         // ...so the next attempt asks the resolver again, and so on.
-        assert!(bounded(addresses.connect()).await.is_err());
+        assert!(bounded(addresses.connect(SECOND)).await.is_err());
         assert_eq!(lookups(&addresses), 2);
     }
 }

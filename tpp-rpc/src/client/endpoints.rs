@@ -6,15 +6,16 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::connect::Addresses;
 use super::ClientError;
+use crate::transport::TlsName;
 
 /// How a client with several endpoints picks one for a new connection
 /// ([`ClientBuilder::endpoint`](super::ClientBuilder::endpoint)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum EndpointSelection {
     /// Each new connection goes to the next endpoint in turn (the default).
     #[default]
@@ -29,13 +30,19 @@ pub enum EndpointSelection {
 pub const DEFAULT_DOWN_BACKOFF: Duration = Duration::from_millis(500);
 /// The longest an endpoint stays marked down.
 pub const MAX_DOWN_BACKOFF: Duration = Duration::from_secs(30);
+/// How long one address may take to accept a connection unless configured
+/// ([`ClientBuilder::connect_timeout`](super::ClientBuilder::connect_timeout)):
+/// time for the first SYN and two retransmissions (Linux resends after 1 s,
+/// then 2 s more), well under the call's [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT),
+/// so a host name whose first address is unreachable still gets to the next.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One server.
 pub(crate) struct Endpoint {
     /// Its host and port, resolved once (see connect.rs).
     pub(super) addrs: Addresses,
     /// The TLS name to check, when it is this endpoint's own host.
-    pub(crate) tls_name: Option<ServerName<'static>>,
+    pub(crate) tls_name: Option<TlsName>,
     /// Connect errors in a row.
     failures: AtomicU32,
     /// Skipped until this many milliseconds after `Endpoints::epoch`.
@@ -43,7 +50,7 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) fn new(host: String, port: u16, tls_name: Option<ServerName<'static>>) -> Self {
+    pub(crate) fn new(host: String, port: u16, tls_name: Option<TlsName>) -> Self {
         Endpoint {
             addrs: Addresses::new(host, port),
             tls_name,
@@ -58,6 +65,8 @@ pub(crate) struct Endpoints {
     list: Vec<Endpoint>,
     selection: EndpointSelection,
     backoff: Duration,
+    /// Per address (see connect.rs).
+    connect_timeout: Duration,
     next: AtomicUsize,
     epoch: Instant,
 }
@@ -67,11 +76,13 @@ impl Endpoints {
         list: Vec<Endpoint>,
         selection: EndpointSelection,
         backoff: Duration,
+        connect_timeout: Duration,
     ) -> Endpoints {
         Endpoints {
             list,
             selection,
             backoff,
+            connect_timeout,
             next: AtomicUsize::new(0),
             epoch: Instant::now(),
         }
@@ -88,12 +99,12 @@ impl Endpoints {
     pub(crate) async fn connect(&self) -> Result<(TcpStream, &Endpoint), ClientError> {
         if let [only] = self.list.as_slice() {
             // One endpoint: nothing to choose, nothing to mark.
-            return Ok((connect_one(only).await?, only));
+            return Ok((only.addrs.connect(self.connect_timeout).await?, only));
         }
         let mut last_error = None;
         for i in self.order(self.now_ms()) {
             let endpoint = &self.list[i];
-            match connect_one(endpoint).await {
+            match endpoint.addrs.connect(self.connect_timeout).await {
                 Ok(tcp) => {
                     self.mark_up(endpoint);
                     return Ok((tcp, endpoint));
@@ -137,17 +148,27 @@ impl Endpoints {
 
     fn mark_down(&self, endpoint: &Endpoint) {
         let failures = endpoint.failures.fetch_add(1, Ordering::Relaxed);
-        let backoff = self
-            .backoff
-            .saturating_mul(1 << failures.min(16))
-            .min(MAX_DOWN_BACKOFF);
+        let backoff = with_jitter(
+            self.backoff
+                .saturating_mul(1 << failures.min(16))
+                .min(MAX_DOWN_BACKOFF),
+        );
         let until = self.now_ms().saturating_add(backoff.as_millis() as u64);
         endpoint.down_until_ms.store(until, Ordering::Relaxed);
     }
 }
 
-async fn connect_one(endpoint: &Endpoint) -> Result<TcpStream, ClientError> {
-    endpoint.addrs.connect().await
+/// `backoff` shortened by a random part of up to a half, so clients that saw
+/// the same endpoint fail at the same moment do not all come back together.
+fn with_jitter(backoff: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS and varies per instance: enough
+    // randomness for spreading retries, without a dependency.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let keep = 0.5 + (random >> 11) as f64 / (1u64 << 53) as f64 / 2.0; // [0.5, 1)
+    backoff.mul_f64(keep)
 }
 
 #[cfg(test)]
@@ -159,7 +180,12 @@ mod tests {
             .iter()
             .map(|p| Endpoint::new("127.0.0.1".into(), *p, None))
             .collect();
-        Endpoints::new(list, selection, Duration::from_millis(100))
+        Endpoints::new(
+            list,
+            selection,
+            Duration::from_millis(100),
+            DEFAULT_CONNECT_TIMEOUT,
+        )
     }
 
     /// A port nothing listens on (bound, then released).
@@ -184,13 +210,16 @@ mod tests {
         let e = endpoints(&[1, 2, 3], EndpointSelection::FirstHealthy);
         e.mark_down(&e.list[0]);
         e.mark_down(&e.list[1]);
-        e.mark_down(&e.list[1]); // twice: 200 ms
+        e.mark_down(&e.list[1]); // twice: 200 ms, less the jitter
         let now = e.now_ms();
+        let until = |i: usize| e.list[i].down_until_ms.load(Ordering::Relaxed);
+        assert!((now.saturating_sub(5) + 50..=now + 100).contains(&until(0)));
+        assert!((now.saturating_sub(5) + 100..=now + 200).contains(&until(1)));
         assert_eq!(e.order(now), [2, 0, 1]);
         assert_eq!(
-            e.order(now + 150),
+            e.order(until(0)),
             [0, 2, 1],
-            "endpoint 0's 100 ms are over"
+            "endpoint 0's back-off is over"
         );
         assert_eq!(e.order(now + 250), [0, 1, 2]);
         e.mark_up(&e.list[1]);
@@ -205,7 +234,29 @@ mod tests {
         }
         let until = e.list[0].down_until_ms.load(Ordering::Relaxed);
         assert!(until <= e.now_ms() + MAX_DOWN_BACKOFF.as_millis() as u64);
-        assert!(until + 1000 >= MAX_DOWN_BACKOFF.as_millis() as u64);
+        assert!(until + 1000 >= MAX_DOWN_BACKOFF.as_millis() as u64 / 2);
+    }
+
+    #[test]
+    fn back_offs_are_spread_by_jitter() {
+        let e = endpoints(&[1; 32], EndpointSelection::RoundRobin);
+        for endpoint in &e.list {
+            e.mark_down(endpoint);
+        }
+        let untils: std::collections::HashSet<u64> = e
+            .list
+            .iter()
+            .map(|x| x.down_until_ms.load(Ordering::Relaxed))
+            .collect();
+        assert!(
+            untils.len() > 4,
+            "32 endpoints failing at once come back at {} moments",
+            untils.len()
+        );
+        for d in [Duration::ZERO, Duration::from_millis(1), MAX_DOWN_BACKOFF] {
+            assert!(with_jitter(d) <= d);
+        }
+        assert!(with_jitter(Duration::from_secs(10)) >= Duration::from_secs(5));
     }
 
     #[tokio::test]

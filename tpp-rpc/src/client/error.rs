@@ -6,12 +6,13 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::{self, CertificateError};
 
-use crate::frame::FrameError;
-use crate::message::BadResponse;
-use crate::service::ToxicError;
-use crate::tls::TlsError;
+use crate::transport::TlsError;
+use crate::wire::frame::FrameError;
+use crate::wire::message::BadResponse;
+use crate::wire::ToxicError;
 
 /// Everything that can go wrong on the client side, each failure named.
 ///
@@ -28,6 +29,7 @@ use crate::tls::TlsError;
 /// [`ClientError::tls_problem`] gives the same diagnosis as a value, for
 /// programs with settings of their own (the `tpp` command names its flags).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The TCP connection could not be made.
     #[error("cannot connect to {addr}: {source}")]
@@ -46,6 +48,10 @@ pub enum ClientError {
         /// The cause; for certificate problems it wraps a `rustls::Error`.
         source: io::Error,
     },
+    /// A setting of the [`ClientBuilder`](super::ClientBuilder) is unusable
+    /// (named in the message).
+    #[error("client configuration: {0}")]
+    Config(String),
     /// The TLS configuration is unusable.
     #[error("TLS configuration: {0}")]
     TlsConfig(#[from] TlsError),
@@ -125,6 +131,7 @@ impl ClientError {
 
     /// The TLS failure behind [`ClientError::Tls`], when rustls reported one
     /// (an untrusted certificate, a name mismatch…).
+    #[cfg(feature = "tls")]
     pub fn tls_error(&self) -> Option<&rustls::Error> {
         match self {
             ClientError::Tls { source, .. } => rustls_error(source),
@@ -161,6 +168,7 @@ impl ClientError {
     }
 }
 
+#[cfg(feature = "tls")]
 fn rustls_error(source: &io::Error) -> Option<&rustls::Error> {
     source
         .get_ref()
@@ -202,6 +210,9 @@ impl TlsProblem {
         if source.kind() == io::ErrorKind::UnexpectedEof {
             return TlsProblem::NotTls;
         }
+        #[cfg(not(feature = "tls"))]
+        return TlsProblem::Other(source.to_string());
+        #[cfg(feature = "tls")]
         match rustls_error(source) {
             Some(rustls::Error::InvalidCertificate(cert)) => Self::of_certificate(cert),
             Some(
@@ -217,6 +228,7 @@ impl TlsProblem {
         }
     }
 
+    #[cfg(feature = "tls")]
     fn of_certificate(e: &CertificateError) -> TlsProblem {
         use CertificateError as C;
         match e {
@@ -337,6 +349,7 @@ impl fmt::Display for ClosedMidMessageDisplay<'_> {
 
 /// `UnknownRevocationStatus { … }` → `unknown revocation status`: a
 /// readable name for a rustls/webpki error variant, without its fields.
+#[cfg(feature = "tls")]
 pub(crate) fn words(debug_name: &str) -> String {
     let name = debug_name
         .split([' ', '(', '{'])
@@ -361,6 +374,7 @@ pub(crate) fn words(debug_name: &str) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "tls")]
     fn tls(error: rustls::Error) -> ClientError {
         ClientError::Tls {
             addr: "h:1".into(),
@@ -369,6 +383,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn error_names_read_as_words() {
         assert_eq!(
             words("UnknownRevocationStatus"),
@@ -382,6 +397,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn certificate_problems_name_the_fix() {
         let ca = tls(rustls::Error::InvalidCertificate(CertificateError::Other(
             rustls::OtherError(std::sync::Arc::new(io::Error::other("CaUsedAsEndEntity"))),

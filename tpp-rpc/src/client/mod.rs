@@ -36,16 +36,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio_rustls::TlsConnector;
 use tokio_util::codec::FramedRead;
 
-use crate::frame::{FrameCodec, READ_BUFFER};
-use crate::message::{OutgoingRequest, Response};
-use crate::transport::Stream;
+use crate::transport::{Connector, Stream};
+use crate::wire::frame::{FrameCodec, READ_BUFFER};
+use crate::wire::message::{OutgoingRequest, Response};
 
 mod builder;
 mod call;
@@ -55,14 +53,17 @@ mod endpoints;
 mod error;
 mod pipeline;
 mod pool;
+mod spans;
 mod stream;
 mod typed;
 
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, DEFAULT_WRITE_TIMEOUT, MAX_PIPELINED};
 use conn::check_code;
 pub use conn::ClientConnection;
 use endpoints::Endpoints;
-pub use endpoints::{EndpointSelection, DEFAULT_DOWN_BACKOFF, MAX_DOWN_BACKOFF};
+pub use endpoints::{
+    EndpointSelection, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOWN_BACKOFF, MAX_DOWN_BACKOFF,
+};
 pub use error::{ClientError, TlsProblem};
 use pipeline::Pipelines;
 use pool::Pool;
@@ -113,15 +114,9 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-#[derive(Clone)]
-struct TlsSettings {
-    connector: TlsConnector,
-    server_name: ServerName<'static>,
-}
-
 struct Inner {
     endpoints: Endpoints,
-    tls: Option<TlsSettings>,
+    tls: Option<Connector>,
     max_frame_size: usize,
     pool: Pool,
     pipelines: Option<Pipelines>,
@@ -220,18 +215,13 @@ impl Client {
         inner.pool.count_open();
         let stream = match &inner.tls {
             None => Stream::Tcp(tcp),
-            Some(tls) => {
-                let name = endpoint.tls_name.as_ref().unwrap_or(&tls.server_name);
-                let s = tls
-                    .connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|source| ClientError::Tls {
-                        addr: endpoint.addrs.display.clone(),
-                        source,
-                    })?;
-                Stream::Tls(Box::new(s.into()))
-            }
+            Some(tls) => tls
+                .connect(endpoint.tls_name.as_ref(), tcp)
+                .await
+                .map_err(|source| ClientError::Tls {
+                    addr: endpoint.addrs.display.clone(),
+                    source,
+                })?,
         };
         Ok(ClientConnection {
             io: FramedRead::with_capacity(
@@ -258,7 +248,7 @@ impl Client {
         body: &B,
     ) -> Result<Response, ClientError> {
         let call = self.bounded(self.exchange(action, body));
-        crate::trace::client_call(action, self.addr(), call).await
+        spans::client_call(action, self.addr(), call).await
     }
 
     /// Calls `action` and returns `body[action]` deserialized, as toxiccore's
@@ -302,7 +292,7 @@ impl Client {
             self.bounded(write).await?;
             Ok(conn.into_stream(item_timeout))
         };
-        crate::trace::client_call(action, self.addr(), call).await
+        spans::client_call(action, self.addr(), call).await
     }
 
     /// Calls a streaming `action` that acknowledges first, like the hole's
@@ -365,7 +355,7 @@ impl Client {
             Ok((ack, conn))
         };
         let call = self.bounded(acknowledged);
-        let (ack, conn) = crate::trace::client_call(action, self.addr(), call).await?;
+        let (ack, conn) = spans::client_call(action, self.addr(), call).await?;
         Ok((ack, conn.into_stream(item_timeout)))
     }
 }

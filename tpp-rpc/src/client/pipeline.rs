@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -29,9 +30,9 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use super::{Client, ClientConnection, ClientError};
-use crate::frame::FrameCodec;
-use crate::message::Response;
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
+use crate::wire::message::Response;
 
 /// Requests a caller may queue on one connection before waiting.
 const QUEUE: usize = 1024;
@@ -56,11 +57,14 @@ pub(super) struct Pipelines {
     /// The server answered without promising keep-alive: pipelining is
     /// pointless there, calls use the pool.
     refused: Arc<AtomicBool>,
+    /// Longest wait for the server to take more request bytes.
+    write_timeout: Duration,
 }
 
 impl Pipelines {
-    pub(super) fn new(connections: usize) -> Pipelines {
+    pub(super) fn new(connections: usize, write_timeout: Duration) -> Pipelines {
         Pipelines {
+            write_timeout,
             slots: (0..connections.max(1))
                 .map(|_| tokio::sync::Mutex::new(None))
                 .collect(),
@@ -113,7 +117,7 @@ impl Pipelines {
             return Ok(tx.clone());
         }
         let conn = client.open().await?;
-        let tx = start(conn, self.refused.clone());
+        let tx = start(conn, self.refused.clone(), self.write_timeout);
         *slot = Some(tx.clone());
         Ok(tx)
     }
@@ -148,7 +152,11 @@ impl Shared {
     }
 }
 
-fn start(conn: ClientConnection, refused: Arc<AtomicBool>) -> mpsc::Sender<Job> {
+fn start(
+    conn: ClientConnection,
+    refused: Arc<AtomicBool>,
+    write_timeout: Duration,
+) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(QUEUE);
     let parts = conn.io.into_parts();
     let codec = parts.codec;
@@ -164,7 +172,7 @@ fn start(conn: ClientConnection, refused: Arc<AtomicBool>) -> mpsc::Sender<Job> 
         changed: Notify::new(),
         over: CancellationToken::new(),
     });
-    tokio::spawn(write_requests(write, rx, shared.clone()));
+    tokio::spawn(write_requests(write, rx, shared.clone(), write_timeout));
     tokio::spawn(read_responses(reader, shared, refused));
     tx
 }
@@ -173,8 +181,10 @@ async fn write_requests(
     mut write: WriteHalf<Stream>,
     mut rx: mpsc::Receiver<Job>,
     shared: Arc<Shared>,
+    write_timeout: Duration,
 ) {
     let mut out = Vec::new();
+    let mut ends = Vec::new();
     loop {
         let first = tokio::select! {
             job = rx.recv() => job,
@@ -206,12 +216,30 @@ async fn write_requests(
                 break;
             }
             // Queued before the bytes leave, so no response can come first.
+            ends.clear();
             for job in batch {
                 out.extend_from_slice(&job.frame);
+                ends.push(out.len());
                 state.in_flight.push_back(job.reply);
             }
         }
-        if write.write_all(&out).await.is_err() || write.flush().await.is_err() {
+        let written = write_bounded(&mut write, &out, write_timeout).await;
+        if written < out.len() {
+            // A request not written whole cannot have run: sending it again
+            // is safe. Those written whole may have run.
+            let unsent = ends.iter().filter(|end| **end > written).count();
+            let replies: Vec<Reply> = match shared.state.lock() {
+                Ok(mut state) => {
+                    let keep = state.in_flight.len().saturating_sub(unsent);
+                    state.in_flight.drain(keep..).collect()
+                }
+                Err(_) => Vec::new(),
+            };
+            for reply in replies {
+                let _ = reply.send(Err(ClientError::NotSent(
+                    "the server stopped reading the connection (write timeout)",
+                )));
+            }
             shared.end();
             break;
         }
@@ -224,6 +252,23 @@ async fn write_requests(
         not_sent(vec![job]);
     }
     let _ = write.shutdown().await;
+}
+
+/// Writes `out` and flushes, each write allowed `stall` to make progress;
+/// returns how many bytes were written (all of them when it succeeded).
+async fn write_bounded(write: &mut WriteHalf<Stream>, out: &[u8], stall: Duration) -> usize {
+    let mut done = 0;
+    while done < out.len() {
+        match tokio::time::timeout(stall, write.write(&out[done..])).await {
+            Ok(Ok(n)) if n > 0 => done += n,
+            _ => return done,
+        }
+    }
+    match tokio::time::timeout(stall, write.flush()).await {
+        Ok(Ok(())) => done,
+        // Not flushed: the last bytes may not have left.
+        _ => done.saturating_sub(1),
+    }
 }
 
 fn out_len(batch: &[Job]) -> usize {

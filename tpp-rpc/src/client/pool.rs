@@ -71,7 +71,7 @@ impl Pool {
     pub(super) fn new(settings: PoolSettings) -> Pool {
         let open = settings
             .max_open
-            .map(|n| Arc::new(Semaphore::new(n.max(1))));
+            .map(|n| Arc::new(Semaphore::new(crate::settings::count(n))));
         Pool {
             settings,
             idle: Mutex::new(Vec::new()),

@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use tokio_util::codec::FramedRead;
 
 use super::{check_code, ClientError};
-use crate::frame::FrameCodec;
-use crate::message::Response;
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
+use crate::wire::message::Response;
 
 /// The responses of a streaming action, in order. Ends when the server
 /// closes the connection or sends a `null` body (toxicbuild's build loop);

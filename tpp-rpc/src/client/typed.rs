@@ -7,7 +7,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::ClientError;
-use crate::service::ToxicError;
+use crate::wire::ToxicError;
 
 /// The error of a generated client method: the service's own error `E`,
 /// decoded from the response's code and message, or a [`ClientError`]

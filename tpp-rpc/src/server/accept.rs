@@ -13,14 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::{
-    builder::Tls, conn_loop::serve_connection, connection::write_frame, Handler, Limits,
-    ServerBuilder, Shared,
-};
-use crate::error::Error;
-use crate::frame::{FrameCodec, READ_BUFFER};
-use crate::message::{write_response, ErrorBody};
+use super::{conn_loop::serve_connection, connection::write_frame, Handler, Shared};
+use crate::server::Error;
 use crate::transport::Stream;
+use crate::wire::frame::{FrameCodec, READ_BUFFER};
+use crate::wire::message::{write_response, ErrorBody};
 
 /// A bound TPP server. Start it with [`serve`](Self::serve).
 pub struct Server {
@@ -33,8 +30,8 @@ pub struct Server {
 
 /// Stops a running server gracefully, in the order
 /// [`Server::serve_with_shutdown`] describes: health action failing, the
-/// [`Limits::shutdown_delay`], the accept queue emptied and the listener
-/// closed, in-flight requests finished (up to [`Limits::shutdown_grace`]),
+/// [`Limits::shutdown_delay`](crate::Limits::shutdown_delay), the accept queue emptied and the listener
+/// closed, in-flight requests finished (up to [`Limits::shutdown_grace`](crate::Limits::shutdown_grace)),
 /// then `serve` returns.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle(pub(super) CancellationToken);
@@ -47,22 +44,6 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// A builder with default [`Limits`], no TLS and no authenticator yet.
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder {
-            auth: None,
-            config_error: None,
-            backlog: 4096,
-            tls: Tls::None,
-            limits: Limits::default(),
-            health_action: None,
-            proxy_trusted: None,
-            reuse_port: false,
-            layers: Vec::new(),
-            metrics: false,
-        }
-    }
-
     /// The address the server listens on (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -84,11 +65,11 @@ impl Server {
     /// load balancer needs, each step logged at `info`:
     ///
     /// 1. the health action (if enabled) starts failing;
-    /// 2. for [`Limits::shutdown_delay`] the server still accepts and serves;
+    /// 2. for [`Limits::shutdown_delay`](crate::Limits::shutdown_delay) the server still accepts and serves;
     /// 3. it takes every connection already waiting in the kernel's accept
     ///    queue (so none is reset unanswered), then closes the listener;
     /// 4. requests already received are served and streams end, for up to
-    ///    [`Limits::shutdown_grace`]; what is left is dropped;
+    ///    [`Limits::shutdown_grace`](crate::Limits::shutdown_grace); what is left is dropped;
     /// 5. `serve_with_shutdown` returns.
     pub async fn serve_with_shutdown(
         self,
@@ -176,7 +157,7 @@ impl<H: Handler> Admission<H> {
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             warn!(%peer, "connection limit reached; answering busy");
             if let Some(m) = &self.shared.metrics {
-                m.connections_refused.increment(1);
+                m.connection_refused();
             }
             if let Ok(p) = self.busy_answers.clone().try_acquire_owned() {
                 let shared = self.shared.clone();
@@ -196,8 +177,7 @@ impl<H: Handler> Admission<H> {
             // does not copy the whole connection state (Connection, the
             // handler's future) from the stack into the task.
             if let Some(m) = &shared.metrics {
-                m.connections_accepted.increment(1);
-                m.connections_open.increment(1.0);
+                m.connection_opened();
             }
             let metered = shared.clone();
             let connection = Box::pin(serve_connection(tcp, peer, shared, handler, closing));
@@ -206,7 +186,7 @@ impl<H: Handler> Admission<H> {
                 _ = force.cancelled() => debug!(%peer, "connection dropped after the grace period"),
             }
             if let Some(m) = &metered.metrics {
-                m.connections_open.decrement(1.0);
+                m.connection_closed();
             }
             drop(permit);
         });
@@ -287,7 +267,7 @@ async fn answer_busy(tcp: TcpStream, shared: &Shared) {
     let work = async {
         let stream = match &shared.tls {
             None => Stream::Tcp(tcp),
-            Some(acceptor) => Stream::Tls(Box::new(acceptor.accept(tcp).await.ok()?.into())),
+            Some(acceptor) => acceptor.accept(tcp).await.ok()?,
         };
         let mut io =
             FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);

@@ -13,9 +13,9 @@ use tracing::{debug, warn};
 
 use super::peer_watch::{Input, PeerWatch};
 use super::{Limits, Shared};
-use crate::auth::{AuthCheck, Identity, Refused};
-use crate::frame::FrameCodec;
+use crate::server::auth::{AuthCheck, Identity, Refused};
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
 
 /// Addresses tracked at most; past it, addresses not over the limit are
 /// forgotten first.
@@ -55,17 +55,22 @@ impl FailureLimiter {
         let key = address_key(ip);
         if let Some(paid_off) = debts.get_mut(&key) {
             let from = (*paid_off).max(now);
-            if from.duration_since(now) + self.interval > self.interval * self.burst {
+            // Saturating: a huge burst or interval means "no limit", never an overflow.
+            let limit = self.interval.saturating_mul(self.burst);
+            if from.duration_since(now).saturating_add(self.interval) > limit {
                 return false;
             }
-            *paid_off = from + self.interval;
+            match from.checked_add(self.interval) {
+                Some(later) => *paid_off = later,
+                None => return false,
+            }
             return true;
         }
         if debts.len() >= TRACKED_ADDRESSES {
             debts.retain(|_, paid_off| *paid_off > now);
         }
         if debts.len() < TRACKED_ADDRESSES {
-            debts.insert(key, now + self.interval);
+            debts.insert(key, now.checked_add(self.interval).unwrap_or(now));
         }
         true
     }
@@ -222,6 +227,28 @@ mod tests {
         assert!(!l.charge(a));
         std::thread::sleep(Duration::from_millis(40));
         assert!(l.charge(a));
+    }
+
+    #[test]
+    fn extreme_bursts_and_intervals_do_not_overflow() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for (burst, interval) in [
+            (u32::MAX, Duration::MAX),
+            (u32::MAX, crate::settings::MAX_DURATION),
+            (1, Duration::MAX),
+            (u32::MAX, Duration::ZERO),
+        ] {
+            let l = limiter(burst, interval);
+            for _ in 0..10 {
+                l.charge(a);
+                l.refund(a);
+                l.charge(a);
+            }
+        }
+        // The largest interval the builder passes on still limits.
+        let l = limiter(1, crate::settings::MAX_DURATION);
+        assert!(l.charge(a));
+        assert!(!l.charge(a));
     }
 
     #[test]

@@ -1,27 +1,54 @@
 //! [`ServerBuilder`]: authentication, TLS, limits and binding the listener.
+#[cfg(feature = "proxy-protocol")]
 use std::net::IpAddr;
+#[cfg(feature = "tls")]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
 use tokio::sync::Semaphore;
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::{
     auth_guard::FailureLimiter, health::HealthCheck, metrics::ServerMetrics, proxy::ProxyProtocol,
     Layer, Limits, Server, Shared,
 };
-use crate::auth::{Authenticator, BcryptToken, PlainToken};
-use crate::error::Error;
-use crate::tls::server_config_from_pem_files;
+#[cfg(feature = "bcrypt")]
+use crate::server::auth::BcryptToken;
+use crate::server::auth::{Authenticator, PlainToken};
+use crate::server::Error;
+#[cfg(feature = "tls")]
+use crate::transport::{tls::server_config_from_pem_files, Acceptor};
 
 pub(super) enum Tls {
     None,
+    #[cfg(feature = "tls")]
     Config(Arc<ServerConfig>),
+    #[cfg(feature = "tls")]
     PemFiles(PathBuf, PathBuf),
+}
+
+impl Server {
+    /// A builder with default [`Limits`], no TLS and no authenticator yet.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            auth: None,
+            config_error: None,
+            backlog: 4096,
+            tls: Tls::None,
+            limits: Limits::default(),
+            health_action: None,
+            #[cfg(feature = "proxy-protocol")]
+            proxy_trusted: None,
+            reuse_port: false,
+            layers: Vec::new(),
+            #[cfg(feature = "metrics")]
+            metrics: false,
+        }
+    }
 }
 
 /// Configures and binds a [`Server`]: authentication, TLS, limits.
@@ -65,15 +92,18 @@ pub struct ServerBuilder {
     pub(super) tls: Tls,
     pub(super) limits: Limits,
     pub(super) health_action: Option<String>,
+    #[cfg(feature = "proxy-protocol")]
     pub(super) proxy_trusted: Option<Vec<IpAddr>>,
     pub(super) reuse_port: bool,
     pub(super) layers: Vec<Arc<dyn Layer>>,
+    #[cfg(feature = "metrics")]
     pub(super) metrics: bool,
 }
 
 impl ServerBuilder {
     /// Authenticates with a bcrypt hash, as toxiccore's `encrypted_token`.
     /// A malformed hash is reported by [`bind`](Self::bind).
+    #[cfg(feature = "bcrypt")]
     pub fn token_hash(mut self, hash: &str) -> Self {
         match BcryptToken::new(hash) {
             Ok(a) => self.auth = Some(Arc::new(a)),
@@ -95,12 +125,14 @@ impl ServerBuilder {
     }
 
     /// Serves TLS with a rustls config.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
         self.tls = Tls::Config(config);
         self
     }
 
     /// Serves TLS with a PEM certificate chain and key, read by [`bind`](Self::bind).
+    #[cfg(feature = "tls")]
     pub fn tls_pem_files(
         mut self,
         cert_file: impl Into<PathBuf>,
@@ -129,9 +161,27 @@ impl ServerBuilder {
         self
     }
 
+    /// See [`Limits::request_memory`].
+    pub fn request_memory(mut self, bytes: usize) -> Self {
+        self.limits.request_memory = bytes;
+        self
+    }
+
+    /// See [`Limits::max_answer_size`].
+    pub fn max_answer_size(mut self, bytes: usize) -> Self {
+        self.limits.max_answer_size = bytes;
+        self
+    }
+
     /// See [`Limits::max_connections`].
     pub fn max_connections(mut self, n: usize) -> Self {
         self.limits.max_connections = n;
+        self
+    }
+
+    /// See [`Limits::first_request_timeout`].
+    pub fn first_request_timeout(mut self, d: Duration) -> Self {
+        self.limits.first_request_timeout = d;
         self
     }
 
@@ -220,6 +270,7 @@ impl ServerBuilder {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "proxy-protocol")]
     pub fn proxy_protocol(mut self, trusted: impl IntoIterator<Item = IpAddr>) -> Self {
         self.proxy_trusted = Some(trusted.into_iter().collect());
         self
@@ -261,6 +312,7 @@ impl ServerBuilder {
     ///
     /// Requests for actions the service does not have are labelled
     /// `action="<unknown>"`, so peers cannot create series at will.
+    #[cfg(feature = "metrics")]
     pub fn metrics(mut self, on: bool) -> Self {
         self.metrics = on;
         self
@@ -299,23 +351,34 @@ impl ServerBuilder {
                 "no authenticator: call token_hash(), token() or auth() on the builder".into(),
             )
         })?;
+        let limits = self.limits.checked()?;
         let tls = match self.tls {
             Tls::None => None,
-            Tls::Config(c) => Some(TlsAcceptor::from(c)),
-            Tls::PemFiles(cert, key) => Some(TlsAcceptor::from(
+            #[cfg(feature = "tls")]
+            Tls::Config(c) => Some(Acceptor::new(c)),
+            #[cfg(feature = "tls")]
+            Tls::PemFiles(cert, key) => Some(Acceptor::new(
                 server_config_from_pem_files(cert, key).map_err(|e| Error::Config(e.0))?,
             )),
         };
         Ok(Shared {
             auth,
             tls,
-            failures: FailureLimiter::new(&self.limits),
-            limits: Arc::new(self.limits),
+            failures: FailureLimiter::new(&limits),
+            budget: (limits.request_memory != usize::MAX)
+                .then(|| crate::wire::budget::RequestBudget::new(limits.request_memory)),
+            limits: Arc::new(limits),
             health: self.health_action.map(HealthCheck::new),
             draining: CancellationToken::new(),
+            #[cfg(feature = "proxy-protocol")]
             proxy: self.proxy_trusted.map(ProxyProtocol::new),
+            #[cfg(not(feature = "proxy-protocol"))]
+            proxy: None::<ProxyProtocol>,
             layers: self.layers.into(),
+            #[cfg(feature = "metrics")]
             metrics: self.metrics.then(ServerMetrics::register),
+            #[cfg(not(feature = "metrics"))]
+            metrics: None::<ServerMetrics>,
         })
     }
 }

@@ -8,23 +8,23 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, warn};
 
 use super::{
-    connection::{flush_pending, write_frame},
+    closing::{answer_and_close, close_after_answering},
+    connection::flush_pending,
     metrics::FrameErrorKind,
-    observe::{Observer, RequestWatch},
+    observe::Observer,
     pipeline::{check_request, run_handler, Checked},
-    Connection, Context, Handler, Limits, Shared,
+    request_watch::RequestWatch,
+    Connection, Context, Handler, Shared,
 };
-use crate::frame::{FrameCodec, FrameError, READ_BUFFER};
-use crate::message::{write_response, ErrorBody, Request};
 use crate::transport::Stream;
+use crate::wire::frame::{FrameCodec, FrameError, READ_BUFFER};
+use crate::wire::message::{ErrorBody, Request};
 
 pub(super) async fn serve_connection<H: Handler>(
     mut tcp: TcpStream,
@@ -35,6 +35,10 @@ pub(super) async fn serve_connection<H: Handler>(
 ) {
     let limits = shared.limits.clone();
     let started = Instant::now();
+    // One deadline from accept to the first whole request: the PROXY header,
+    // the TLS handshake and the first frame share it.
+    let first_deadline = tokio::time::Instant::now() + limits.first_request_timeout;
+    let until_first = || first_deadline.saturating_duration_since(tokio::time::Instant::now());
     let peer = match &shared.proxy {
         None => peer,
         Some(proxy) => {
@@ -44,7 +48,7 @@ pub(super) async fn serve_connection<H: Handler>(
                 tokio::time::sleep(SHUTDOWN_READ_GRACE).await;
             };
             let client = tokio::select! {
-                client = proxy.client_addr(&mut tcp, peer, limits.read_timeout) => client,
+                client = proxy.client_addr(&mut tcp, peer, until_first()) => client,
                 _ = stopping => None,
             };
             match client {
@@ -57,12 +61,12 @@ pub(super) async fn serve_connection<H: Handler>(
     // entered (`.instrument`) for the connection's life: that would cost the
     // subscriber a clone and a close on every poll; request spans name it as
     // their parent instead, and events outside a request carry `peer`.
-    let span = crate::trace::connection_span(peer, shared.tls.is_some());
+    let span = super::spans::connection_span(peer, shared.tls.is_some());
     let stream = match &shared.tls {
         None => Stream::Tcp(tcp),
         Some(acceptor) => {
-            match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => Stream::Tls(Box::new(s.into())),
+            match tokio::time::timeout_at(first_deadline, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     debug!(%peer, error = %e, "TLS handshake failed");
                     return;
@@ -74,12 +78,12 @@ pub(super) async fn serve_connection<H: Handler>(
             }
         }
     };
+    let mut codec = FrameCodec::new(limits.max_frame_size).scanning_requests();
+    if let Some(budget) = &shared.budget {
+        codec = codec.charging(budget.clone());
+    }
     let mut conn = Connection {
-        io: FramedRead::with_capacity(
-            stream,
-            FrameCodec::new(limits.max_frame_size).scanning_requests(),
-            READ_BUFFER,
-        ),
+        io: FramedRead::with_capacity(stream, codec, READ_BUFFER),
         ctx: Context {
             request: Request::empty(),
             peer_addr: peer,
@@ -105,13 +109,14 @@ pub(super) async fn serve_connection<H: Handler>(
     conn.ctx.secure = conn.io.get_ref().is_tls();
     let mut first = true;
     // One timer and one shutdown waiter for the whole connection, not one per request.
-    let timer = tokio::time::sleep(limits.read_timeout);
+    let timer = tokio::time::sleep_until(first_deadline);
     let cancelled = shutdown.clone().cancelled_owned();
     tokio::pin!(timer, cancelled);
     loop {
-        // The first request gets the read timeout, later ones the idle timeout.
+        // The first request gets what is left of the first-request deadline
+        // (at most the read timeout), later ones the idle timeout.
         let wait = if first {
-            limits.read_timeout
+            until_first().min(limits.read_timeout)
         } else {
             limits.idle_timeout
         };
@@ -152,7 +157,7 @@ pub(super) async fn serve_connection<H: Handler>(
             conn.promise_keep_alive && conn.io.decoder().holds_whole_frame(conn.io.read_buffer());
         conn.last_code = None;
         conn.ended_quietly = false;
-        let watch = RequestWatch::start(&mut conn, &shared);
+        let watch = RequestWatch::start(&mut conn, &shared, &*handler);
         let outcome = watch
             .around(run_handler(&*handler, &mut conn, &limits, &shared.layers))
             .await;
@@ -197,58 +202,6 @@ pub(super) async fn serve_connection<H: Handler>(
         }
     }
     debug!(%peer, duration = ?started.elapsed(), "connection closed");
-}
-
-/// Sends an error to a peer that broke the protocol, then lets the caller close.
-pub(super) async fn answer_and_close(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    code: i64,
-    body: &impl Serialize,
-    limits: &Limits,
-) {
-    let mut out = Vec::new();
-    if write_response(&mut out, code, body).is_ok() {
-        let _ = tokio::time::timeout(limits.write_timeout, write_frame(io, &out)).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
-}
-
-/// Closes after the last response: our side first (so the server, not the
-/// client, holds TIME_WAIT), then reads and drops whatever the client still
-/// sends until it closes too, briefly. Closing with unread requests in the
-/// socket would send a reset, and a reset can destroy responses the client
-/// has not read yet (requests pipelined behind a stream or behind a request
-/// that did not ask for keep-alive).
-async fn close_after_answering(io: &mut FramedRead<Stream, FrameCodec>) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
-    let drain = async {
-        let mut sink = [0u8; 4096];
-        let stream = io.get_mut();
-        while let Ok(n) = tokio::io::AsyncReadExt::read(stream, &mut sink).await {
-            if n == 0 {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(LINGER, drain).await;
-}
-
-/// How long [`close_after_answering`] waits for the client's close.
-const LINGER: Duration = Duration::from_secs(1);
-
-/// Sends an already framed answer, then closes (the health probe's).
-pub(super) async fn answer_frame_and_close(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    frame: &[u8],
-    limits: &Limits,
-) {
-    let write = async {
-        let stream = io.get_mut();
-        stream.write_all(frame).await?;
-        stream.flush().await
-    };
-    let _ = tokio::time::timeout(limits.write_timeout, write).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
 }
 
 pub(super) enum Next {
@@ -322,7 +275,11 @@ pub(super) async fn next_frame(
                     _ => FrameErrorKind::Io,
                 });
             }
-            if e.is_answerable() {
+            if let FrameError::OverBudget { declared } = e {
+                warn!(%peer, declared, "request memory budget full; refused a request");
+                let msg = e.to_string();
+                answer_and_close(io, 1, &ErrorBody { error: &msg }, &shared.limits).await;
+            } else if e.is_answerable() {
                 warn!(%peer, error = %e, "framing error");
                 let msg = format!("Something wrong with your data: {e}");
                 answer_and_close(io, 1, &ErrorBody { error: &msg }, &shared.limits).await;

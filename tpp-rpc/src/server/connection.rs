@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 use super::large_answer::{serialize_into, write_in_turns, INLINE_LIMIT};
 use super::peer_watch::{Input, PeerWatch};
 use super::{observe::Observer, Context, Limits};
-use crate::error::Error;
-use crate::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
-use crate::message::{append_response, append_result, ErrorBody, Request};
+use crate::server::Error;
 use crate::transport::Stream;
+use crate::wire::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
+use crate::wire::message::{append_response, append_result, ErrorBody, Request};
 
 /// The authenticated request being handled, and the connection it came on.
 pub struct Connection {
@@ -70,6 +70,13 @@ impl Connection {
         self.ctx.request.body_json()
     }
 
+    /// Whether the body may hold an integer beyond 64 bits: the generated
+    /// dispatch then reads it the exact way. Not a public API.
+    #[doc(hidden)]
+    pub fn body_may_be_wide(&self) -> bool {
+        self.ctx.request.body_may_be_wide()
+    }
+
     /// Deserializes the body into `T`.
     pub fn body<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
         Ok(self.ctx.request.body()?)
@@ -117,6 +124,10 @@ impl Connection {
     }
 
     async fn send_scratch(&mut self, code: i64) -> Result<(), Error> {
+        let size = self.scratch.len().saturating_sub(HEADER_ROOM);
+        if size > self.limits.max_answer_size {
+            return self.refuse_large_answer(size).await;
+        }
         let sent = self.write_scratch(code).await;
         // A large answer's buffers are not kept for the connection's next ones.
         if self.scratch.capacity() > INLINE_LIMIT {
@@ -178,6 +189,25 @@ impl Connection {
         };
         self.pending.clear();
         result
+    }
+
+    /// An answer of `size` bytes over [`Limits::max_answer_size`]: nothing
+    /// of it is written; the client gets code 1 and the handler an error.
+    #[cold]
+    async fn refuse_large_answer(&mut self, size: usize) -> Result<(), Error> {
+        let max = self.limits.max_answer_size;
+        let action = self.ctx.request.action().unwrap_or_default().to_owned();
+        tracing::warn!(peer = %self.ctx.peer_addr, ?action, size, max, "answer too large; not sent");
+        let message =
+            format!("the answer is too large ({size} bytes; the server sends at most {max})");
+        self.scratch = Vec::new();
+        start_frame(&mut self.scratch);
+        serialize_into(&mut self.scratch, |out| {
+            append_response(out, 1, &ErrorBody { error: &message })
+        })
+        .await?;
+        self.write_scratch(1).await?;
+        Err(Error::Handler(message))
     }
 
     /// Sends `{"code": code, "body": {"error": message}}`.
@@ -308,4 +338,28 @@ pub(super) async fn write_frame(
     stream.write_all_buf(&mut chained).await?;
     stream.flush().await?;
     Ok(())
+}
+
+impl Connection {
+    /// The request reached the handler: no layer refused it.
+    pub(super) fn observe_reached_handler(&mut self) {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.reached_handler = true;
+        }
+    }
+
+    /// What follows are stream items (after the acknowledgement, if any).
+    pub(crate) fn observe_stream(&mut self) {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.streaming = true;
+        }
+    }
+
+    /// The action was not found: metrics label it `<unknown>`, so a peer
+    /// cannot make one time series per name it invents.
+    pub(crate) fn observe_unknown_action(&mut self) {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.unknown_action = true;
+        }
+    }
 }

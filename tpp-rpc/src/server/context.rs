@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
-use crate::auth::Identity;
-use crate::message::Request;
-use crate::trace::TraceContext;
+use crate::server::auth::Identity;
+use crate::wire::message::Request;
+use crate::wire::trace::TraceContext;
 
 /// What a handler may know of its request: action, extra fields, peer,
 /// caller identity, request id.

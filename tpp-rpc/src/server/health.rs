@@ -7,10 +7,10 @@ use bytes::Bytes;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::{conn_loop::answer_frame_and_close, Limits};
-use crate::frame::{encode_frame, FrameCodec};
-use crate::message::Request;
+use super::{closing::answer_frame_and_close, Limits};
 use crate::transport::Stream;
+use crate::wire::frame::{encode_frame, FrameCodec};
+use crate::wire::message::Request;
 
 /// The health action's name unless configured otherwise, as toxicbuild's
 /// build server names it.
@@ -28,7 +28,7 @@ impl HealthCheck {
     pub(super) fn new(action: String) -> HealthCheck {
         // {"code":0,"body":{"<action>":"ok"}}: what request2server unwraps.
         let mut ok = Vec::new();
-        let _ = crate::message::append_result(&mut ok, &action, "ok");
+        let _ = crate::wire::message::append_result(&mut ok, &action, "ok");
         let failing = br#"{"code":1,"body":{"error":"shutting down"}}"#;
         HealthCheck {
             healthy: Bytes::from(encode_frame(&ok)),

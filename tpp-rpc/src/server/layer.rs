@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use super::BoxFuture;
 use super::{Connection, Context, Handler};
-use crate::error::Error;
-use crate::BoxFuture;
+use crate::server::Error;
 
 /// Middleware: [`Layer`]s around every request.
 ///
@@ -125,7 +125,10 @@ impl<'a> Next<'a> {
                     handler: self.handler,
                 },
             ),
-            None => self.handler.call(conn),
+            None => {
+                conn.observe_reached_handler();
+                self.handler.call(conn)
+            }
         }
     }
 }
@@ -176,10 +179,12 @@ pub struct ConcurrencyLimit {
 }
 
 impl ConcurrencyLimit {
-    /// At most `n` (at least 1) requests at once; others wait.
+    /// At most `n` requests at once; others wait. 0 counts as 1, and values
+    /// beyond [`MAX_COUNT`](crate::settings::MAX_COUNT) (`usize::MAX`
+    /// included) as that many: in practice no limit.
     pub fn new(n: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(n.max(1))),
+            permits: Arc::new(Semaphore::new(crate::settings::count(n))),
             refuse: None,
         }
     }

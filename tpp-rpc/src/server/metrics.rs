@@ -48,10 +48,10 @@ pub(crate) enum FrameErrorKind {
 
 /// Server-wide handles, registered at bind time.
 pub(crate) struct ServerMetrics {
-    pub(crate) connections_open: Gauge,
-    pub(crate) connections_accepted: Counter,
-    pub(crate) connections_refused: Counter,
-    pub(crate) in_flight: Gauge,
+    connections_open: Gauge,
+    connections_accepted: Counter,
+    connections_refused: Counter,
+    in_flight: Gauge,
     auth_missing: Counter,
     auth_refused: Counter,
     auth_hit: Counter,
@@ -78,6 +78,32 @@ impl ServerMetrics {
                 frame("io"),
             ],
         }
+    }
+
+    /// A connection was refused at the connection limit.
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.increment(1);
+    }
+
+    /// A connection was accepted and is now open.
+    pub(crate) fn connection_opened(&self) {
+        self.connections_accepted.increment(1);
+        self.connections_open.increment(1.0);
+    }
+
+    /// A connection closed.
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.decrement(1.0);
+    }
+
+    /// A request passed its checks and is being handled.
+    pub(crate) fn request_started(&self) {
+        self.in_flight.increment(1.0);
+    }
+
+    /// A request's last response was sent.
+    pub(crate) fn request_ended(&self) {
+        self.in_flight.decrement(1.0);
     }
 
     /// A token was checked; `immediate` when it was decided without waiting.

@@ -7,48 +7,67 @@
 //!
 //! Operating it: the caller's [`Identity`](crate::auth::Identity) (from the
 //! authenticator) and the request id are in the [`Context`]; [`Layer`]s
-//! (layer.rs) wrap every request; [`ServerBuilder::metrics`] records through
+//! (layer.rs) wrap every request; `ServerBuilder::metrics` (the `metrics` feature) records through
 //! the `metrics` facade (metrics.rs); spans are described in [`crate::trace`]
 //! (observe.rs applies all three to each request).
 //!
 //! Layout: [`ServerBuilder`] (builder.rs) binds a [`Server`] (accept.rs),
 //! whose accept loop hands each connection to conn_loop.rs; every request
 //! there goes through pipeline.rs before reaching the [`Handler`] with a
-//! [`Connection`] (connection.rs). [`Limits`] (limits.rs) and [`Context`]
-//! (context.rs) are the plain data they share.
+//! [`Connection`] (connection.rs); closing.rs ends a connection, spans.rs and
+//! request_watch.rs trace and time each request. [`Limits`] (limits.rs) and
+//! [`Context`] (context.rs) are the plain data they share. The server builds
+//! on the shared wire layer and the transport, never on the client.
 
 mod accept;
+pub mod auth;
 mod auth_guard;
 mod builder;
+mod closing;
 mod conn_loop;
 mod connection;
 mod context;
+mod error;
 mod health;
 mod large_answer;
 mod layer;
 mod limits;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "no_metrics.rs"]
 mod metrics;
 mod observe;
 mod peer_watch;
 mod pipeline;
+#[cfg(not(feature = "proxy-protocol"))]
+#[path = "no_proxy.rs"]
 mod proxy;
+#[cfg(feature = "proxy-protocol")]
+mod proxy;
+mod request_watch;
+mod spans;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio_rustls::TlsAcceptor;
-
-use crate::auth::Authenticator;
-use crate::error::Error;
+use crate::transport::Acceptor;
+use auth::Authenticator;
 
 pub use accept::{Server, ShutdownHandle};
 pub use builder::ServerBuilder;
 pub use connection::Connection;
 pub use context::Context;
+pub use error::Error;
 pub use health::DEFAULT_HEALTH_ACTION;
 pub use layer::{ConcurrencyLimit, Layer, Next};
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_FIRST_REQUEST_TIMEOUT};
+#[cfg(feature = "proxy-protocol")]
 pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Handles one authenticated request, like toxiccore's
 /// `BaseToxicProtocol.client_connected`.
@@ -85,20 +104,39 @@ pub use proxy::MAX_HEADER as MAX_PROXY_HEADER;
 pub trait Handler: Send + Sync + 'static {
     /// Handles the request in `conn`.
     fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Whether this handler answers `action`, when it knows (default `None`:
+    /// it does not say). Services made by `#[toxic_service]` and
+    /// [`Router`](crate::Router) say. Used to label metrics: an action the
+    /// handler does not have is recorded as `<unknown>` whatever refuses it
+    /// (a [`Layer`] before the handler included), so peers cannot create time
+    /// series at will. When the handler does not say, a name is recorded only
+    /// once the handler was reached and did not answer "does not exist".
+    fn has_action(&self, action: &str) -> Option<bool> {
+        let _ = action;
+        None
+    }
 }
 
 impl<H: Handler> Handler for Arc<H> {
     fn handle(&self, conn: &mut Connection) -> impl Future<Output = Result<(), Error>> + Send {
         (**self).handle(conn)
     }
+
+    fn has_action(&self, action: &str) -> Option<bool> {
+        (**self).has_action(action)
+    }
 }
 
 /// What every connection task of one server shares.
 pub(super) struct Shared {
     pub(super) auth: Arc<dyn Authenticator>,
-    pub(super) tls: Option<TlsAcceptor>,
+    pub(super) tls: Option<Acceptor>,
     pub(super) limits: Arc<Limits>,
     pub(super) failures: auth_guard::FailureLimiter,
+    /// Bytes of requests not yet answered, all connections together
+    /// ([`Limits::request_memory`]); `None` when unlimited.
+    pub(super) budget: Option<Arc<crate::wire::budget::RequestBudget>>,
     /// The health action, if enabled (see health.rs).
     pub(super) health: Option<health::HealthCheck>,
     /// Cancelled when shutdown starts: the health action fails from then on.

@@ -19,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
-use crate::frame::FrameCodec;
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
 
 /// Silence before the first keepalive probe.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);

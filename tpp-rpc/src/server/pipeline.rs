@@ -14,16 +14,19 @@ use tracing::warn;
 use super::layer::{Layer, Next};
 use super::metrics::FrameErrorKind;
 use super::{
-    auth_guard, conn_loop::answer_and_close, connection::flush_pending, Connection, Handler,
-    Limits, Shared,
+    auth_guard, closing::answer_and_close, connection::flush_pending, Connection, Handler, Limits,
+    Shared,
 };
-use crate::auth::{Authenticator, Identity};
-use crate::error::Error;
-use crate::frame::FrameCodec;
-use crate::message::{ActionField, BadData, ErrorBody, Request, TokenField};
+use crate::server::auth::{Authenticator, Identity};
+use crate::server::Error;
 use crate::transport::Stream;
+use crate::wire::frame::FrameCodec;
+use crate::wire::message::{ActionField, BadData, ErrorBody, Request, TokenField};
 
 /// The outcome of the checks before the handler runs.
+// A request (with the places of its extra fields inline) is moved once into
+// the connection: boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Checked {
     /// Passed, by this caller (`None`: anonymous).
     Ok(Request, Option<Identity>),
@@ -84,7 +87,7 @@ pub(super) async fn check_request(
             .await;
             return Checked::Refused;
         }
-        TokenField::NotAString => Err(crate::auth::Refused),
+        TokenField::NotAString => Err(crate::server::auth::Refused),
         TokenField::Present(token) => {
             match auth_guard::verdict(|| shared.auth.check(token), io, shared, peer).await {
                 Some(verdict) => verdict,
@@ -167,7 +170,10 @@ pub(super) async fn run_handler<H: Handler>(
 ) -> Result<(), Failure> {
     // Without layers the handler's own future runs, unboxed.
     let call = match layers {
-        [] => Either::Left(handler.handle(conn)),
+        [] => {
+            conn.observe_reached_handler();
+            Either::Left(handler.handle(conn))
+        }
         layers => Either::Right(Next::new(layers, handler).run(conn)),
     };
     let call = AssertUnwindSafe(call).catch_unwind();

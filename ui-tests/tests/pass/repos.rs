@@ -1,4 +1,4 @@
-//! The example: kebab-case actions, an exact name, a #[body] parameter, an optional
+//! A repository service: kebab-case actions, an exact name, a #[body] parameter, an optional
 //! parameter, doc comments, a thiserror enum deriving ToxicError.
 #![deny(warnings, missing_docs)]
 

@@ -31,7 +31,8 @@ pub(super) fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             let __tpp_value: #ty = match __tpp_body::<#ty>(
                 #wire,
                 conn.body_json(),
-                |text| (&#private::Probe::<#ty>::NEW).decode_str(text),
+                conn.body_may_be_wide(),
+                |text, wide| (&#private::Probe::<#ty>::NEW).decode_body_str(text, wide),
             ) {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(message) => return conn.send_error(1, &message).await,
@@ -98,7 +99,8 @@ pub(super) fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             let __tpp_params: #params_ty = match __tpp_params(
                 #wire,
                 conn.body_json(),
-                |text| (&#private::Probe::<#params_ty>::NEW).decode_str(text),
+                conn.body_may_be_wide(),
+                |text, wide| (&#private::Probe::<#params_ty>::NEW).decode_body_str(text, wide),
             ) {
                 ::core::result::Result::Ok(params) => params,
                 ::core::result::Result::Err(message) => return conn.send_error(1, &message).await,

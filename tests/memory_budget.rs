@@ -1,0 +1,198 @@
+//! The server's memory for requests and answers over real sockets: the
+//! request memory budget shared by all connections, no memory reserved for
+//! bytes that have not arrived, and the largest answer.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tpp_rpc::Server;
+use tpp_tests::{
+    client, raw_exchange, response_json, start, status_kib, within, TestService, TOKEN,
+};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+/// A connection that declared `len` bytes and sent the first `sent` of a
+/// valid request (the rest never comes).
+async fn partial(addr: SocketAddr, len: usize, sent: usize) -> TcpStream {
+    let mut s = within(TcpStream::connect(addr)).await.unwrap();
+    let head = format!(r#"{{"token":"{TOKEN}","action":"echo","body":""#);
+    let mut bytes = format!("{len}\n{head}").into_bytes();
+    bytes.resize(bytes.len() + sent.saturating_sub(head.len()), b'x');
+    within(s.write_all(&bytes)).await.unwrap();
+    s
+}
+
+/// A whole echo request whose body is a string of `len` bytes.
+fn echo_of(len: usize) -> Vec<u8> {
+    let payload = format!(
+        r#"{{"token":"{TOKEN}","action":"echo","body":"{}"}}"#,
+        "x".repeat(len)
+    );
+    tpp_tests::frame(&payload)
+}
+
+/// Reads until the server closes (or [`tpp_tests::WAIT`]); what it sent.
+async fn answer_of(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = within(s.read_to_end(&mut out)).await;
+    out
+}
+
+#[tokio::test]
+async fn a_request_over_the_budget_is_refused_at_once_and_room_comes_back() {
+    let running = start(
+        Server::builder()
+            .token(TOKEN)
+            .request_memory(MIB)
+            .max_frame_size(4 * MIB),
+        TestService,
+    )
+    .await;
+    // Holds 900 KiB of the budget, sending only 1 KiB.
+    let held = partial(running.addr, 900 * KIB, KIB).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // 200 KiB more does not fit: refused before its payload, the connection closed.
+    let mut over = partial(running.addr, 200 * KIB, 10).await;
+    let refused = response_json(&answer_of(&mut over).await);
+    assert_eq!(refused["code"], 1);
+    let message = refused["body"]["error"].as_str().unwrap();
+    assert!(message.starts_with("Server busy"), "{message}");
+    // Small requests are not charged: served meanwhile.
+    let small: String = within(client(running.port()).request2server("echo", &"hi"))
+        .await
+        .expect("a small request is served while the budget is full");
+    assert_eq!(small, "hi");
+    // The held request ends: its bytes are given back.
+    drop(held);
+    let mut served = false;
+    for _ in 0..100 {
+        let answer = raw_exchange(running.addr, &echo_of(200 * KIB)).await;
+        if response_json(&answer)["code"] == 0 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        served,
+        "room came back once the held request's connection closed"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_attack_of_many_large_wrong_token_requests_stays_within_the_budget() {
+    // CI-sized: 16 connections × 4 MiB against an 8 MiB budget.
+    let running = start(
+        Server::builder().token(TOKEN).request_memory(8 * MIB),
+        TestService,
+    )
+    .await;
+    let payload = format!(
+        r#"{{"token":"wrong","action":"echo","body":1,"junk":[{}]}}"#,
+        vec!["1"; 2 * MIB].join(",")
+    );
+    let frame = std::sync::Arc::new(tpp_tests::frame(&payload));
+    let attackers: Vec<_> = (0..16)
+        .map(|_| {
+            let frame = frame.clone();
+            let addr = running.addr;
+            tokio::spawn(async move {
+                // A refused peer may see its connection reset while it writes.
+                let mut s = within(TcpStream::connect(addr)).await.unwrap();
+                let _ = within(s.write_all(&frame)).await;
+                let mut out = Vec::new();
+                let _ = within(s.read_to_end(&mut out)).await;
+                tpp_tests::split_frame(&out)
+                    .map(|(p, _)| serde_json::from_slice::<Value>(p).unwrap())
+            })
+        })
+        .collect();
+    let good = client(running.port());
+    for i in 0..20 {
+        let n: i64 = within(good.request2server("echo", &i))
+            .await
+            .expect("a good client is served during the attack");
+        assert_eq!(n, i);
+    }
+    let (mut wrong, mut busy, mut reset) = (0, 0, 0);
+    for a in attackers {
+        let Some(answer) = within(a).await.unwrap() else {
+            reset += 1; // refused while it was still writing
+            continue;
+        };
+        match answer["code"].as_i64() {
+            Some(3) => wrong += 1,
+            Some(1)
+                if answer["body"]["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Server busy") =>
+            {
+                busy += 1
+            }
+            _ => panic!("unexpected answer {answer}"),
+        }
+    }
+    assert_eq!(wrong + busy + reset, 16);
+    println!(
+        "16 × 4 MiB wrong-token requests: {wrong} refused for the token, {busy} answered busy, \
+         {reset} reset while still sending"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn nothing_is_reserved_for_bytes_that_have_not_arrived() {
+    let running = start(
+        Server::builder()
+            .token(TOKEN)
+            .request_memory(usize::MAX) // no budget: the reservation alone is measured
+            .max_frame_size(64 * MIB),
+        TestService,
+    )
+    .await;
+    let before = status_kib("VmSize:");
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        held.push(partial(running.addr, 60_000_000, 4 * KIB).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = status_kib("VmSize:");
+    let grown_mib = after.saturating_sub(before) / 1024;
+    println!("16 connections declaring 60 MB and sending 4 KiB: virtual memory +{grown_mib} MiB");
+    // Reserving the declared lengths would map 960 MB.
+    assert!(
+        before == 0 || grown_mib < 400,
+        "virtual memory grew by {grown_mib} MiB"
+    );
+    drop(held);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_answer_over_the_maximum_is_code_1_and_nothing_of_it_is_sent() {
+    let running = start(
+        Server::builder().token(TOKEN).max_answer_size(64 * KIB),
+        TestService,
+    )
+    .await;
+    let c = client(running.port());
+    let e = within(c.request2server::<_, Value>("big", &1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.server_code(), Some(1));
+    let message = e.server_message().unwrap();
+    assert!(message.contains("too large"), "{message}");
+    // Smaller answers are sent as usual.
+    let echoed: String = within(c.request2server("echo", &"x".repeat(1000)))
+        .await
+        .unwrap();
+    assert_eq!(echoed.len(), 1000);
+    running.stop().await;
+}

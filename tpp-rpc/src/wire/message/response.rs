@@ -1,0 +1,231 @@
+//! A response as a client reads it.
+
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::envelope::Key;
+use super::{json_slice, str_range, validated_str};
+use crate::wire::json;
+
+/// A response as a client reads it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    payload: ByteString,
+    code: i64,
+    body: Option<Range<usize>>,
+    keep_alive: bool,
+}
+
+/// Why a payload is not a usable response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadResponse {
+    /// Not UTF-8.
+    #[error("response is not valid UTF-8")]
+    NotUtf8,
+    /// Not JSON, or not an object.
+    #[error("response is not a JSON object: {0}")]
+    Json(serde_json::Error),
+    /// `code` is neither an integer nor a numeric string.
+    #[error("response code is not an integer: {0}")]
+    BadCode(String),
+}
+
+impl Response {
+    /// Parses a frame's payload. An empty payload reads as `{}` (the reference
+    /// client does the same); a missing `code` counts as success; a numeric
+    /// string `code` is accepted.
+    pub fn parse(payload: Bytes) -> Result<Response, BadResponse> {
+        let payload = ByteString::try_from(payload).map_err(|_| BadResponse::NotUtf8)?;
+        let text: &str = &payload;
+        if text.trim().is_empty() {
+            return Ok(Response {
+                payload,
+                code: 0,
+                body: None,
+                keep_alive: false,
+            });
+        }
+        let (code, body, keep_alive) = match ResponseFields::scan(text) {
+            Ok(found) => found,
+            // NaN, Infinity or -Infinity (Python's `json` writes them): again
+            // on a copy with stand-ins of the same length.
+            Err(error) if error.is_syntax() => match json::replace_literals(text) {
+                Some(sanitized) => ResponseFields::scan(&sanitized).map_err(BadResponse::Json)?,
+                None => return Err(BadResponse::Json(error)),
+            },
+            Err(error) => return Err(BadResponse::Json(error)),
+        };
+        let code = match code {
+            None => 0,
+            Some(range) => {
+                let raw_code = validated_str(&payload, range);
+                parse_code(raw_code).ok_or_else(|| BadResponse::BadCode(raw_code.to_owned()))?
+            }
+        };
+        Ok(Response {
+            payload,
+            code,
+            body,
+            keep_alive,
+        })
+    }
+
+    /// Whether the server promised to keep the connection open for another
+    /// request (`"tpp_keep_alive": true` in the response, which a tpp server
+    /// adds only when the request asked for it). toxiccore servers never do:
+    /// they close after every response.
+    pub fn keeps_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// The response code: 0 is success, anything else an error.
+    pub fn code(&self) -> i64 {
+        self.code
+    }
+
+    /// Whether the body is absent or `null` (the end of a toxicbuild stream).
+    pub fn body_is_null(&self) -> bool {
+        self.body_json() == "null"
+    }
+
+    /// The raw JSON text of `body` (`"null"` when absent).
+    pub fn body_json(&self) -> &str {
+        json_slice(&self.payload, &self.body)
+    }
+
+    /// Deserializes the whole body, reading Python's `NaN`, `Infinity` and big
+    /// integers as [`crate::json`] describes.
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        Ok(json::from_str(self.body_json())?)
+    }
+
+    /// The error message of an error response: `body["error"]` when the body
+    /// is an object with a string `error`, the body itself when it is a bare
+    /// string, else the body's JSON text.
+    pub fn error_message(&self) -> String {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum ErrorShape {
+            Object { error: Value },
+            Bare(String),
+        }
+        match serde_json::from_str::<ErrorShape>(self.body_json()) {
+            Ok(ErrorShape::Object {
+                error: Value::String(s),
+            }) => s,
+            Ok(ErrorShape::Object { error }) => error.to_string(),
+            Ok(ErrorShape::Bare(s)) => s,
+            Err(_) => self.body_json().to_owned(),
+        }
+    }
+
+    /// Deserializes `body[action]`, the way `request2server` unwraps a result.
+    /// `Ok(None)` when the body has no such key.
+    pub fn action_result<T: DeserializeOwned>(
+        &self,
+        action: &str,
+    ) -> Result<Option<T>, serde_json::Error> {
+        let seed = FieldSeed::<T> {
+            key: action,
+            marker: std::marker::PhantomData,
+        };
+        Ok(json::from_str_seed(self.body_json(), seed)?)
+    }
+
+    /// The whole payload as received.
+    pub fn payload(&self) -> &Bytes {
+        self.payload.as_bytes()
+    }
+}
+
+fn parse_code(raw: &str) -> Option<i64> {
+    if let Ok(n) = raw.parse::<i64>() {
+        return Some(n);
+    }
+    // Python's `int(response['code'])` also takes a numeric string.
+    let s: String = serde_json::from_str(raw).ok()?;
+    s.trim().parse::<i64>().ok()
+}
+
+#[derive(Deserialize)]
+struct ResponseFields<'a> {
+    #[serde(borrow, default)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    body: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "tpp_keep_alive")]
+    keep_alive: Option<&'a RawValue>,
+}
+
+impl ResponseFields<'_> {
+    /// Where `code` and `body` sit in `text`, and whether the server
+    /// promised keep-alive (`"tpp_keep_alive": true`).
+    #[allow(clippy::type_complexity)]
+    fn scan(
+        text: &str,
+    ) -> Result<(Option<Range<usize>>, Option<Range<usize>>, bool), serde_json::Error> {
+        let raw: ResponseFields<'_> = serde_json::from_str(text)?;
+        let range = |raw: &RawValue| str_range(text, raw.get());
+        let keep_alive = raw.keep_alive.is_some_and(|v| v.get() == "true");
+        Ok((raw.code.map(range), raw.body.map(range), keep_alive))
+    }
+}
+
+/// Finds one key of a JSON object and deserializes only its value.
+struct FieldSeed<'k, T> {
+    key: &'k str,
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<T> Clone for FieldSeed<'_, T> {
+    fn clone(&self) -> Self {
+        FieldSeed {
+            key: self.key,
+            marker: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> json::SeedValue for FieldSeed<'_, T> {
+    type Out = Option<T>;
+}
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for FieldSeed<'_, T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for FieldSeed<'_, T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object with the key {:?}", self.key)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|k| k.0) {
+            if found.is_none() && key == self.key {
+                found = Some(map.next_value::<T>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+}
