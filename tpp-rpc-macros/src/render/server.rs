@@ -253,7 +253,10 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
             fn has_action(&self, action: &str) -> ::core::option::Option<bool> {
                 ::core::option::Option::Some(
                     action == #LIST_FUNCS
-                        || #const_ident.iter().any(|info| info.name == action),
+                        || ::core::iter::Iterator::any(
+                            &mut #const_ident.iter(),
+                            |info| info.name == action,
+                        ),
                 )
             }
         }
