@@ -2,6 +2,8 @@
 //! their clients, raw sockets, test certificates, the Python reference (its
 //! server and its client), and timeouts on every wait.
 
+pub mod contract;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
