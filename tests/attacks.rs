@@ -12,7 +12,7 @@
 //! baseline. Heavy (about 1 GiB over loopback and 4 000 sockets):
 //!
 //! ```text
-//! nice cargo test -p tpp-tests --test attacks -- --ignored --nocapture
+//! nice cargo test --release -p tpp-tests --test attacks -- --ignored --nocapture
 //! ```
 
 use std::net::SocketAddr;
