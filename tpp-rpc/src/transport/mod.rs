@@ -71,8 +71,8 @@ impl Stream {
     }
 }
 
-/// Reads are fair between connections: a read takes at most [`MAX_READ`]
-/// bytes and costs its task budget in proportion to what it read, so a
+/// Reads are fair between connections: a read takes at most 64 KiB
+/// and costs its task budget in proportion to what it read, so a
 /// connection whose peer sends megabytes at once (and whose bytes the
 /// server scans as they arrive) hands the worker thread to the others every
 /// 128 KiB or so, instead of reading and scanning all of them first.
