@@ -168,8 +168,12 @@ class _Client:
         validate_cert: bool = True,
         timeout: Optional[float] = 30.0,
         ssl_context: Optional[ssl.SSLContext] = None,
+        fields: Optional[Dict[str, Any]] = None,
     ) -> None:
+        """`ssl_context` replaces the default TLS context (to trust a private CA, for one);
+        `fields` are added to every request beside the token (toxicbuild's `user_id`)."""
         self.host = host
+        self.fields: Dict[str, Any] = dict(fields or {})
         self.port = port
         self.token = token
         self.timeout = timeout
@@ -204,7 +208,8 @@ class _Client:
         return _Connection(reader, writer)
 
     def _frame(self, action: str, body: Dict[str, Any], keep: bool) -> bytes:
-        request: Dict[str, Any] = {"token": self.token, "action": action, "body": body}
+        request: Dict[str, Any] = dict(self.fields)
+        request.update(token=self.token, action=action, body=body)
         if keep:
             request["tpp_keep_alive"] = True
         payload = json.dumps(request).encode("utf-8")

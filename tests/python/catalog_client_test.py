@@ -113,6 +113,9 @@ async def toxiccore_server():
         check(body == {"echo": {"i": i}}, f"echo from toxiccore: {body}")
         check(client._idle is None, "no connection kept by a toxiccore server")
     await client.close()
+    async with cc.CatalogClient("127.0.0.1", REF_PORT, REF_TOKEN, fields={"user_id": "ana"}) as client:
+        body = await client._call("whoami", {}, {})
+        check(body == {"whoami": "ana"}, f"extra request fields reach the server: {body}")
 
 
 async def main():
