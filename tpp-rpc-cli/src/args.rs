@@ -55,6 +55,14 @@ Examples:
 A tpp server answers its full description (types as JSON Schemas, errors); a
 toxiccore server its plain list-funcs (names, docs, parameters).";
 
+const GEN_EXAMPLES: &str = "\
+Examples:
+  tpp gen python repos.json -o repos_client.py
+  tpp gen python localhost:6666 -o repos_client.py --token-file token.txt
+The module has a client class per service (`ReposClient` for `trait Repos`),
+one async method per action, dataclasses and enums for the types, and one
+exception class per error variant.";
+
 const DIFF_EXAMPLES: &str = "\
 Examples:
   tpp diff repos.json localhost:6666          # the committed contract against a build
@@ -122,6 +130,9 @@ pub enum Command {
     /// Compare two descriptions (files or servers); exit 1 on a breaking change
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Write a typed client module for a service, from its description
+    #[command(after_help = GEN_EXAMPLES)]
+    Gen(GenArgs),
     /// Print a bcrypt hash of a token, for a server's configuration
     #[command(after_help = HASH_EXAMPLES)]
     HashToken(HashArgs),
@@ -196,6 +207,29 @@ pub struct DiffArgs {
     /// The new description: a FILE, or a server's HOST:PORT
     #[arg(value_name = "NEW")]
     pub new: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// The languages `tpp gen` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Language {
+    /// An asyncio module, standard library only, Python >= 3.9, `mypy --strict` clean
+    Python,
+}
+
+/// `tpp gen`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// The language to write
+    #[arg(value_enum, value_name = "LANGUAGE")]
+    pub language: Language,
+    /// The description: a FILE (`tpp describe -o`), or a server's HOST:PORT
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// Write the module to FILE instead of printing it
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod python;
 pub mod schema;
 
 use std::path::Path;
@@ -13,7 +14,7 @@ use serde_json::{json, Map, Value};
 use tpp_rpc::describe::DESCRIBE_KEY;
 use tpp_rpc::Description;
 
-use crate::args::DescribeArgs;
+use crate::args::{DescribeArgs, GenArgs, Language};
 use crate::failure::Failure;
 use crate::funclist::{parse, LIST_FUNCS};
 use crate::output::{color_for, write_json, Layout};
@@ -203,6 +204,24 @@ pub fn run_describe(args: DescribeArgs, runtime: &tokio::runtime::Runtime) -> Re
             let color = color_for(args.color, &stdout);
             let mut out = stdout.lock();
             write_json(&mut out, &json, Layout::Pretty, color)
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(Failure::output)
+        }
+    }
+}
+
+/// Runs `tpp gen`.
+pub fn run_gen(args: GenArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Failure> {
+    let description = diff::source(&args.source, &args.conn, runtime)?;
+    let text = match args.language {
+        Language::Python => python::generate(&description),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display()))),
+        None => {
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, text.as_bytes())
                 .and_then(|()| std::io::Write::flush(&mut out))
                 .map_err(Failure::output)
         }

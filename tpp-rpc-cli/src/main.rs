@@ -4,6 +4,7 @@
 //! - `tpp funcs HOST:PORT`: a service's actions (its `list-funcs`);
 //! - `tpp describe HOST:PORT`: a service's full description (types, errors) as JSON;
 //! - `tpp diff OLD NEW`: breaking changes between two descriptions;
+//! - `tpp gen python SOURCE`: a typed Python client module from a description;
 //! - `tpp hash-token`: the bcrypt hash a server stores;
 //! - `tpp completions SHELL`: a completion script.
 //!
@@ -40,6 +41,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Funcs(args) => funcs::run(args, &runtime()?),
         Command::Describe(args) => contract::run_describe(args, &runtime()?),
         Command::Diff(args) => contract::diff::run(args, &runtime()?),
+        Command::Gen(args) => contract::run_gen(args, &runtime()?),
         Command::HashToken(args) => hash::run(args),
         Command::Completions(args) => {
             let mut out = std::io::stdout().lock();

@@ -476,9 +476,9 @@ mod tests;
 
 /// A description from a file, or from a server when `source` is no file but reads as
 /// HOST:PORT.
-fn source(
+pub fn source(
     source: &str,
-    args: &crate::args::DiffArgs,
+    conn: &crate::args::ConnArgs,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Description, crate::failure::Failure> {
     let path = std::path::Path::new(source);
@@ -490,7 +490,7 @@ fn source(
             "{source:?} is neither a file nor a server address ({e})"
         ))
     })?;
-    let session = crate::session::Session::new(&args.conn, &target, Map::new())?;
+    let session = crate::session::Session::new(conn, &target, Map::new())?;
     runtime
         .block_on(super::fetch(&session))
         .map(|f| f.description)
@@ -501,8 +501,8 @@ pub fn run(
     args: crate::args::DiffArgs,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<(), crate::failure::Failure> {
-    let old = source(&args.old, &args, runtime)?;
-    let new = source(&args.new, &args, runtime)?;
+    let old = source(&args.old, &args.conn, runtime)?;
+    let new = source(&args.new, &args.conn, runtime)?;
     let changes = diff(&old, &new);
     let mut out = std::io::stdout().lock();
     let lines = changes.iter().map(|c| {
