@@ -1,6 +1,7 @@
 """Drives the generated catalog client (`catalog_client.py`, made by `tpp gen python`)
 against real servers. Arguments: MODULE_DIR TCP_PORT TLS_PORT CA_FILE TOKEN REF_PORT REF_TOKEN
-(REF_PORT 0: no toxiccore server). Prints "ok" and exits 0 when every check passes."""
+IDLE_PORT
+(REF_PORT 0: no toxiccore server; IDLE_PORT: a catalog that closes idle connections). Prints "ok" and exits 0 when every check passes."""
 
 import asyncio
 import ssl
@@ -12,6 +13,7 @@ import catalog_client as cc  # noqa: E402
 
 TCP, TLS, CA, TOKEN = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 REF_PORT, REF_TOKEN = int(sys.argv[6]), sys.argv[7]
+IDLE_PORT = int(sys.argv[8])
 
 
 def check(cond, what):
@@ -118,6 +120,18 @@ async def toxiccore_server():
         check(body == {"whoami": "ana"}, f"extra request fields reach the server: {body}")
 
 
+async def closed_while_idle():
+    # The server closes the kept connection after 300 ms idle: the next call notices the
+    # close before any answer and sends the request again on a new connection.
+    async with cc.CatalogClient("127.0.0.1", IDLE_PORT, TOKEN, timeout=10) as client:
+        check((await client.repo_list()) == [], "a first call")
+        kept = connections(client)
+        check(kept is not None, "the connection is kept")
+        await asyncio.sleep(1.0)
+        check((await client.repo_list()) == [], "a call after the server closed the connection")
+        check(connections(client) is not kept, "a new connection replaced the closed one")
+
+
 async def main():
     client = cc.CatalogClient("127.0.0.1", TCP, TOKEN, timeout=10)
     await every_type(client)
@@ -126,6 +140,7 @@ async def main():
     await client.close()
     await wrong_token()
     await tls()
+    await closed_while_idle()
     if REF_PORT:
         await toxiccore_server()
     print("ok")

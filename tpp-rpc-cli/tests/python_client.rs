@@ -96,15 +96,23 @@ fn generated_python_client_against_real_servers() {
         .build()
         .expect("runtime");
     let cert = TestCert::new();
-    let (tcp, tls, reference) = runtime.block_on(async {
+    let (tcp, tls, idle, reference) = runtime.block_on(async {
         let catalog = || CatalogServer::new(MemCatalog::default());
         let tcp = start(Server::builder().token(TOKEN), catalog()).await;
         let tls_builder = Server::builder()
             .token(TOKEN)
             .tls_pem_files(&cert.cert, &cert.key);
         let tls = start(tls_builder, catalog()).await;
+        // Closes kept connections idle for 300 ms: the client must reconnect.
+        let idle = start(
+            Server::builder()
+                .token(TOKEN)
+                .idle_timeout(std::time::Duration::from_millis(300)),
+            catalog(),
+        )
+        .await;
         let reference = RefServer::start(&python, None).await;
-        (tcp, tls, reference)
+        (tcp, tls, idle, reference)
     });
 
     let dir = temp_dir("gen-python");
@@ -136,7 +144,8 @@ fn generated_python_client_against_real_servers() {
         .arg(&cert.cert)
         .arg(TOKEN)
         .arg(reference.port().to_string())
-        .arg(REF_TOKEN));
+        .arg(REF_TOKEN)
+        .arg(idle.port().to_string()));
     assert!(
         out.status.success()
             && String::from_utf8_lossy(&out.stdout)
@@ -146,7 +155,7 @@ fn generated_python_client_against_real_servers() {
         text(&out)
     );
 
-    for running in [tcp, tls] {
+    for running in [tcp, tls, idle] {
         stop(&runtime, running);
     }
     drop(reference);

@@ -407,3 +407,6 @@ mod services;
 
 /// The error classes' names, by `(code, variant)`, for one service.
 type ErrorClasses = BTreeMap<(i64, String), String>;
+
+#[cfg(test)]
+mod tests;
