@@ -154,7 +154,7 @@ pub use stream::{ItemSender, ItemStream};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
-pub use transport::TlsError;
+pub use transport::{InProcess, TlsError, Transport};
 pub use wire::frame::FrameError;
 pub use wire::message::{ActionField, BadData, BadResponse, Request, Response, TokenField};
 pub use wire::{ActionError, ToxicError};
@@ -163,7 +163,7 @@ pub use wire::{ActionError, ToxicError};
 /// speak TPP at the byte level: the frame codec, the raw stream, the answer
 /// writer. **Not covered by semver**: anything here may change in any release.
 pub mod unstable {
-    pub use crate::transport::Stream;
+    pub use crate::transport::{Socket, Stream};
     pub use crate::wire::frame::{
         encode_frame, FrameCodec, DEFAULT_MAX_FRAME_SIZE, MAX_HEADER_LEN,
     };
