@@ -92,6 +92,7 @@
 //! The [`guide`] walks through everything else, one chapter per subject:
 //! [typed services](guide::typed_services) and the dyn mode, [streaming](guide::streaming),
 //! the [low-level API and the client](guide::low_level), [auth and TLS](guide::security),
+//! [transports](guide::transports) (mutual TLS, Unix sockets, in-process testing),
 //! [limits and reliability](guide::limits), [running in production](guide::production)
 //! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
 //! Kubernetes) and [interop with toxiccore](guide::interop).

@@ -411,7 +411,7 @@ impl ServerBuilder {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use tpp_rpc::{Client, Server};
     /// let client = GreeterClient::new(Client::builder_in_process(&Server::builder().token("t").in_process(GreeterServer::new(Impl))?).token("t").build()?);
-    /// assert_eq!(client.hello("ana".into()).await?, "hello, ana");
+    /// assert_eq!(client.hello("ana").await?, "hello, ana");
     /// # Ok(()) }
     /// ```
     pub fn in_process(self, handler: impl Handler) -> Result<InProcess, Error> {
