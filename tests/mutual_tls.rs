@@ -77,7 +77,7 @@ impl Handler for WhoAmI {
     async fn handle(&self, conn: &mut Connection) -> Result<(), Error> {
         let ctx = conn.context();
         let name = ctx.identity().map(|i| i.name().to_owned());
-        let cert = ctx.peer_certificate().map(|c| c.der().len() > 0);
+        let cert = ctx.peer_certificate().map(|c| !c.der().is_empty());
         let via_identity = ctx
             .identity()
             .and_then(|i| i.data::<tpp_rpc::tls::PeerCertificate>())
