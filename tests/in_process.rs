@@ -140,3 +140,20 @@ async fn limits_apply_in_process() {
     assert!(err.to_string().contains("Server busy"), "{err}");
     hanging.abort();
 }
+
+#[tokio::test]
+async fn in_process_connections_are_kept_alive_and_reused() {
+    let server = Server::builder()
+        .token(TOKEN)
+        .in_process(CounterServer::new(Impl::default()))
+        .unwrap();
+    let client = Client::builder_in_process(&server)
+        .token(TOKEN)
+        .build()
+        .unwrap();
+    let typed = CounterClient::new(client.clone());
+    for n in 1..=5 {
+        assert_eq!(within(typed.add(1)).await.unwrap(), n);
+    }
+    assert_eq!(client.connections_opened(), 1, "one pooled connection");
+}

@@ -75,6 +75,11 @@ async fn a_client_calls_over_a_unix_socket_with_the_mode_set_and_the_file_remove
         3,
         "every request went through the layer"
     );
+    assert_eq!(
+        client.connections_opened(),
+        1,
+        "the pooled connection was kept and reused"
+    );
 
     shutdown.shutdown();
     within(task).await.unwrap().unwrap();

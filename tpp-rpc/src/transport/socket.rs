@@ -99,8 +99,17 @@ impl Socket {
         // Ready(Err): reset. Pending: open and quiet, as it should be.
         match self {
             Socket::Tcp(s) => s.poll_peek(&mut cx, &mut buf).is_ready(),
+            // No poll_peek on tokio's Unix stream: a non-blocking MSG_PEEK
+            // (through try_io, so a stale readiness is cleared).
             #[cfg(unix)]
-            Socket::Unix(s) => s.poll_read_ready(&mut cx).is_ready(),
+            Socket::Unix(s) => {
+                let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+                let s = &*s;
+                let peeked = s.try_io(Interest::READABLE, || {
+                    socket2::SockRef::from(s).peek(&mut byte)
+                });
+                !matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
             Socket::Memory(s) => Pin::new(s).poll_read(&mut cx, &mut buf).is_ready(),
         }
     }
