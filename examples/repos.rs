@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --example repos
+//! cargo run --example repos -- --describe > repos.json   # the service's description
 //! ```
 //!
 //! `#[tpp_rpc::toxic_service]` turns the `Repos` trait into a server (`ReposServer`, served like
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tpp_rpc::{CallError, Client, Context, Server};
 
 /// A repository, as the hole answers it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Repo {
     /// Its name.
     pub name: String,
@@ -126,6 +127,13 @@ impl Repos for MemoryRepos {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `--describe`: print the description (what `tpp describe` asks a running server for),
+    // the input of `tpp gen python` (see `examples/python/`).
+    if std::env::args().nth(1).as_deref() == Some("--describe") {
+        let description = tpp_rpc::Description::new(vec![ReposClient::description().clone()]);
+        println!("{}", serde_json::to_string_pretty(&description)?);
+        return Ok(());
+    }
     let server = Server::builder()
         .token("s3cret")
         .bind("127.0.0.1:0")

@@ -181,7 +181,7 @@ async fn both_modes_answer_alike_byte_for_byte() {
         native[1]
     );
     assert!(
-        native[2].contains("unknown field `repo_nmae`"),
+        native[2].contains("missing field `repo_name`"),
         "{}",
         native[2]
     );

@@ -196,3 +196,79 @@ async fn an_answer_over_the_maximum_is_code_1_and_nothing_of_it_is_sent() {
     assert_eq!(echoed.len(), 1000);
     running.stop().await;
 }
+
+/// Answers `converse` with "go on", reads the peer's next message and keeps
+/// it (and the request) until the connection closes; `echo` as usual.
+struct Conversation;
+
+impl tpp_rpc::Handler for Conversation {
+    async fn handle(&self, conn: &mut tpp_rpc::Connection) -> Result<(), tpp_rpc::Error> {
+        match conn.action() {
+            "converse" => {
+                conn.send_response(0, &"go on").await?;
+                let kept = conn.read_message().await?;
+                // Holds the request and the message read until the peer leaves.
+                let _ = conn.read_message().await;
+                drop(kept);
+                Ok(())
+            }
+            _ => TestService.handle(conn).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn messages_a_handler_reads_are_charged_alongside_its_request() {
+    let running = start(
+        Server::builder()
+            .token(TOKEN)
+            .request_memory(MIB)
+            .max_frame_size(4 * MIB),
+        Conversation,
+    )
+    .await;
+    // A 600 KiB request, then a 300 KiB message read by its handler.
+    let mut talker = within(TcpStream::connect(running.addr)).await.unwrap();
+    let request = format!(
+        r#"{{"token":"{TOKEN}","action":"converse","body":"{}"}}"#,
+        "x".repeat(600 * KIB)
+    );
+    within(talker.write_all(&tpp_tests::frame(&request)))
+        .await
+        .unwrap();
+    let mut go_on = [0u8; 64];
+    let n = within(talker.read(&mut go_on)).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&go_on[..n]).contains("go on"),
+        "the handler answered first"
+    );
+    let message = format!(r#""{}""#, "y".repeat(300 * KIB));
+    within(talker.write_all(&tpp_tests::frame(&message)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Both are held: 200 KiB more does not fit in the 1 MiB budget.
+    let mut over = partial(running.addr, 200 * KIB, 10).await;
+    let refused = response_json(&answer_of(&mut over).await);
+    assert_eq!(refused["code"], 1, "{refused}");
+    assert!(
+        refused["body"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Server busy"),
+        "{refused}"
+    );
+    // The conversation ends: both are given back.
+    drop(talker);
+    let mut served = false;
+    for _ in 0..100 {
+        let answer = raw_exchange(running.addr, &echo_of(600 * KIB)).await;
+        if response_json(&answer)["code"] == 0 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served, "room came back once the conversation ended");
+    running.stop().await;
+}

@@ -151,8 +151,29 @@ async fn prometheus_endpoint_counts_real_calls() {
     assert!(refused, "the second connection was answered busy");
     drop(held);
 
-    // Served connections: 3 + 2 + 1 + 1 + 2 + 3 raw on the first server, 1 on the second.
-    let served = 13.0;
+    // A third, whose request memory budget cannot take a 200 KB request:
+    // refused busy, counted as such and not as a framing error.
+    let tight = start(
+        Server::builder()
+            .token(TOKEN)
+            .request_memory(64 * 1024)
+            .metrics(true),
+        TestService,
+    )
+    .await;
+    let over = raw_exchange(tight.addr, b"200000\n{\"token\":").await;
+    let over = response_json(&over);
+    assert_eq!(over["code"], 1, "{over}");
+    assert!(
+        over["body"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Server busy")),
+        "{over}"
+    );
+
+    // Served connections: 3 + 2 + 1 + 1 + 2 + 3 raw on the first server, 1 on
+    // the second, 1 on the third.
+    let served = 14.0;
     let mut text = String::new();
     for _ in 0..100 {
         text = scrape(metrics_addr).await;
@@ -197,6 +218,10 @@ async fn prometheus_endpoint_counts_real_calls() {
     assert_eq!(get("tpp_auth_checks_total", &[("cache", "hit")]), 6.0);
     assert_eq!(get("tpp_frame_errors_total", &[("kind", "bad_data")]), 1.0);
     assert_eq!(get("tpp_frame_errors_total", &[("kind", "framing")]), 1.0);
+    assert_eq!(
+        get("tpp_frame_errors_total", &[("kind", "over_budget")]),
+        1.0
+    );
     assert_eq!(get("tpp_connections_refused_total", &[]), 1.0);
     assert_eq!(get("tpp_connections_accepted_total", &[]), served);
     assert_eq!(get("tpp_connections_open", &[]), 0.0);
@@ -292,5 +317,6 @@ async fn prometheus_endpoint_counts_real_calls() {
 
     server.stop().await;
     full.stop().await;
+    tight.stop().await;
     endpoint.abort();
 }

@@ -68,7 +68,7 @@ impl fmt::Display for HoleError {
     }
 }
 
-#[tpp_rpc::toxic_service(rename_all = "kebab-case")]
+#[tpp_rpc::toxic_service(rename_all = "kebab-case", strict)]
 trait Hole {
     /// Adds a new repository.
     async fn repo_add(

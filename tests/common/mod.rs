@@ -2,6 +2,8 @@
 //! their clients, raw sockets, test certificates, the Python reference (its
 //! server and its client), and timeouts on every wait.
 
+pub mod contract;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -218,6 +220,13 @@ pub fn reference_python(test: &str) -> PathBuf {
     }
 }
 
+/// The Python with toxicbuild-core the build found ([`reference_python`]), or None. For tests
+/// outside this crate, which cannot see its `tpp_python` cfg: they skip when it is None,
+/// and fail instead under `TPP_REQUIRE_PYTHON=1`.
+pub fn found_python() -> Option<PathBuf> {
+    option_env!("TPP_PYTHON_FOUND").map(PathBuf::from)
+}
+
 /// A low-level service for the hostile-peer tests: `echo` (the body
 /// untouched), `big` (N MiB), `fail` (code 5), `stream` (N numbers) and
 /// `hang` (never answers).
@@ -274,7 +283,7 @@ pub fn reset_on_drop(s: &TcpStream) {
 }
 
 /// A helper script under `tests/python/`.
-fn python_script(name: &str) -> PathBuf {
+pub fn python_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("python")
         .join(name)

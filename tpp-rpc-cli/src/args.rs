@@ -48,6 +48,36 @@ Examples:
   tpp funcs --insecure ci.example.com:6666 --token-file ~/.tpp-token
   tpp funcs localhost:6666 --json | jq 'keys'";
 
+const DESCRIBE_EXAMPLES: &str = "\
+Examples:
+  tpp describe localhost:6666 -o repos.json   # commit it beside the code
+  tpp describe localhost:6666 | jq '.services[].actions[].name'
+A tpp server answers its full description (types as JSON Schemas, errors); a
+toxiccore server its plain list-funcs (names, docs, parameters).";
+
+const GEN_EXAMPLES: &str = "\
+Examples:
+  tpp gen python repos.json -o repos_client.py
+  tpp gen python localhost:6666 -o repos_client.py --token-file token.txt
+The module has a client class per service (`ReposClient` for `trait Repos`),
+one async method per action, dataclasses and enums for the types, and one
+exception class per error variant.";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  tpp diff repos.json localhost:6666          # the committed contract against a build
+  tpp diff old.json new.json || echo breaking
+In CI: commit the description (tpp describe -o), describe the new build, and
+fail the build when `tpp diff` exits 1.
+
+Exit status:
+  0       no change, or only changes existing callers cannot notice (added
+          actions or optional parameters, widened parameter types, ...)
+  1       a breaking change: an action removed or renamed, a parameter added as
+          required or removed, a type narrowed or changed, an error code removed
+          or renumbered, unary <-> stream
+  2       bad arguments; 3, 4, 10+N as for `tpp call` when fetching";
+
 const HASH_EXAMPLES: &str = "\
 Examples:
   tpp hash-token                       # type the token, then Enter
@@ -94,6 +124,15 @@ pub enum Command {
     /// List the actions of a service (its list-funcs) as a table
     #[command(after_help = format!("{FUNCS_EXAMPLES}\n\n{EXIT_CODES}"))]
     Funcs(FuncsArgs),
+    /// Print a service's description (actions, parameters and their types, errors) as JSON
+    #[command(after_help = format!("{DESCRIBE_EXAMPLES}\n\n{EXIT_CODES}"))]
+    Describe(DescribeArgs),
+    /// Compare two descriptions (files or servers); exit 1 on a breaking change
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// Write a typed client module for a service, from its description
+    #[command(after_help = GEN_EXAMPLES)]
+    Gen(GenArgs),
     /// Print a bcrypt hash of a token, for a server's configuration
     #[command(after_help = HASH_EXAMPLES)]
     HashToken(HashArgs),
@@ -132,6 +171,65 @@ pub struct CallArgs {
     /// When to color the JSON
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+    /// Check the body against this description (from `tpp describe -o FILE`) instead of
+    /// asking the server for its own
+    #[arg(long, value_name = "FILE", conflicts_with = "no_check")]
+    pub describe: Option<PathBuf>,
+    /// Send the body as given: do not ask the server for its description, check nothing
+    #[arg(long)]
+    pub no_check: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `tpp describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The server, HOST:PORT ([v6 address]:PORT, or just PORT for localhost)
+    #[arg(value_name = "HOST:PORT")]
+    pub target: Target,
+    /// Write the description to FILE instead of printing it
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// When to color the JSON
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `tpp diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The description callers were written against: a FILE, or a server's HOST:PORT
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// The new description: a FILE, or a server's HOST:PORT
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// The languages `tpp gen` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Language {
+    /// An asyncio module, standard library only, Python >= 3.9, `mypy --strict` clean
+    Python,
+}
+
+/// `tpp gen`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// The language to write
+    #[arg(value_enum, value_name = "LANGUAGE")]
+    pub language: Language,
+    /// The description: a FILE (`tpp describe -o`), or a server's HOST:PORT
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// Write the module to FILE instead of printing it
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -225,6 +225,21 @@ pub fn build_body(args: &[String], input: &mut dyn Input) -> Result<Box<RawValue
     }
 }
 
+/// The keys given as `KEY=VALUE` (strings, which a description may convert), when the
+/// arguments are pairs.
+pub fn string_keys(args: &[String]) -> Vec<String> {
+    let is_pairs =
+        !matches!(args, [] | [_]) || args.first().is_some_and(|a| split_pair(a).is_some());
+    if !is_pairs || args.first().is_some_and(|a| a == "-" || a.starts_with('@')) {
+        return Vec::new();
+    }
+    args.iter()
+        .filter_map(|a| split_pair(a))
+        .filter(|p| !p.json)
+        .map(|p| p.key.to_owned())
+        .collect()
+}
+
 /// The extra top-level fields from `--field KEY=VALUE` arguments.
 pub fn build_fields(args: &[String]) -> Result<Map<String, Value>, BodyError> {
     let mut fields = Map::new();

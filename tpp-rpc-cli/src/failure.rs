@@ -42,6 +42,8 @@ pub enum Failure {
     Other(String),
     /// Standard output was closed (`| head`): stop quietly.
     BrokenPipe,
+    /// `tpp diff` found this many breaking changes (exit 1, already listed on stdout).
+    Breaking(usize),
 }
 
 impl Failure {
@@ -56,6 +58,7 @@ impl Failure {
             Failure::Connection(_) => EXIT_CONNECTION,
             Failure::Protocol(_) => EXIT_PROTOCOL,
             Failure::BrokenPipe => 0,
+            Failure::Breaking(_) => 1,
         }
     }
 
@@ -102,6 +105,8 @@ impl fmt::Display for Failure {
             | Failure::Protocol(m)
             | Failure::Other(m) => f.write_str(m),
             Failure::BrokenPipe => f.write_str("output closed"),
+            Failure::Breaking(1) => f.write_str("1 breaking change"),
+            Failure::Breaking(n) => write!(f, "{n} breaking changes"),
         }
     }
 }

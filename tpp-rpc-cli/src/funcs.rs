@@ -5,99 +5,15 @@
 //! [{"name": "…", "required": true|false, "default": …}]}}}`. Actions are
 //! shown in the server's order.
 
-use std::fmt;
 use std::io::Write;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::args::FuncsArgs;
-use crate::call::{result_json, Session};
 use crate::failure::Failure;
+pub use crate::funclist::{parse, Func, Param, LIST_FUNCS};
 use crate::output::{color_for, paint, style, write_json, Layout};
-
-/// The action every toxicbuild-style service answers with its actions.
-pub const LIST_FUNCS: &str = "list-funcs";
-
-/// One action, as list-funcs describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Func {
-    /// The action's name.
-    pub name: String,
-    /// Its doc (`""` when it has none).
-    pub doc: String,
-    /// Its body keys.
-    pub params: Vec<Param>,
-}
-
-/// One parameter of an action.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Param {
-    /// The body key.
-    pub name: String,
-    /// Whether the key must be given.
-    #[serde(default = "yes")]
-    pub required: bool,
-    /// The default, when the server tells it (`Some(Null)` for `null`).
-    #[serde(default, deserialize_with = "present")]
-    pub default: Option<Value>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize)]
-struct Spec {
-    #[serde(default)]
-    doc: Option<String>,
-    #[serde(default)]
-    parameters: Option<Vec<Param>>,
-}
-
-struct Funcs(Vec<Func>);
-
-impl<'de> Deserialize<'de> for Funcs {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Funcs, D::Error> {
-        struct Ordered;
-        impl<'de> Visitor<'de> for Ordered {
-            type Value = Funcs;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of actions")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Funcs, A::Error> {
-                let mut funcs = Vec::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    let spec: Spec = map
-                        .next_value()
-                        .map_err(|e| de::Error::custom(format!("action {name:?}: {e}")))?;
-                    funcs.push(Func {
-                        name,
-                        doc: spec.doc.unwrap_or_default(),
-                        params: spec.parameters.unwrap_or_default(),
-                    });
-                }
-                Ok(Funcs(funcs))
-            }
-        }
-        d.deserialize_map(Ordered)
-    }
-}
-
-/// Reads list-funcs' result, keeping the server's order.
-pub fn parse(json: &str) -> Result<Vec<Func>, String> {
-    serde_json::from_str::<Funcs>(json)
-        .map(|f| f.0)
-        .map_err(|e| e.to_string())
-}
+use crate::session::{result_json, Session};
 
 /// A doc without the indentation Python docstrings carry (as
 /// `inspect.cleandoc`): first line trimmed, common indent of the rest removed,
@@ -128,13 +44,39 @@ pub fn clean_doc(doc: &str) -> Vec<String> {
     out
 }
 
-/// One parameter as shown: `name` (required), `[name=default]` or `[name]`.
+/// One parameter as shown: `name` (required), `[name=default]` or `[name]`; with its type
+/// when known: `name: string`, `[n: integer=1]`.
 pub fn param_text(p: &Param) -> String {
+    let name = match &p.ty {
+        Some(ty) => format!("{}: {ty}", p.name),
+        None => p.name.clone(),
+    };
     match (&p.required, &p.default) {
-        (true, _) => p.name.clone(),
-        (false, Some(default)) => format!("[{}={}]", p.name, default),
-        (false, None) => format!("[{}]", p.name),
+        (true, _) => name,
+        (false, Some(default)) => format!("[{name}={default}]"),
+        (false, None) => format!("[{name}]"),
     }
+}
+
+/// The actions of a full description, with each parameter's type.
+pub fn from_description(description: &tpp_rpc::Description) -> Vec<Func> {
+    description
+        .actions()
+        .map(|(_, action)| Func {
+            name: action.name.clone(),
+            doc: action.doc.clone(),
+            params: action
+                .params
+                .iter()
+                .map(|p| Param {
+                    name: p.name.clone(),
+                    required: p.required,
+                    default: p.default.clone(),
+                    ty: Some(crate::contract::short_type(&p.schema)),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Widest parameters cell before it wraps onto more lines.
@@ -246,6 +188,23 @@ pub fn write_long(out: &mut impl Write, funcs: &[Func], color: bool) -> std::io:
 /// Runs `tpp funcs`.
 pub fn run(args: FuncsArgs, runtime: &tokio::runtime::Runtime) -> Result<(), Failure> {
     let session = Session::new(&args.conn, &args.target, serde_json::Map::new())?;
+    if !args.json {
+        let fetched = runtime
+            .block_on(crate::contract::fetch(&session))
+            .map_err(|failure| no_list_funcs(failure, &args.target.to_string()))?;
+        if fetched.full {
+            let funcs = from_description(&fetched.description);
+            let stdout = std::io::stdout();
+            let color = color_for(args.color, &stdout);
+            let mut out = stdout.lock();
+            let written = if args.long {
+                write_long(&mut out, &funcs, color)
+            } else {
+                write_table(&mut out, &funcs, color)
+            };
+            return written.and_then(|()| out.flush()).map_err(Failure::output);
+        }
+    }
     let empty =
         RawValue::from_string("{}".to_owned()).map_err(|e| Failure::Other(e.to_string()))?;
     let response = runtime
@@ -300,6 +259,8 @@ fn no_list_funcs(failure: Failure, target: &str) -> Failure {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     const HOLE: &str = r#"{

@@ -119,11 +119,13 @@ pub(crate) struct ServiceArgs {
     pub list_funcs: bool,
     /// `dyn`: a dyn-compatible trait through `async-trait` (one boxed future per call).
     pub dyn_mode: Option<Span>,
+    /// `strict`: body keys that name no parameter are refused (default: ignored).
+    pub strict: bool,
 }
 
 /// What the error message lists as the valid `#[toxic_service]` arguments.
 pub(crate) const SERVICE_ARGS: &str =
-    "`rename_all = \"...\"`, `crate = \"...\"`, `list_funcs = false`, `dyn`";
+    "`rename_all = \"...\"`, `crate = \"...\"`, `list_funcs = false`, `dyn`, `strict`";
 
 impl ServiceArgs {
     /// Parses the attribute's arguments, recording every mistake in `errors`.
@@ -132,6 +134,7 @@ impl ServiceArgs {
         let mut krate = None;
         let mut list_funcs = None;
         let mut dyn_mode = None;
+        let mut strict = None;
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("rename_all") {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -163,6 +166,10 @@ impl ServiceArgs {
                 if once(list_funcs.is_some(), &meta, errors) {
                     list_funcs = Some(lit.value);
                 }
+            } else if meta.path.is_ident("strict") {
+                if once(strict.is_some(), &meta, errors) {
+                    strict = Some(());
+                }
             } else if meta.path.is_ident("dyn") {
                 if once(dyn_mode.is_some(), &meta, errors) {
                     dyn_mode = Some(meta.path.span_of());
@@ -179,6 +186,7 @@ impl ServiceArgs {
             krate: krate.unwrap_or_else(default_crate_path),
             list_funcs: list_funcs.unwrap_or(true),
             dyn_mode,
+            strict: strict.is_some(),
         }
     }
 }
@@ -313,6 +321,15 @@ impl SpanOf for Path {
 // ---------------------------------------------------------------------------------------------
 // Parameter attributes: #[body], #[context], #[param(...)]
 
+/// A parameter's default, when its key is absent.
+#[derive(Clone)]
+pub(crate) enum ParamDefault {
+    /// `#[param(default = 10)]` or `#[param(default = "<json>")]`: this JSON text, checked.
+    Json(String),
+    /// `#[param(default)]`: the type's `Default`.
+    OfType,
+}
+
 /// What a parameter's attributes asked for.
 #[derive(Default)]
 pub(crate) struct ParamArgs {
@@ -320,8 +337,9 @@ pub(crate) struct ParamArgs {
     pub body: Option<Span>,
     /// `#[context]`: the parameter is the request context.
     pub context: Option<Span>,
-    /// `#[param(default = "<json>")]`, already checked to be JSON and made compact.
-    pub default: Option<(String, Span)>,
+    /// `#[param(default)]`, `#[param(default = 10)]` or `#[param(default = "<json>")]`, the
+    /// JSON already checked and made compact.
+    pub default: Option<(ParamDefault, Span)>,
     /// `#[param(rename = "...")]`: the body key, when not the parameter's name.
     pub rename: Option<LitStr>,
     /// The span of the `#[param]` attribute, for conflicts.
@@ -329,7 +347,13 @@ pub(crate) struct ParamArgs {
 }
 
 /// What the error message lists as the valid `#[param]` arguments.
-pub(crate) const PARAM_ARGS: &str = "`default = \"<json>\"`, `rename = \"...\"`";
+pub(crate) const PARAM_ARGS: &str =
+    "`default`, `default = <literal>`, `default = \"<json>\"`, `rename = \"...\"`";
+
+/// The forms of `#[param(default ...)]`, for the errors about it.
+const DEFAULT_FORMS: &str = "`default` (the type's `Default`), `default = 10` (a number or \
+     `true`/`false` literal) or `default = \"<json>\"` (JSON text, e.g. `default = \"[1, 2]\"` \
+     or `default = \"\\\"main\\\"\"` for the string \"main\")";
 
 impl ParamArgs {
     /// Takes `#[body]`, `#[context]` and `#[param(...)]` out of `attrs`; any other attribute
@@ -355,19 +379,10 @@ impl ParamArgs {
                 args.param_span = Some(path.span_of());
                 let result = attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("default") {
-                        let lit: LitStr = meta.value()?.parse()?;
-                        if once(args.default.is_some(), &meta, errors) {
-                            match serde_json::from_str::<serde_json::Value>(&lit.value()) {
-                                Ok(value) => {
-                                    args.default = Some((value.to_string(), lit.span()));
-                                }
-                                Err(error) => errors.spanned(
-                                    &lit,
-                                    format!(
-                                        "the default must be JSON text, e.g. \
-                                         `default = \"10\"` or `default = \"\\\"main\\\"\"`: {error}"
-                                    ),
-                                ),
+                        let seen = args.default.is_some();
+                        if let Some(default) = parse_default(&meta, errors)? {
+                            if once(seen, &meta, errors) {
+                                args.default = Some(default);
                             }
                         }
                     } else if meta.path.is_ident("rename") {
@@ -391,6 +406,82 @@ impl ParamArgs {
         }
         args
     }
+}
+
+/// `default`, `default = <literal>` or `default = "<json>"`; `None` (reported) when the value
+/// is of none of these forms.
+fn parse_default(
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Option<(ParamDefault, Span)>> {
+    if !meta.input.peek(Token![=]) {
+        return Ok(Some((ParamDefault::OfType, meta.path.span_of())));
+    }
+    let expr: syn::Expr = meta.value()?.parse()?;
+    let span = syn::spanned::Spanned::span(&expr);
+    let (negative, lit) = match &expr {
+        syn::Expr::Lit(lit) => (false, &lit.lit),
+        syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => match &**inner {
+            syn::Expr::Lit(lit) => (true, &lit.lit),
+            _ => {
+                errors.at(span, format!("unsupported default; write {DEFAULT_FORMS}"));
+                return Ok(None);
+            }
+        },
+        _ => {
+            errors.at(span, format!("unsupported default; write {DEFAULT_FORMS}"));
+            return Ok(None);
+        }
+    };
+    let sign = if negative { "-" } else { "" };
+    let text = match lit {
+        syn::Lit::Str(s) if !negative => s.value(),
+        syn::Lit::Int(i) if i.suffix().is_empty() || is_number_suffix(i.suffix()) => {
+            format!("{sign}{}", i.base10_digits())
+        }
+        syn::Lit::Float(f) if f.suffix().is_empty() || is_number_suffix(f.suffix()) => {
+            format!("{sign}{}", f.base10_digits())
+        }
+        syn::Lit::Bool(b) if !negative => b.value.to_string(),
+        _ => {
+            errors.at(span, format!("unsupported default; write {DEFAULT_FORMS}"));
+            return Ok(None);
+        }
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(value) => Ok(Some((ParamDefault::Json(value.to_string()), span))),
+        Err(error) => {
+            errors.at(
+                span,
+                format!("the default is not JSON ({error}); write {DEFAULT_FORMS}"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// `10u32`, `1.5f64`: a literal's type suffix.
+fn is_number_suffix(suffix: &str) -> bool {
+    matches!(
+        suffix,
+        "u8" | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "f32"
+            | "f64"
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,6 +123,25 @@ fn expect_text(expect: &Expect) -> String {
     }
 }
 
+/// The JSON of `<ty as Default>::default()`, for the types the macro recognizes by name
+/// (announced by `list-funcs`; the description serializes the real value).
+pub(crate) fn type_default_json(ty: &Type) -> Option<String> {
+    Some(
+        match expect_of(ty)? {
+            Expect::Integer(..) => "0",
+            Expect::Number => "0.0",
+            Expect::Bool => "false",
+            Expect::Str => "\"\"",
+            Expect::Char => "\"\\u0000\"",
+            Expect::Option(_) => "null",
+            Expect::Array(_) if matches!(ty, Type::Path(_)) => "[]",
+            Expect::Array(_) => return None,
+            Expect::Object => "{}",
+        }
+        .to_owned(),
+    )
+}
+
 fn type_text(ty: &Type) -> String {
     crate::model::type_string(ty)
 }

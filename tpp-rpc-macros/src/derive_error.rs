@@ -15,6 +15,60 @@ struct Case {
     kind: CaseKind,
 }
 
+/// One variant's entry in the service description: code, name, the `#[error("...")]` text
+/// and the schema of its fields. A generic type's
+/// fields are described as any JSON: a probe needs concrete types.
+fn describe(
+    container: &ContainerArgs,
+    code: i64,
+    input: &DeriveInput,
+    name: &syn::Ident,
+    attrs: &[syn::Attribute],
+    fields: &Fields,
+) -> TokenStream {
+    let krate = &container.krate;
+    let build = quote!(#krate::describe::build);
+    let name = crate::naming::unraw(name);
+    let message = error_text(attrs).unwrap_or_default();
+    let generic = !input.generics.params.is_empty();
+    let schema = |ty: &Type| {
+        if generic {
+            quote!(#krate::__private::serde_json::json!({}))
+        } else {
+            quote!((&#krate::__private::Probe::<#ty>::NEW).tpp_schema(__tpp_set))
+        }
+    };
+    let fields = match fields {
+        Fields::Unit => quote!(::core::option::Option::None),
+        Fields::Unnamed(unnamed) => {
+            let items = unnamed.unnamed.iter().map(|f| schema(&f.ty));
+            quote!(::core::option::Option::Some(#build::tuple(::std::vec![#(#items),*])))
+        }
+        Fields::Named(named) => {
+            let entries = named.named.iter().map(|f| {
+                let key = f
+                    .ident
+                    .as_ref()
+                    .map(crate::naming::unraw)
+                    .unwrap_or_default();
+                let schema = schema(&f.ty);
+                quote!((#key, #schema))
+            });
+            quote!(::core::option::Option::Some(#build::record(::std::vec![#(#entries),*])))
+        }
+    };
+    quote!(#build::error(#code, #name, #message, #fields))
+}
+
+/// The text of `#[error("...")]` (thiserror's), when written as a string first.
+fn error_text(attrs: &[syn::Attribute]) -> Option<String> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("error"))?;
+    let list = attr.meta.require_list().ok()?;
+    let mut tokens = list.tokens.clone().into_iter();
+    let lit: syn::LitStr = syn::parse2(tokens.next()?.into()).ok()?;
+    Some(lit.value())
+}
+
 /// The expression rebuilding a variant in `from_parts`.
 struct Rebuild {
     expr: TokenStream,
@@ -23,8 +77,13 @@ struct Rebuild {
 }
 
 enum CaseKind {
-    /// A fixed code; `rebuild` rebuilds it from `message`, if possible.
-    Code { code: i64, rebuild: Option<Rebuild> },
+    /// A fixed code; `rebuild` rebuilds it from `message`, if possible; `describe` is its
+    /// entry in the service description.
+    Code {
+        code: i64,
+        rebuild: Option<Rebuild>,
+        describe: TokenStream,
+    },
     /// `#[toxic(transparent)]`: delegate to the single field of type `inner`.
     Transparent {
         binding: TokenStream,
@@ -50,6 +109,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     kind: CaseKind::Code {
                         code,
                         rebuild: rebuild(quote!(Self), &data.fields),
+                        describe: describe(
+                            &container,
+                            code,
+                            &input,
+                            &input.ident,
+                            &input.attrs,
+                            &data.fields,
+                        ),
                     },
                 }),
                 None => errors.spanned(
@@ -114,6 +181,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     kind: CaseKind::Code {
                         code,
                         rebuild: rebuild(quote!(Self::#ident), &variant.fields),
+                        describe: describe(
+                            &container,
+                            code,
+                            &input,
+                            ident,
+                            &variant.attrs,
+                            &variant.fields,
+                        ),
                     },
                 });
             }
@@ -155,6 +230,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         CaseKind::Code {
             code,
             rebuild: Some(Rebuild { expr, .. }),
+            ..
         } => Some(quote! {
             if code == #code {
                 return ::core::option::Option::Some(#expr);
@@ -168,6 +244,17 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 return ::core::option::Option::Some(#ctor);
             }
         }),
+    });
+    let describes = cases.iter().map(|case| match &case.kind {
+        CaseKind::Code { describe, .. } => {
+            quote!(::std::vec::Vec::push(&mut __tpp_variants, #describe);)
+        }
+        CaseKind::Transparent { inner, .. } => quote! {
+            ::core::iter::Extend::extend(
+                &mut __tpp_variants,
+                <#inner as #krate::ToxicError>::describe_variants(__tpp_set),
+            );
+        },
     });
     let uses_message = cases.iter().any(|case| match &case.kind {
         CaseKind::Code { rebuild, .. } => rebuild.as_ref().is_some_and(|r| r.uses_message),
@@ -212,6 +299,18 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             fn from_parts(#code_param: i64, #message_param: &str) -> ::core::option::Option<Self> {
                 #(#rebuilds)*
                 ::core::option::Option::None
+            }
+
+            fn describe_variants(
+                __tpp_set: &mut #krate::__private::SchemaSet,
+            ) -> ::std::vec::Vec<#krate::ErrorDescription> {
+                #[allow(unused_imports)]
+                use #krate::__private::{LacksJsonSchema as _, ViaJsonSchema as _};
+                let _ = &__tpp_set;
+                #[allow(unused_mut)]
+                let mut __tpp_variants = ::std::vec::Vec::new();
+                #(#describes)*
+                __tpp_variants
             }
         }
     })

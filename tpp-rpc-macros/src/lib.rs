@@ -19,13 +19,11 @@
 extern crate proc_macro;
 
 mod attrs;
-mod call;
-mod client;
 mod defaults;
 mod derive_error;
 mod model;
 mod naming;
-mod server;
+mod render;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -165,6 +163,9 @@ use crate::model::Service;
 ///   `#![no_implicit_prelude]` (except in the dyn mode: async-trait's expansion names `Box`).
 /// - `dyn`: a dyn-compatible trait, so that the implementation can be chosen at run time
 ///   (`Arc<dyn Repos>`); see the next section.
+/// - `strict`: refuse body keys that name no parameter (code 1, naming the key). By default
+///   they are ignored, which keeps rolling upgrades working when a parameter is added; the
+///   description says which (`"unknown_keys": "ignore"` or `"refuse"`).
 ///
 /// # The dyn mode: choosing an implementation at run time
 ///
@@ -357,11 +358,18 @@ use crate::model::Service;
 /// - A parameter of type `Option<T>` (any path ending in `Option`) may be absent or `null`;
 ///   it is `None` then. Every other key is required.
 /// - An absent or `null` body counts as `{}`; a body that is not an object is an error.
-/// - Unknown keys are an error; so is a missing required key or a value of the wrong type.
-///   All answer code 1 with the serde message, which names the key:
+/// - A missing required key or a value of the wrong type is an error, answered with code 1
+///   and the serde message, which names the key:
 ///
 ///   ```text
 ///   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: missing field `repo_url` at line 1 column 22"}}
+///   ```
+/// - Keys that name no parameter are ignored, so that during a rolling upgrade a newer
+///   client's new optional parameter reaches a replica not yet upgraded without failing the
+///   call (what `tpp diff` calls compatible is compatible in both directions).
+///   `#[toxic_service(strict)]` refuses them instead, with code 1:
+///
+///   ```text
 ///   <- {"code": 1, "body": {"error": "Bad parameters for action repo-add: unknown field `nmae`, expected one of `repo_name`, `repo_url`, `branch` at line 1 column 7"}}
 ///   ```
 /// - The client does not send optional parameters left unset on the call, so a Python
@@ -369,9 +377,12 @@ use crate::model::Service;
 ///
 /// Parameter attributes:
 ///
-/// - `#[param(default = "<json>")]`: the value used when the key is absent (or `null`), as
-///   JSON text: `#[param(default = "10")] limit: u32`,
-///   `#[param(default = "\"main\"")] branch: String`. Such a parameter is not required
+/// - `#[param(default)]`, `#[param(default = <literal>)]` or `#[param(default = "<json>")]`:
+///   the value used when the key is absent (or `null`): the type's `Default`
+///   (`#[param(default)] retries: u32`), a number or `true`/`false` as Rust writes it
+///   (`#[param(default = 10)] limit: u32`, `#[param(default = -1.5)] x: f64`), or JSON
+///   text (`#[param(default = "\"main\"")] branch: String`, `#[param(default = "[1, 2]")]`).
+///   Any other form is a compile error listing these three. Such a parameter is not required
 ///   (a setter on the client's call); list-funcs announces its default. A default that cannot
 ///   be the parameter's type never reaches a request: it is a compile error for the types the
 ///   macro knows by name (integers with their ranges, floats, `bool`, `String`, `char`,
@@ -447,8 +458,13 @@ use crate::model::Service;
 /// Unless the trait has an action named `list-funcs` or says `list_funcs = false`, the server
 /// also answers `list-funcs`,
 /// shaped like toxicbuild's hole: per action, its doc comment and parameters (`name`,
-/// `required`, and `default` when not required: the `#[param(default)]` JSON, or `null` for
-/// an `Option`). Context parameters are not listed; a `#[body]` action lists no parameters.
+/// `required`, and `default` when not required: the `#[param(default = ...)]` JSON, the
+/// type's `Default` for `#[param(default)]` when the macro knows the type by name (else
+/// `null`; the description has the real value), or `null` for an `Option`).
+///
+/// With the body `{"tpp_describe": true}`, `list-funcs` answers the service's full
+/// description instead (JSON Schemas of every parameter, result and error variant); see
+/// `tpp_rpc::describe`. Context parameters are not listed; a `#[body]` action lists no parameters.
 ///
 /// ```text
 /// -> {"token": "…", "action": "list-funcs", "body": {}}
@@ -562,16 +578,7 @@ fn expand_service(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
     };
     let service = Service::from_trait(args, &item, &mut errors);
     match errors.finish() {
-        Ok(()) => {
-            let parts = [
-                server::render_trait(&service),
-                server::render_actions(&service),
-                server::render_server(&service),
-                client::render_client(&service),
-                server::render_assertions(&service),
-            ];
-            quote!(#(#parts)*)
-        }
+        Ok(()) => render::render(&service),
         Err(error) => {
             // Keep the trait (without our helper attributes) so that code using it does not
             // fail with a second, confusing error.
@@ -631,189 +638,4 @@ impl VisitMut for StripHelpers {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The repository-service example expands to valid Rust holding the items users rely on.
-    #[test]
-    fn repos_example_expands() {
-        let args = quote!(rename_all = "kebab-case");
-        let input = quote! {
-            pub trait Repos {
-                /// Adds a repository.
-                async fn repo_add(&self, repo_name: String, repo_url: String, branch: Option<String>)
-                    -> Result<Repo, ReposError>;
-                #[action(name = "list_builders")]
-                async fn builders(&self, #[body] query: BuildersQuery) -> Result<Vec<String>, ReposError>;
-                async fn whoami(&self, ctx: &tpp_rpc::Context) -> Result<String, tpp_rpc::ActionError>;
-            }
-        };
-        let out = expand_service(args, input);
-        let file: syn::File = syn::parse2(out.clone()).expect("valid Rust");
-        let text = out.to_string();
-        for needle in [
-            "pub struct ReposServer",
-            "pub struct ReposClient",
-            "pub const REPOS_ACTIONS",
-            "\"repo-add\"",
-            "\"list_builders\"",
-            "\"list-funcs\"",
-            "impl < T : Repos + ? :: core :: marker :: Sized > :: tpp_rpc :: Handler for ReposServer < T >",
-            "deny_unknown_fields",
-            "skip_serializing_if",
-        ] {
-            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-        }
-        assert!(!text.contains("compile_error"), "{text}");
-        assert!(file.items.len() >= 5);
-    }
-
-    #[test]
-    fn errors_accumulate() {
-        let input = quote! {
-            trait Bad {
-                fn not_async(&self) -> Result<(), E>;
-                async fn no_self(x: u32) -> Result<(), E>;
-                async fn not_result(&self) -> u32;
-                #[action(nme = "x")]
-                async fn unknown_arg(&self) -> Result<(), E>;
-            }
-        };
-        let out = expand_service(quote!(rename = "x"), input).to_string();
-        assert_eq!(out.matches("compile_error").count(), 5, "{out}");
-        assert!(out.contains("valid arguments are"), "{out}");
-    }
-
-    #[test]
-    fn ack_streams_expand() {
-        let input = quote! {
-            trait Hole {
-                #[action(stream, ack)]
-                async fn stream(&self, kinds: Vec<String>)
-                    -> Result<(String, tpp_rpc::ItemStream<u32>), tpp_rpc::ActionError>;
-            }
-        };
-        let out = expand_service(quote!(), input);
-        syn::parse2::<syn::File>(out.clone()).expect("valid Rust");
-        let text = out.to_string();
-        assert!(!text.contains("compile_error"), "{text}");
-        for needle in [
-            ":: tpp_rpc :: stream :: send_stream (conn , :: core :: option :: Option :: Some",
-            "Probe :: < String > :: NEW) . encode (& __tpp_ack)",
-            "Probe :: < u32 > :: NEW) . encode_items (__tpp_items)",
-            ":: tpp_rpc :: __private :: request_stream_ack (__tpp_client , \"stream\"",
-            "__tpp_wire_type :: < String > ()",
-        ] {
-            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-        }
-    }
-
-    #[test]
-    fn ack_misuse_is_reported() {
-        let input = quote! {
-            trait Hole {
-                #[action(ack)]
-                async fn a(&self) -> Result<String, E>;
-                #[action(bare, ack)]
-                async fn b(&self) -> Result<String, E>;
-                #[action(stream, ack)]
-                async fn c(&self) -> Result<tpp_rpc::ItemStream<u32>, E>;
-                #[action(stream)]
-                async fn d(&self) -> Result<(String, tpp_rpc::ItemStream<u32>), E>;
-            }
-        };
-        let out = expand_service(quote!(), input).to_string();
-        assert_eq!(out.matches("compile_error").count(), 4, "{out}");
-        assert!(
-            out.contains("`ack` only applies to streaming actions"),
-            "{out}"
-        );
-        assert!(out.contains("`bare` and `ack` cannot be combined"), "{out}");
-        assert!(out.contains("acknowledged streams return"), "{out}");
-        assert!(out.contains("write `#[action(stream, ack)]`"), "{out}");
-    }
-
-    /// The dyn mode keeps `async fn`s under the runtime's `async_trait`, and its server
-    /// takes unsized implementations (`dyn Trait`); the native mode boxes nothing.
-    #[test]
-    fn dyn_mode_expands() {
-        let input = quote! {
-            pub trait Store {
-                async fn get(&self, ctx: &tpp_rpc::Context, key: String) -> Result<String, E>;
-                async fn version(&self) -> Result<u32, E> { Ok(1) }
-            }
-        };
-        let out = expand_service(quote!(dyn, rename_all = "kebab-case"), input.clone());
-        syn::parse2::<syn::File>(out.clone()).expect("valid Rust");
-        let text = out.to_string();
-        assert!(!text.contains("compile_error"), "{text}");
-        for needle in [
-            "# [:: tpp_rpc :: async_trait] # [diagnostic :: on_unimplemented",
-            "async fn get (& self , ctx : & tpp_rpc :: Context , key : String) -> Result < String , E > ;",
-            "async fn version (& self ,) -> Result < u32 , E > { Ok (1) }",
-            "impl < T : Store + ? :: core :: marker :: Sized > :: tpp_rpc :: Handler for StoreServer < T >",
-            "pub fn from_box (service : :: std :: boxed :: Box < T >)",
-            ":: core :: convert :: From < :: std :: sync :: Arc < T >> for StoreServer < T >",
-        ] {
-            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-        }
-        assert!(!text.contains("impl :: core :: future :: Future"), "{text}");
-
-        let native = expand_service(quote!(), input).to_string();
-        assert!(!native.contains("async_trait"), "{native}");
-        assert!(!native.contains("on_unimplemented"), "{native}");
-        assert!(
-            native.contains("impl :: core :: future :: Future"),
-            "{native}"
-        );
-    }
-
-    /// `#[async_trait]` under `#[toxic_service]` asks for the dyn mode (and is applied once);
-    /// with arguments (`?Send`) it is refused; above it, the not-async error says why.
-    #[test]
-    fn async_trait_on_the_trait() {
-        let input = quote! {
-            #[async_trait::async_trait]
-            trait Store { async fn get(&self) -> Result<String, E>; }
-        };
-        let text = expand_service(quote!(), input).to_string();
-        assert!(!text.contains("compile_error"), "{text}");
-        assert_eq!(
-            text.matches("# [:: tpp_rpc :: async_trait]").count(),
-            1,
-            "{text}"
-        );
-        assert!(!text.contains("async_trait :: async_trait"), "{text}");
-
-        let input = quote! {
-            #[async_trait(?Send)]
-            trait Store { async fn get(&self) -> Result<String, E>; }
-        };
-        let text = expand_service(quote!(), input).to_string();
-        assert!(text.contains("must be `Send`"), "{text}");
-
-        let input = quote! {
-            trait Store {
-                fn get<'life0, 'async_trait>(&'life0 self)
-                    -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<String, E>> + Send + 'async_trait>>;
-            }
-        };
-        let text = expand_service(quote!(), input).to_string();
-        assert!(text.contains("write `#[toxic_service(dyn)]`"), "{text}");
-        assert_eq!(text.matches("compile_error").count(), 1, "{text}");
-    }
-
-    #[test]
-    fn custom_crate_path() {
-        let input = quote! {
-            trait Svc { async fn ping(&self) -> Result<(), my_rpc::ActionError>; }
-        };
-        let out = expand_service(quote!(crate = "::my_rpc"), input.clone()).to_string();
-        assert!(!out.contains(":: tpp_rpc ::"), "{out}");
-        assert!(out.contains(":: my_rpc :: Handler"), "{out}");
-        let out = expand_service(quote!(dyn, crate = "::my_rpc"), input).to_string();
-        assert!(!out.contains(":: tpp_rpc ::"), "{out}");
-        assert!(out.contains("# [:: my_rpc :: async_trait]"), "{out}");
-        assert!(out.contains("`#[my_rpc::async_trait]`"), "{out}");
-    }
-}
+mod tests;

@@ -14,6 +14,7 @@
 //! | [`production`] | caller identity, layers (middleware), metrics, traces and request ids, and what they cost |
 //! | [`deployment`] | replicas behind HAProxy, handoff on one host, systemd, Kubernetes |
 //! | [`interop`] | working with the Python reference (`toxiccore`), Python's JSON, how a request's JSON is read |
+//! | [`contract`] | your service from Python and from the shell: the service description, its JSON Schemas, `tpp describe`, `tpp diff`, argument checks, defaults, rolling upgrades |
 //!
 //! The reference of every attribute of the macros is on the macros themselves:
 //! [`macro@crate::toxic_service`] and [`derive@crate::ToxicError`].
@@ -44,3 +45,6 @@ pub mod deployment {}
 
 #[doc = include_str!("../docs/guide/interop.md")]
 pub mod interop {}
+
+#[doc = include_str!("../docs/guide/contract.md")]
+pub mod contract {}

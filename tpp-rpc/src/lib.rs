@@ -133,7 +133,7 @@ pub use server::auth;
 pub use service::stream;
 #[cfg(feature = "tls")]
 pub use transport::tls;
-pub use wire::{fields, json, trace};
+pub use wire::{describe, fields, json, trace};
 
 pub use auth::{Authenticator, FnAuth, Identity, PlainToken, UserTokens};
 #[cfg(feature = "bcrypt")]
@@ -141,6 +141,9 @@ pub use auth::{BcryptToken, UserHashes};
 pub use client::{
     CallError, CallStream, Client, ClientBuilder, ClientConnection, ClientError, EndpointSelection,
     FuncInfo, FuncList, FuncParam, ResponseStream, TlsProblem,
+};
+pub use describe::{
+    ActionDescription, Description, ErrorDescription, ParamDescription, ServiceDescription,
 };
 /// `next()` on the streams of generated clients ([`CallStream`]) and on
 /// [`ResponseStream`]: re-exported from `futures-util`, so a service needs no
@@ -179,10 +182,21 @@ pub mod unstable {
 #[cfg(feature = "dyn")]
 pub use async_trait::async_trait;
 
+/// The `schemars` crate tpp describes types with (feature `schema`): derive
+/// `tpp_rpc::schemars::JsonSchema` with `#[schemars(crate = "tpp_rpc::schemars")]`, or depend on
+/// `schemars` 1.x directly.
+#[cfg(feature = "schema")]
+pub use schemars;
+
 /// Re-exports for the code `#[toxic_service]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::service::describe_probes::{
+        LacksJsonSchema, LacksVariants, ViaJsonSchema, ViaVariants,
+    };
     pub use crate::service::generated::*;
+    pub use crate::service::param_default::{LacksDefault, ViaDefault};
+    pub use crate::wire::describe::SchemaSet;
     pub use futures_core;
     pub use futures_util;
     pub use serde;

@@ -1,3 +1,4 @@
+use super::syntax::{ack_stream_args, doc_text, is_context_type, result_args};
 use super::*;
 
 #[test]

@@ -354,7 +354,7 @@ impl ServerBuilder {
     /// | `tpp_connections_refused_total` | counter | (connection limit reached) |
     /// | `tpp_auth_failures_total` | counter | `reason`: `missing`, `refused` |
     /// | `tpp_auth_checks_total` | counter | `cache`: `hit` (decided at once: a bcrypt cache hit, a plain token), `miss` (waited: a bcrypt verification) |
-    /// | `tpp_frame_errors_total` | counter | `kind`: `framing`, `bad_data`, `truncated`, `io` |
+    /// | `tpp_frame_errors_total` | counter | `kind`: `framing`, `bad_data`, `truncated`, `io`, `over_budget` (refused: the request memory budget was full) |
     ///
     /// Requests for actions the service does not have are labelled
     /// `action="<unknown>"`, so peers cannot create series at will.

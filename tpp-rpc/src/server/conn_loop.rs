@@ -281,6 +281,7 @@ pub(super) async fn next_frame(
         Ok(Some(Err(e))) => {
             if let Some(m) = &shared.metrics {
                 m.frame_error(match e {
+                    FrameError::OverBudget { .. } => FrameErrorKind::OverBudget,
                     _ if e.is_answerable() => FrameErrorKind::Framing,
                     FrameError::Truncated { .. } => FrameErrorKind::Truncated,
                     _ => FrameErrorKind::Io,

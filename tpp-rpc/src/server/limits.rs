@@ -78,7 +78,10 @@ impl Limits {
     /// cgroup's `memory.max` or else the machine's total, and at least
     /// 64 MiB; 1 GiB where neither can be read). Each request from 4 KiB on
     /// is charged its declared length when its header arrives, before its
-    /// payload is read, until it has been answered; a request that does not
+    /// payload is read, for as long as its bytes are held (until it has been
+    /// answered and the next request replaced it; messages a handler reads
+    /// with [`Connection::read_message`](super::Connection::read_message)
+    /// are charged the same way, alongside its request); a request that does not
     /// fit is answered `{"code": 1, "body": {"error": "Server busy: …"}}`
     /// at once and the connection closed. Smaller requests are not charged:
     /// they are bounded by [`max_connections`](Self::max_connections) (4 KiB

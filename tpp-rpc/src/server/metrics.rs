@@ -30,7 +30,7 @@ pub(crate) const AUTH_FAILURES: &str = "tpp_auth_failures_total";
 /// Token checks, label `cache`: `hit` when decided without waiting (a bcrypt
 /// cache hit, or a plain token), `miss` when it waited (a bcrypt verification).
 pub(crate) const AUTH_CHECKS: &str = "tpp_auth_checks_total";
-/// Broken requests, label `kind`: `framing`, `bad_data`, `truncated`, `io`.
+/// Broken requests, label `kind`: `framing`, `bad_data`, `truncated`, `io`, `over_budget` (refused: the request memory budget was full).
 pub(crate) const FRAME_ERRORS: &str = "tpp_frame_errors_total";
 
 /// The action label of requests for actions the service does not have: a
@@ -44,6 +44,7 @@ pub(crate) enum FrameErrorKind {
     BadData,
     Truncated,
     Io,
+    OverBudget,
 }
 
 /// Server-wide handles, registered at bind time.
@@ -56,7 +57,7 @@ pub(crate) struct ServerMetrics {
     auth_refused: Counter,
     auth_hit: Counter,
     auth_miss: Counter,
-    frame_errors: [Counter; 4],
+    frame_errors: [Counter; 5],
 }
 
 impl ServerMetrics {
@@ -76,6 +77,7 @@ impl ServerMetrics {
                 frame("bad_data"),
                 frame("truncated"),
                 frame("io"),
+                frame("over_budget"),
             ],
         }
     }

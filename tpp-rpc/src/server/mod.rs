@@ -14,7 +14,8 @@
 //! Layout: [`ServerBuilder`] (builder.rs) binds a [`Server`] (accept.rs),
 //! whose accept loop hands each connection to conn_loop.rs; every request
 //! there goes through pipeline.rs before reaching the [`Handler`] with a
-//! [`Connection`] (connection.rs); closing.rs ends a connection, spans.rs and
+//! [`Connection`] (connection.rs); a request refused on the way is answered
+//! from the one table in refusal.rs; closing.rs ends a connection, spans.rs and
 //! request_watch.rs trace and time each request. [`Limits`] (limits.rs) and
 //! [`Context`] (context.rs) are the plain data they share. The server builds
 //! on the shared wire layer and the transport, never on the client.
@@ -46,6 +47,7 @@ mod pipeline;
 mod proxy;
 #[cfg(feature = "proxy-protocol")]
 mod proxy;
+mod refusal;
 mod request_watch;
 mod spans;
 

@@ -13,6 +13,7 @@ pub(crate) enum FrameErrorKind {
     BadData,
     Truncated,
     Io,
+    OverBudget,
 }
 
 /// Cannot be built: metrics are compiled out.

@@ -12,7 +12,7 @@ use tokio_util::codec::FramedRead;
 use tracing::warn;
 
 use super::layer::{Layer, Next};
-use super::metrics::FrameErrorKind;
+use super::refusal::Refusal;
 use super::{
     auth_guard, closing::answer_and_close, connection::flush_pending, Connection, Handler, Limits,
     Shared,
@@ -21,7 +21,7 @@ use crate::server::auth::{Authenticator, Identity};
 use crate::server::Error;
 use crate::transport::Stream;
 use crate::wire::frame::FrameCodec;
-use crate::wire::message::{ActionField, BadData, ErrorBody, Request, TokenField};
+use crate::wire::message::{ActionField, ErrorBody, Request, TokenField};
 
 /// The outcome of the checks before the handler runs.
 // A request (with the places of its extra fields inline) is moved once into
@@ -49,18 +49,7 @@ pub(super) async fn check_request(
     let scanned = io.decoder_mut().take_scan();
     let request = match Request::parse_scanned(frame, scanned) {
         Ok(r) => r,
-        Err(e) => {
-            warn!(%peer, error = %e, "bad data");
-            if let Some(m) = &shared.metrics {
-                m.frame_error(FrameErrorKind::BadData);
-            }
-            let msg = match &e {
-                BadData::Empty => "Something wrong with your data: empty message".to_owned(),
-                e => format!("Something wrong with your data: {e}"),
-            };
-            refuse(io, pending, 1, &ErrorBody { error: &msg }, limits).await;
-            return Checked::Refused;
-        }
+        Err(e) => return refuse(io, pending, Refusal::BadData(e), shared, peer).await,
     };
     // The balancer's probe carries no token: answered (and closed) here.
     if let Some(health) = shared.health.as_ref().filter(|h| h.is_probe(&request)) {
@@ -69,86 +58,45 @@ pub(super) async fn check_request(
         }
         return Checked::Refused;
     }
-    let verdict = match request.token_field() {
-        TokenField::Missing => {
-            warn!(%peer, "no auth token");
-            if let Some(m) = &shared.metrics {
-                m.auth_failed(true);
-            }
-            refuse(
-                io,
-                pending,
-                2,
-                &ErrorBody {
-                    error: "No auth token",
-                },
-                limits,
-            )
-            .await;
-            return Checked::Refused;
+    let identity = match request.token_field() {
+        TokenField::Missing => return refuse(io, pending, Refusal::NoToken, shared, peer).await,
+        TokenField::NotAString => {
+            return refuse(io, pending, Refusal::BadToken, shared, peer).await
         }
-        TokenField::NotAString => Err(crate::server::auth::Refused),
         TokenField::Present(token) => {
             match auth_guard::verdict(|| shared.auth.check(token), io, shared, peer).await {
-                Some(verdict) => verdict,
+                Some(Ok(identity)) => identity,
+                Some(Err(_)) => return refuse(io, pending, Refusal::BadToken, shared, peer).await,
                 None => return Checked::Refused,
             }
         }
     };
-    let Ok(identity) = verdict else {
-        warn!(%peer, "bad auth token");
-        if let Some(m) = &shared.metrics {
-            m.auth_failed(false);
-        }
-        refuse(
-            io,
-            pending,
-            3,
-            &ErrorBody {
-                error: "Bad auth token",
-            },
-            limits,
-        )
-        .await;
-        return Checked::Refused;
-    };
     match request.action_field() {
         ActionField::Present(_) => Checked::Ok(request, identity),
-        ActionField::Missing => {
-            warn!(%peer, "no action");
-            refuse(
-                io,
-                pending,
-                1,
-                &ErrorBody {
-                    error: "No action found!",
-                },
-                limits,
-            )
-            .await;
-            Checked::Refused
-        }
+        ActionField::Missing => refuse(io, pending, Refusal::NoAction, shared, peer).await,
         ActionField::NotAString => {
-            warn!(%peer, "action is not a string");
-            let msg = "Something wrong with your data: action must be a string";
-            refuse(io, pending, 1, &ErrorBody { error: msg }, limits).await;
-            Checked::Refused
+            refuse(io, pending, Refusal::ActionNotAString, shared, peer).await
         }
     }
 }
 
-/// Answers a refused request and closes, after the answers still held
-/// back for earlier requests of the batch (they were served).
+/// Answers a refused request (its code and message from [`Refusal::answer`])
+/// and closes, after the answers still held back for earlier requests of the
+/// batch (they were served).
 async fn refuse(
     io: &mut FramedRead<Stream, FrameCodec>,
     pending: &mut Vec<u8>,
-    code: i64,
-    body: &impl serde::Serialize,
-    limits: &Limits,
-) {
+    refusal: Refusal,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Checked {
+    refusal.record(peer, shared);
+    let (code, message) = refusal.answer();
+    let limits = &shared.limits;
     if flush_pending(io, pending, limits).await.is_ok() {
-        answer_and_close(io, code, body, limits).await;
+        answer_and_close(io, code, &ErrorBody { error: &message }, limits).await;
     }
+    Checked::Refused
 }
 
 /// Why a handler call failed, as the client is told.

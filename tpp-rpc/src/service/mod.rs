@@ -4,7 +4,10 @@
 //! services share one server through a [`Router`], which refuses duplicate
 //! action names when it is built and answers `list-funcs` for all of them.
 
+#[doc(hidden)]
+pub mod describe_probes;
 pub(crate) mod generated;
+pub(crate) mod param_default;
 pub mod stream;
 
 use std::collections::HashMap;
@@ -60,6 +63,12 @@ pub struct ActionInfo {
 pub trait Service: Handler {
     /// Every action this service answers (the generated `list-funcs` excluded).
     fn actions(&self) -> &'static [ActionInfo];
+
+    /// The service's description (schemas, errors); generated services give the full one,
+    /// a hand-written service the names, docs and parameters of [`Service::actions`].
+    fn description(&self) -> crate::describe::ServiceDescription {
+        describe_actions(std::any::type_name::<Self>(), self.actions())
+    }
 }
 
 /// Answers `{"code": 1, "body": {"error": "Action X does not exist"}}` and
@@ -78,6 +87,20 @@ pub async fn answer_list_funcs(
     actions: &[&'static [ActionInfo]],
 ) -> Result<(), Error> {
     conn.send_result(&FuncList(actions)).await
+}
+
+/// Answers `list-funcs`: the full description when the body asks for it, else the plain
+/// list toxicbuild's hole answers (byte for byte as before).
+pub async fn answer_list_funcs_or_description(
+    conn: &mut Connection,
+    actions: &[&'static [ActionInfo]],
+    describe: impl FnOnce() -> crate::describe::Description,
+) -> Result<(), Error> {
+    if crate::describe::asks_description(conn.body_json()) {
+        conn.send_result(&describe()).await
+    } else {
+        answer_list_funcs(conn, actions).await
+    }
 }
 
 struct FuncList<'a>(&'a [&'static [ActionInfo]]);
@@ -134,6 +157,40 @@ impl Serialize for Param<'_> {
     }
 }
 
+/// A description from the compile-time list of actions alone: names, docs, kinds and
+/// parameters, every schema `{}` (what a hand-written [`Service`] has).
+pub fn describe_actions(name: &str, actions: &[ActionInfo]) -> crate::ServiceDescription {
+    use crate::describe::{build, Kind};
+    let any = || serde_json::Value::Object(serde_json::Map::new());
+    let actions = actions
+        .iter()
+        .map(|a| {
+            let params = a
+                .params
+                .iter()
+                .map(|p| build::param(p.name, p.required, p.default, any()))
+                .collect();
+            let kind = match a.kind {
+                ActionKind::Unary => Kind::Unary,
+                ActionKind::Bare => Kind::Bare,
+                ActionKind::Stream => Kind::Stream,
+            };
+            build::action(
+                a.name,
+                a.method,
+                a.doc,
+                kind,
+                params,
+                None,
+                any(),
+                None,
+                Vec::new(),
+            )
+        })
+        .collect();
+    build::service(name, "", false, actions, serde_json::Map::new())
+}
+
 /// Object-safe form of [`Service`], for the router.
 trait DynService: Send + Sync + 'static {
     fn call<'a>(&'a self, conn: &'a mut Connection) -> BoxFuture<'a, Result<(), Error>>;
@@ -171,6 +228,7 @@ pub struct Router {
     services: Vec<Box<dyn DynService>>,
     by_action: HashMap<&'static str, (usize, &'static str)>,
     all_actions: Vec<&'static [ActionInfo]>,
+    description: Option<crate::describe::Description>,
 }
 
 impl Router {
@@ -193,9 +251,21 @@ impl Router {
             }
             self.by_action.insert(action.name, (index, action.method));
         }
+        self.description
+            .get_or_insert_with(|| crate::describe::Description::new(Vec::new()))
+            .services
+            .push(service.description());
         self.services.push(Box::new(service));
         self.all_actions.push(actions);
         Ok(self)
+    }
+
+    /// The description of every service, in the order they were added (what `list-funcs`
+    /// answers when asked with `{"tpp_describe": true}`).
+    pub fn description(&self) -> crate::describe::Description {
+        self.description
+            .clone()
+            .unwrap_or_else(|| crate::describe::Description::new(Vec::new()))
     }
 
     /// Every action of every service, in the order they were added.
@@ -211,7 +281,14 @@ impl Handler for Router {
                 Some(service) => service.call(conn).await,
                 None => answer_unknown_action(conn).await,
             },
-            None if conn.action() == LIST_FUNCS => answer_list_funcs(conn, &self.all_actions).await,
+            None if conn.action() == LIST_FUNCS => {
+                let all = &self.all_actions;
+                let description = self.description.clone();
+                answer_list_funcs_or_description(conn, all, || {
+                    description.unwrap_or_else(|| crate::describe::Description::new(Vec::new()))
+                })
+                .await
+            }
             None => answer_unknown_action(conn).await,
         }
     }

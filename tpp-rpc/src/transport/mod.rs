@@ -73,13 +73,57 @@ macro_rules! each {
     };
 }
 
+/// Most bytes one read takes, however much room its buffer has.
+const MAX_READ: usize = 64 * 1024;
+
+/// Bytes read that cost the task one unit of tokio's cooperative budget
+/// (128 units a turn): a task that reads more than 128 KiB in one turn
+/// yields to the others.
+const BYTES_PER_BUDGET_UNIT: usize = 1024;
+
+impl Stream {
+    fn poll_read_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+/// Reads are fair between connections: a read takes at most 64 KiB
+/// and costs its task budget in proportion to what it read, so a
+/// connection whose peer sends megabytes at once (and whose bytes the
+/// server scans as they arrive) hands the worker thread to the others every
+/// 128 KiB or so, instead of reading and scanning all of them first.
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        each!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+        let this = self.get_mut();
+        let (result, read) = if buf.remaining() <= MAX_READ {
+            let before = buf.filled().len();
+            let result = this.poll_read_inner(cx, buf);
+            (result, buf.filled().len() - before)
+        } else {
+            // Only large buffers (a large request growing): zeroing 64 KiB
+            // costs far less than the bytes' scan.
+            let mut limited = ReadBuf::new(buf.initialize_unfilled_to(MAX_READ));
+            let result = this.poll_read_inner(cx, &mut limited);
+            let read = limited.filled().len();
+            buf.advance(read);
+            (result, read)
+        };
+        for _ in 0..read / BYTES_PER_BUDGET_UNIT {
+            match tokio::task::coop::poll_proceed(cx) {
+                Poll::Ready(progress) => progress.made_progress(),
+                // Spent: the next read yields (the task is already woken).
+                Poll::Pending => break,
+            }
+        }
+        result
     }
 }
 

@@ -1,9 +1,12 @@
 //! The server-wide budget for request bytes: what all connections together
 //! may hold of requests not yet answered. A frame's declared length is
 //! charged when its header arrives, before any byte of its payload is
-//! buffered, and given back once the next frame starts (the request was
-//! answered) or the connection ends. A frame the budget cannot take is
-//! refused at once, with an answer saying the server is busy.
+//! buffered; once the frame is whole the charge goes with its bytes
+//! ([`Charge::attach`]) and is given back when the last handle to them is
+//! dropped (the request was answered and the next one replaced it, or the
+//! connection ended). A handler that reads further messages while it holds
+//! its request's bytes is charged for all of them. A frame the budget cannot
+//! take is refused at once, with an answer saying the server is busy.
 //!
 //! Frames under [`CHARGED_FROM`] bytes are not charged: they arrive in one
 //! or two reads into the connection's small buffer, and charging them would
@@ -12,6 +15,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Frames from this size on are charged to the budget.
@@ -69,6 +73,29 @@ impl RequestBudget {
     }
 }
 
+impl Charge {
+    /// `bytes`, holding this charge until the last handle to them (or to
+    /// a slice of them) is dropped.
+    pub(crate) fn attach(self, bytes: Bytes) -> Bytes {
+        Bytes::from_owner(Charged {
+            bytes,
+            _charge: self,
+        })
+    }
+}
+
+/// A frame's bytes and their charge.
+struct Charged {
+    bytes: Bytes,
+    _charge: Charge,
+}
+
+impl AsRef<[u8]> for Charged {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// The default budget: a quarter of the memory this process may use (its
 /// cgroup's `memory.max`, else the machine's `MemTotal`), at least `floor`
 /// (the server passes one default-sized frame, 64 MiB); 1 GiB where neither
@@ -115,6 +142,15 @@ mod tests {
         drop(b);
         assert_eq!(budget.in_use(), 0);
         assert!(budget.charge(usize::MAX).is_err());
+        // Attached to bytes: held while any handle to them is.
+        let c = budget.charge(50 * 1024).unwrap().unwrap();
+        let bytes = c.attach(Bytes::from(vec![7u8; 50 * 1024]));
+        let part = bytes.slice(10..20);
+        drop(bytes);
+        assert_eq!(budget.in_use(), 50 * 1024, "a slice still holds them");
+        assert_eq!(part[..], [7u8; 10]);
+        drop(part);
+        assert_eq!(budget.in_use(), 0);
         assert!(
             budget.charge(200 * 1024).is_err(),
             "larger than the whole budget"

@@ -8,6 +8,7 @@
 //! the other way round.
 
 pub(crate) mod budget;
+pub mod describe;
 pub mod fields;
 pub mod frame;
 pub mod json;

@@ -27,6 +27,17 @@ pub trait ToxicError {
         let _ = (code, message);
         None
     }
+    /// Every variant this type may answer (code, name, message, fields' schema), for the
+    /// service description; `#[derive(ToxicError)]` lists them.
+    fn describe_variants(
+        set: &mut crate::wire::describe::SchemaSet,
+    ) -> Vec<crate::wire::describe::ErrorDescription>
+    where
+        Self: Sized,
+    {
+        let _ = set;
+        Vec::new()
+    }
 }
 
 /// A ready-made service error: any code, any message.

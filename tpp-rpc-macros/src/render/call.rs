@@ -4,100 +4,14 @@
 //! the request and answers `Result<T, tpp_rpc::CallError<E>>`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote};
 use syn::{Ident, Type};
 
 use crate::attrs::ActionKind;
-use crate::model::{option_inner, Action, Role, Service};
-use crate::naming::{unraw, RenameRule};
-use crate::server::serde_crate_str;
+use crate::model::{Action, Service};
+use crate::naming::unraw;
 
-/// `ReposRepoAddCall` for `Repos::repo_add`.
-pub(crate) fn call_ident(svc: &Service, action: &Action) -> Ident {
-    let method = RenameRule::Pascal.apply(&unraw(&action.method));
-    format_ident!("{}{}Call", svc.ident, method)
-}
-
-/// A parameter as the client sees it.
-pub(crate) struct CallParam<'a> {
-    /// The parameter's name: the builder's field, and the setter of an optional one.
-    pub ident: &'a Ident,
-    /// What the caller gives: the parameter's type, or `T` of an `Option<T>`.
-    pub ty: &'a Type,
-    /// The body key (`None` for `#[body]`).
-    pub key: Option<&'a str>,
-    /// `Option<T>` or `#[param(default)]`: set with a setter, left out when unset.
-    pub optional: bool,
-    /// A `String`, taken as `impl Into<String>` (so `&str` works).
-    pub into_string: bool,
-}
-
-impl<'a> CallParam<'a> {
-    /// The parameters the client sends, in order.
-    pub(crate) fn of(action: &'a Action) -> Vec<CallParam<'a>> {
-        action
-            .params
-            .iter()
-            .filter_map(|p| {
-                let (key, optional, ty) = match &p.role {
-                    Role::Context => return None,
-                    Role::Body => (None, false, &p.ty),
-                    Role::Named {
-                        key,
-                        optional,
-                        default,
-                    } => {
-                        let ty = if *optional {
-                            option_inner(&p.ty).unwrap_or(&p.ty)
-                        } else {
-                            &p.ty
-                        };
-                        (Some(key.as_str()), *optional || default.is_some(), ty)
-                    }
-                };
-                Some(CallParam {
-                    ident: &p.ident,
-                    ty,
-                    key,
-                    optional,
-                    into_string: is_string(ty),
-                })
-            })
-            .collect()
-    }
-}
-
-/// A path type `String` (or `std::string::String`).
-fn is_string(ty: &Type) -> bool {
-    let Type::Path(path) = ty else { return false };
-    path.qself.is_none()
-        && path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "String" && s.arguments.is_none())
-}
-
-/// The argument type of a method or setter taking `ty`: `impl Into<String>` for a `String`.
-pub(crate) fn setter_arg(_svc: &Service, ty: &Type) -> TokenStream {
-    if is_string(ty) {
-        quote!(impl ::core::convert::Into<::std::string::String>)
-    } else {
-        ty.to_token_stream()
-    }
-}
-
-/// The error type of an action: `E` of `Result<T, E>`, or the alias's.
-pub(crate) fn error_type(svc: &Service, action: &Action) -> TokenStream {
-    let krate = &svc.krate;
-    match &action.err_ty {
-        Some(err) => err.to_token_stream(),
-        None => {
-            let output = &action.output;
-            quote!(<#output as #krate::__private::ResultType>::Err)
-        }
-    }
-}
+use super::shared::{call_ident, client_ident, error_type, serde_crate_str, setter_arg, CallParam};
 
 /// The call builder of one action, with its setters and `IntoFuture`.
 pub(crate) fn render_call(svc: &Service, action: &Action) -> TokenStream {
@@ -106,7 +20,7 @@ pub(crate) fn render_call(svc: &Service, action: &Action) -> TokenStream {
     let serde = quote!(#private::serde);
     let serde_crate = serde_crate_str(svc);
     let vis = &svc.vis;
-    let client = crate::client::client_ident(svc);
+    let client = client_ident(svc);
     let call = call_ident(svc, action);
     let method = &action.method;
     let wire = &action.wire_name;

@@ -3,17 +3,12 @@
 //! (`call.rs`), which is awaited.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
-use syn::Ident;
+use quote::quote;
 
-use crate::call::{call_ident, setter_arg, CallParam};
 use crate::model::{Action, Service, LIST_FUNCS};
 use crate::naming::unraw;
 
-/// `ReposClient` for `Repos`.
-pub(crate) fn client_ident(svc: &Service) -> Ident {
-    format_ident!("{}Client", svc.ident)
-}
+use super::shared::{call_ident, client_ident, setter_arg, CallParam};
 
 /// The `<Trait>Client` type.
 pub(crate) fn render_client(svc: &Service) -> TokenStream {
@@ -26,10 +21,6 @@ pub(crate) fn render_client(svc: &Service) -> TokenStream {
     let serde_json = quote!(#krate::__private::serde_json);
 
     let methods = svc.actions.iter().map(|action| render_method(svc, action));
-    let calls = svc
-        .actions
-        .iter()
-        .map(|action| crate::call::render_call(svc, action));
     let list_funcs = (!svc.has_list_funcs
         && !svc.actions.iter().any(|a| unraw(&a.method) == "list_funcs"))
     .then(|| {
@@ -118,7 +109,6 @@ pub(crate) fn render_client(svc: &Service) -> TokenStream {
             }
         }
 
-        #(#calls)*
     }
 }
 

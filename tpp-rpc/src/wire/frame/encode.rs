@@ -1,0 +1,59 @@
+//! Writing frames: the length header, and the codec's encoder.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio_util::codec::Encoder;
+
+use super::{FrameCodec, FrameError, MAX_HEADER_LEN};
+
+/// Writes the header of a `len`-byte payload.
+pub(crate) fn put_header(dst: &mut BytesMut, len: usize) {
+    let mut room = [0u8; HEADER_ROOM];
+    let start = header_at_end(&mut room, len);
+    dst.put_slice(&room[start..]);
+}
+
+/// Room for the longest header: 20 digits and `\n`.
+pub(crate) const HEADER_ROOM: usize = MAX_HEADER_LEN + 1;
+
+/// Writes the header of a `len`-byte payload at the end of `room` (its
+/// [`HEADER_ROOM`] bytes); returns where the header starts.
+pub(crate) fn header_at_end(room: &mut [u8; HEADER_ROOM], len: usize) -> usize {
+    let mut i = HEADER_ROOM - 1;
+    room[i] = b'\n';
+    let mut n = len;
+    loop {
+        i -= 1;
+        room[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return i;
+        }
+    }
+}
+
+impl Encoder<&[u8]> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        dst.reserve(payload.len() + MAX_HEADER_LEN + 1);
+        put_header(dst, payload.len());
+        dst.put_slice(payload);
+        Ok(())
+    }
+}
+
+impl Encoder<Bytes> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, payload: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.encode(&payload[..], dst)
+    }
+}
+
+/// Frames one payload into a new buffer: `b"2\n{}"` for `b"{}"`.
+pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
+    let mut dst = BytesMut::with_capacity(payload.len() + MAX_HEADER_LEN + 1);
+    put_header(&mut dst, payload.len());
+    dst.put_slice(payload);
+    dst.to_vec()
+}

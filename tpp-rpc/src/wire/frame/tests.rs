@@ -1,0 +1,217 @@
+use super::*;
+use proptest::prelude::*;
+use tokio_util::codec::Encoder;
+
+/// Feeds `input` to a server's decoder `chunk` bytes at a time: each
+/// frame, with the envelope scanned while it arrived (if it was).
+fn decode_scanning(input: &[u8], chunk: usize) -> Vec<(Bytes, Option<Fields>)> {
+    let mut codec = FrameCodec::new(1 << 24).scanning_requests();
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    for piece in input.chunks(chunk) {
+        buf.extend_from_slice(piece);
+        while let Some(frame) = codec.decode(&mut buf).unwrap() {
+            out.push((frame, codec.take_scan()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_large_request_is_scanned_while_it_arrives() {
+    use crate::wire::message::Request;
+    let body = format!(
+        r#"{{"log":"{}","n":[1,2.5,true,null]}}"#,
+        "é\\n".repeat(30_000)
+    );
+    let big = format!(r#"{{"token":"t","action":"echo","body":{body}}}"#);
+    let nan = format!(r#"{{"token":"t","action":"echo","body":[NaN,{body}]}}"#);
+    let small = r#"{"token":"t","action":"echo","body":1}"#;
+    let mut input = Vec::new();
+    for payload in [big.as_str(), small, nan.as_str(), big.as_str()] {
+        input.extend(encode_frame(payload.as_bytes()));
+    }
+    for chunk in [1000, 65_536, 100_003, input.len()] {
+        let frames = decode_scanning(&input, chunk);
+        assert_eq!(frames.len(), 4);
+        // Scanned: the large request the fast scan reads; not: the small
+        // one, and the one with Python's NaN (left to the full scan).
+        let scanned: Vec<bool> = frames.iter().map(|(_, f)| f.is_some()).collect();
+        assert_eq!(scanned, [true, false, false, true], "chunks of {chunk}");
+        for (frame, fields) in frames {
+            let whole = Request::parse(frame.clone()).unwrap();
+            let read = Request::parse_scanned(frame, fields).unwrap();
+            assert_eq!(read.token(), whole.token());
+            assert_eq!(read.action(), whole.action());
+            assert_eq!(read.body_json(), whole.body_json());
+        }
+    }
+    // A client's decoder scans nothing.
+    let mut codec = FrameCodec::new(1 << 24);
+    let mut buf = BytesMut::from(&encode_frame(big.as_bytes())[..]);
+    assert!(codec.decode(&mut buf).unwrap().is_some());
+    assert!(codec.take_scan().is_none());
+}
+
+fn decode_all(codec: &mut FrameCodec, input: &[u8]) -> Result<Vec<Bytes>, FrameError> {
+    let mut buf = BytesMut::from(input);
+    let mut out = Vec::new();
+    while let Some(frame) = codec.decode(&mut buf)? {
+        out.push(frame);
+    }
+    if let Some(frame) = codec.decode_eof(&mut buf)? {
+        out.push(frame);
+    }
+    Ok(out)
+}
+
+#[test]
+fn header_forms_the_reference_accepts() {
+    for h in ["48", " 48 ", "48\r", "0048", "+48", "\t48\t", " +48 \r"] {
+        assert_eq!(parse_header(h.as_bytes()).unwrap(), 48, "{h:?}");
+    }
+    assert_eq!(parse_header(b"").unwrap(), 0);
+    assert_eq!(parse_header(b"0").unwrap(), 0);
+}
+
+#[test]
+fn header_forms_we_refuse() {
+    for h in [
+        " ", "\r", "4 8", "0x10", "abc", "+", "++4", "4_8", "1e3", "\r48", "48\r\r", "4\u{0}8",
+    ] {
+        assert!(
+            matches!(parse_header(h.as_bytes()), Err(FrameError::BadHeader(_))),
+            "{h:?}"
+        );
+    }
+    assert!(matches!(
+        parse_header(b"-5"),
+        Err(FrameError::NegativeLength(_))
+    ));
+    assert!(matches!(
+        parse_header(b"99999999999999999999"),
+        Err(FrameError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn tells_when_a_whole_frame_is_buffered() {
+    let codec = FrameCodec::new(10);
+    assert!(codec.holds_whole_frame(b"2\n{}"));
+    assert!(codec.holds_whole_frame(b"0\n"));
+    assert!(codec.holds_whole_frame(b"002\n{}rest"));
+    assert!(!codec.holds_whole_frame(b"2\n{"));
+    assert!(!codec.holds_whole_frame(b"2"));
+    assert!(!codec.holds_whole_frame(b""));
+    assert!(!codec.holds_whole_frame(b" 2\n{}"));
+    assert!(!codec.holds_whole_frame(b"11\n{}{}{}{}{}{}"));
+    assert!(!codec.holds_whole_frame(b"99999999999999999999999\n"));
+    let mut mid = FrameCodec::new(10);
+    let mut buf = BytesMut::from(&b"4\n{}"[..]);
+    assert!(mid.decode(&mut buf).unwrap().is_none());
+    assert!(!mid.holds_whole_frame(b"2\n{}"));
+}
+
+#[test]
+fn decodes_frames_and_leaves_the_rest() {
+    let mut codec = FrameCodec::default();
+    let frames = decode_all(&mut codec, b"2\n{}0\n\n3\nabc").unwrap();
+    assert_eq!(frames, vec![&b"{}"[..], b"", b"", b"abc"]);
+}
+
+#[test]
+fn too_large_is_refused_before_reading_the_payload() {
+    let mut codec = FrameCodec::new(10);
+    let mut buf = BytesMut::from(&b"11\n"[..]);
+    assert!(matches!(
+        codec.decode(&mut buf),
+        Err(FrameError::TooLarge {
+            declared: 11,
+            max: 10
+        })
+    ));
+    let mut buf = BytesMut::from(&b"18446744073709551616\n"[..]);
+    assert!(matches!(
+        codec.decode(&mut buf),
+        Err(FrameError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn header_longer_than_20_bytes_is_refused_without_a_newline() {
+    let mut codec = FrameCodec::default();
+    let mut buf = BytesMut::from(&b"000000000000000000001"[..]);
+    assert!(matches!(
+        codec.decode(&mut buf),
+        Err(FrameError::HeaderTooLong)
+    ));
+}
+
+#[test]
+fn spaces_before_headers_and_at_the_end_are_no_message() {
+    let mut codec = FrameCodec::default();
+    let frames = decode_all(&mut codec, b" 2\nab  1\nc \t").unwrap();
+    assert_eq!(frames, [&b"ab"[..], &b"c"[..]]);
+}
+
+#[test]
+fn eof_mid_header_or_payload_is_truncated() {
+    let mut codec = FrameCodec::default();
+    assert!(matches!(
+        decode_all(&mut codec, b"12"),
+        Err(FrameError::Truncated { .. })
+    ));
+    let mut codec = FrameCodec::default();
+    let mut input = b"100\n".to_vec();
+    input.extend_from_slice(&[b'x'; 48]);
+    assert!(matches!(
+        decode_all(&mut codec, &input),
+        Err(FrameError::Truncated {
+            expected: 100,
+            received: 48
+        })
+    ));
+}
+
+#[test]
+fn encodes_the_byte_length() {
+    assert_eq!(encode_frame("é".as_bytes()), b"2\n\xc3\xa9");
+    assert_eq!(encode_frame(b""), b"0\n");
+    let mut dst = BytesMut::new();
+    put_header(&mut dst, 1234567890);
+    assert_eq!(&dst[..], b"1234567890\n");
+}
+
+proptest! {
+    #[test]
+    fn never_panics_on_random_bytes(input in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut codec = FrameCodec::new(1000);
+        let _ = decode_all(&mut codec, &input);
+    }
+
+    #[test]
+    fn round_trips_in_any_chunking(
+        payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..6),
+        cuts in proptest::collection::vec(1usize..50, 0..20),
+    ) {
+        let mut wire = BytesMut::new();
+        let mut codec = FrameCodec::new(1000);
+        for p in &payloads {
+            codec.encode(&p[..], &mut wire).unwrap();
+        }
+        let mut out = Vec::new();
+        let mut buf = BytesMut::new();
+        let mut rest = &wire[..];
+        for cut in cuts.iter().chain(std::iter::repeat(&7)) {
+            if rest.is_empty() { break; }
+            let n = (*cut).min(rest.len());
+            buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            while let Some(f) = codec.decode(&mut buf).unwrap() {
+                out.push(f.to_vec());
+            }
+        }
+        prop_assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+        prop_assert_eq!(out, payloads);
+    }
+}
