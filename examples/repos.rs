@@ -67,7 +67,7 @@ pub trait Repos {
 
 /// The implementation: repositories in memory.
 #[derive(Default)]
-struct MemoryRepos {
+pub struct MemoryRepos {
     repos: Mutex<BTreeMap<String, Repo>>,
 }
 

@@ -2,6 +2,7 @@
 //! the cost of metrics and tracing).
 
 mod observe;
+mod unix;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -106,6 +107,10 @@ impl Bench {
         if self.cfg.runs("observe") {
             let result = self.observability().await;
             self.failed("Observability", result);
+        }
+        if self.cfg.runs("unix") {
+            let result = self.unix_socket().await;
+            self.failed("Unix socket", result);
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tpp_rpc::rustls::pki_types::ServerName;
-use tpp_rpc::unstable::Stream;
+use tpp_rpc::unstable::{Socket, Stream};
 
 use crate::procs::{cpu_seconds_of, self_cpu_seconds, ServerProc};
 
@@ -35,6 +35,8 @@ pub struct Target {
     pub addr: SocketAddr,
     /// TLS, when set (no session resumption: every handshake is a full one).
     pub tls: Option<TlsConnector>,
+    /// A Unix domain socket to connect to instead of `addr`.
+    pub unix: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -43,18 +45,33 @@ impl Target {
         Target {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             tls: None,
+            unix: None,
+        }
+    }
+
+    /// Plain, over the Unix domain socket at `path`.
+    pub fn unix(path: std::path::PathBuf) -> Target {
+        Target {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            unix: Some(path),
         }
     }
 
     /// Opens a connection (TCP, then TLS if configured).
     pub async fn connect(&self) -> io::Result<Stream> {
+        if let Some(path) = &self.unix {
+            let unix = tokio::net::UnixStream::connect(path).await?;
+            return Ok(Stream::Plain(Socket::Unix(unix)));
+        }
         let tcp = TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
         Ok(match &self.tls {
-            None => Stream::Tcp(tcp),
+            None => Stream::Plain(Socket::Tcp(tcp)),
             Some(connector) => {
                 let name = ServerName::try_from("localhost").expect("valid name");
-                Stream::Tls(Box::new(connector.connect(name, tcp).await?.into()))
+                let tls = connector.connect(name, Socket::Tcp(tcp)).await?;
+                Stream::Tls(Box::new(tls.into()))
             }
         })
     }

@@ -42,7 +42,7 @@ OPTIONS:
     --quick         short run (~1 minute) instead of the full one (~3.5 minutes)
     --clients N     concurrent load-generator clients (default 32)
     --threads N     tokio worker threads of every server (default: core count)
-    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec,dyn,observe
+    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec,dyn,observe,unix
     --baseline EXE  another build of tpp-bench (e.g. of main, copied aside): its
                     `serve-tpp` runs beside this build's in the same rounds of the
                     floor and bodies groups, and the table gives this build / baseline
@@ -56,7 +56,7 @@ ENVIRONMENT:
 
 Prints one markdown table on stdout (progress goes to stderr).
 Internal subcommands (also handy for profiling one side by hand):
-    tpp-bench serve-tpp --token T | --hash H [--tls CERT KEY] [--dyn] [--threads N] [--observe]
+    tpp-bench serve-tpp --token T | --hash H [--tls CERT KEY] [--dyn] [--threads N] [--observe] [--unix PATH]
     tpp-bench serve-floor --token T [--threads N]
     tpp-bench load --port P [--pid SERVER_PID] [--tls] [--one-shot] [--size BYTES]
                    [--action echo|echo_raw] [--clients N] [--secs S] [--token T]

@@ -26,6 +26,8 @@ struct Opts {
     observe: bool,
     /// `serve-floor --copy`: answer every frame with its own bytes, unparsed.
     copy: bool,
+    /// `--unix PATH`: also serve the same service on this Unix domain socket.
+    unix: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -37,6 +39,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         dyn_mode: false,
         observe: false,
         copy: false,
+        unix: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -53,6 +56,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             }
             "--dyn" => o.dyn_mode = true,
             "--copy" => o.copy = true,
+            "--unix" => o.unix = Some(value()?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -97,6 +101,18 @@ pub fn main_tpp(args: &[String]) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         crate::procs::announce_port(server.local_addr().port());
+        if let Some(path) = &o.unix {
+            // The same limits, on a Unix socket, served beside the TCP listener.
+            let unix = tpp_rpc::Server::builder()
+                .token(o.token.as_deref().unwrap_or_default())
+                .max_connections(20_000)
+                .read_timeout(Duration::from_secs(300))
+                .idle_timeout(Duration::from_secs(300))
+                .bind_unix(path)
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(unix.serve(BenchServer::new(EchoImpl)));
+        }
         let served = if o.dyn_mode {
             let service: Arc<dyn BenchDyn> = Arc::new(EchoImpl);
             server.serve(BenchDynServer::from_arc(service)).await

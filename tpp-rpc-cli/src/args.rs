@@ -144,7 +144,7 @@ pub enum Command {
 /// `tpp call`.
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The server, HOST:PORT ([v6 address]:PORT, or just PORT for localhost)
+    /// The server, HOST:PORT ([v6 address]:PORT, or just PORT for localhost), or unix:PATH
     #[arg(value_name = "HOST:PORT")]
     pub target: Target,
     /// The action to call
@@ -237,7 +237,7 @@ pub struct GenArgs {
 /// `tpp funcs`.
 #[derive(Debug, Args)]
 pub struct FuncsArgs {
-    /// The server, HOST:PORT ([v6 address]:PORT, or just PORT for localhost)
+    /// The server, HOST:PORT ([v6 address]:PORT, or just PORT for localhost), or unix:PATH
     #[arg(value_name = "HOST:PORT")]
     pub target: Target,
     /// Print list-funcs' JSON instead of a table
@@ -276,9 +276,16 @@ pub struct ConnArgs {
     /// (a self-signed server's own certificate; its name and dates are not checked)
     #[arg(long, value_name = "FILE")]
     pub pin: Option<PathBuf>,
-    /// The name to check the certificate against [default: HOST]
+    /// The name to check the certificate against [default: HOST; localhost for unix:PATH]
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
+    /// Present this client certificate (PEM, own certificate first) to a server that asks for
+    /// one (mutual TLS; with --tls, --ca, --pin or -k)
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
     /// Give up after this long (connect, send, answer): 30, 2.5s, 500ms, 1m; 0 waits forever.
     /// With --stream it bounds connecting and sending
     #[arg(long, value_name = "DURATION", default_value = "30s")]
@@ -321,18 +328,24 @@ pub enum ColorChoice {
     Never,
 }
 
-/// A server address: host (name or IP, without brackets) and port.
+/// A server address: host (name or IP, without brackets) and port, or a
+/// Unix domain socket's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// Name or IP address, IPv6 without brackets.
+    /// Name or IP address, IPv6 without brackets (`localhost` for a Unix
+    /// socket: the name its certificate is checked against).
     pub host: String,
-    /// TCP port.
+    /// TCP port (0 for a Unix socket).
     pub port: u16,
+    /// `unix:PATH`: the socket's path.
+    pub unix: Option<PathBuf>,
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
+        if let Some(path) = &self.unix {
+            write!(f, "unix:{}", path.display())
+        } else if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
             write!(f, "{}:{}", self.host, self.port)
@@ -353,6 +366,16 @@ impl FromStr for Target {
 
     fn from_str(s: &str) -> Result<Target, String> {
         let s = s.trim();
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("expected unix:PATH, got no path".into());
+            }
+            return Ok(Target {
+                host: "localhost".into(),
+                port: 0,
+                unix: Some(path.into()),
+            });
+        }
         if let Some(rest) = s.strip_prefix('[') {
             let (host, port) = rest
                 .split_once("]:")
@@ -363,12 +386,14 @@ impl FromStr for Target {
             return Ok(Target {
                 host: host.to_owned(),
                 port: parse_port(port)?,
+                unix: None,
             });
         }
         match s.rsplit_once(':') {
             None if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Ok(Target {
                 host: "localhost".into(),
                 port: parse_port(s)?,
+                unix: None,
             }),
             None => Err(format!("expected HOST:PORT, got {s:?}")),
             Some((host, _)) if host.contains(':') => Err(format!(
@@ -377,10 +402,12 @@ impl FromStr for Target {
             Some(("", port)) => Ok(Target {
                 host: "localhost".into(),
                 port: parse_port(port)?,
+                unix: None,
             }),
             Some((host, port)) => Ok(Target {
                 host: host.to_owned(),
                 port: parse_port(port)?,
+                unix: None,
             }),
         }
     }
@@ -457,6 +484,27 @@ mod tests {
         }
         let v6 = "[::1]:80".parse::<Target>().unwrap();
         assert_eq!(v6.to_string(), "[::1]:80");
+    }
+
+    #[test]
+    fn parses_unix_socket_targets() {
+        let unix = "unix:/run/tpp/app.sock".parse::<Target>().unwrap();
+        assert_eq!(
+            unix.unix.as_deref(),
+            Some(std::path::Path::new("/run/tpp/app.sock"))
+        );
+        assert_eq!(
+            unix.host, "localhost",
+            "the name a certificate is checked against"
+        );
+        assert_eq!(unix.to_string(), "unix:/run/tpp/app.sock");
+        let relative = "unix:app.sock".parse::<Target>().unwrap();
+        assert_eq!(
+            relative.unix.as_deref(),
+            Some(std::path::Path::new("app.sock"))
+        );
+        assert!("unix:".parse::<Target>().is_err());
+        assert_eq!("localhost:1".parse::<Target>().unwrap().unix, None);
     }
 
     #[test]

@@ -63,7 +63,10 @@ impl Session {
         fields: Map<String, Value>,
     ) -> Result<Session, Failure> {
         let token = resolve_token(conn)?;
-        let mut builder = Client::builder(target.host.clone(), target.port);
+        let mut builder = match &target.unix {
+            Some(path) => Client::builder_unix(path),
+            None => Client::builder(target.host.clone(), target.port),
+        };
         if let Some(ca) = &conn.ca {
             builder = builder.tls_ca_file(ca);
         } else if let Some(pin) = &conn.pin {
@@ -75,6 +78,14 @@ impl Session {
         }
         if let Some(name) = &conn.server_name {
             builder = builder.server_name(name.clone());
+        }
+        if let (Some(cert), Some(key)) = (&conn.cert, &conn.key) {
+            if !conn.uses_tls() {
+                return Err(Failure::Usage(
+                    "--cert needs TLS: add --tls, --ca, --pin or -k".into(),
+                ));
+            }
+            builder = builder.client_cert_pem_files(cert, key);
         }
         let client = builder.build().map_err(|e| match e {
             ClientError::TlsConfig(e) => Failure::Usage(format!("TLS: {e}")),

@@ -9,6 +9,7 @@
 //! | [`streaming`] | streaming actions: server and client side, the frames on the wire, keep-alive, backpressure, disconnects, timeouts |
 //! | [`low_level`] | the [`Handler`](crate::Handler) API and the [`Client`](crate::Client): connection pool, pipelining, several endpoints, errors |
 //! | [`security`] | token auth (bcrypt, plain, one token per caller), TLS and certificate pinning |
+//! | [`transports`] | TCP, TLS, mutual TLS (client certificates as identities), Unix domain sockets, in-process connections for tests |
 //! | [`limits`] | the server's limits and their defaults; what hostile and faulty peers get; allocators |
 //! | [`production`] | caller identity, layers (middleware), metrics, traces and request ids, and what they cost |
 //! | [`deployment`] | replicas behind HAProxy, handoff on one host, systemd, Kubernetes |
@@ -29,6 +30,9 @@ pub mod low_level {}
 
 #[doc = include_str!("../docs/guide/security.md")]
 pub mod security {}
+
+#[doc = include_str!("../docs/guide/transports.md")]
+pub mod transports {}
 
 #[doc = include_str!("../docs/guide/limits.md")]
 pub mod limits {}

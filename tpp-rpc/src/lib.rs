@@ -92,6 +92,7 @@
 //! The [`guide`] walks through everything else, one chapter per subject:
 //! [typed services](guide::typed_services) and the dyn mode, [streaming](guide::streaming),
 //! the [low-level API and the client](guide::low_level), [auth and TLS](guide::security),
+//! [transports](guide::transports) (mutual TLS, Unix sockets, in-process testing),
 //! [limits and reliability](guide::limits), [running in production](guide::production)
 //! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
 //! Kubernetes) and [interop with toxiccore](guide::interop).
@@ -157,7 +158,7 @@ pub use stream::{ItemSender, ItemStream};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
-pub use transport::TlsError;
+pub use transport::{InProcess, TlsError, Transport};
 pub use wire::frame::FrameError;
 pub use wire::message::{ActionField, BadData, BadResponse, Request, Response, TokenField};
 pub use wire::{ActionError, ToxicError};
@@ -166,7 +167,7 @@ pub use wire::{ActionError, ToxicError};
 /// speak TPP at the byte level: the frame codec, the raw stream, the answer
 /// writer. **Not covered by semver**: anything here may change in any release.
 pub mod unstable {
-    pub use crate::transport::Stream;
+    pub use crate::transport::{Socket, Stream};
     pub use crate::wire::frame::{
         encode_frame, FrameCodec, DEFAULT_MAX_FRAME_SIZE, MAX_HEADER_LEN,
     };

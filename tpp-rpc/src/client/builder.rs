@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 #[cfg(feature = "tls")]
 use tokio_rustls::rustls::ClientConfig;
 
+use super::connect::Local;
 use super::endpoints::{Endpoint, Endpoints};
 use super::pipeline::Pipelines;
 use super::pool::{Pool, PoolSettings};
@@ -20,7 +21,7 @@ use super::{
 use super::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE};
 #[cfg(feature = "tls")]
 use crate::transport::tls;
-use crate::transport::{Connector, TlsName};
+use crate::transport::{Connector, InProcess, TlsName};
 use crate::wire::frame::DEFAULT_MAX_FRAME_SIZE;
 
 /// How the client does TLS.
@@ -41,7 +42,11 @@ enum TlsMode {
 impl TlsMode {
     /// The handshake to make on each connection, checking `name` by default.
     #[cfg(feature = "tls")]
-    fn connector(self, name: &str) -> Result<Option<Connector>, ClientError> {
+    fn connector(
+        self,
+        name: &str,
+        client_cert: Option<ClientCertFiles>,
+    ) -> Result<Option<Connector>, ClientError> {
         let config = match self {
             TlsMode::Off => return Ok(None),
             TlsMode::SystemRoots => tls::client_config_system_roots()?,
@@ -50,14 +55,28 @@ impl TlsMode {
             TlsMode::Insecure => tls::client_config_insecure(),
             TlsMode::Config(c) => c,
         };
+        let config = match client_cert {
+            None => config,
+            Some((cert, key)) => tls::with_client_cert_pem_files(&config, cert, key)?,
+        };
         Ok(Some(Connector::new(config, tls::tls_name(name)?)))
     }
 
     #[cfg(not(feature = "tls"))]
-    fn connector(self, _name: &str) -> Result<Option<Connector>, ClientError> {
+    fn connector(
+        self,
+        _name: &str,
+        _client_cert: Option<ClientCertFiles>,
+    ) -> Result<Option<Connector>, ClientError> {
         Ok(None)
     }
 }
+
+/// A client certificate chain and its key, PEM files.
+#[cfg(feature = "tls")]
+type ClientCertFiles = (std::path::PathBuf, std::path::PathBuf);
+#[cfg(not(feature = "tls"))]
+type ClientCertFiles = std::convert::Infallible;
 
 /// The name a further endpoint's certificate is checked against: its own host.
 fn own_tls_name(host: &str) -> Option<TlsName> {
@@ -117,9 +136,12 @@ fn own_tls_name(host: &str) -> Option<TlsName> {
 /// # Ok(()) }
 /// ```
 pub struct ClientBuilder {
+    /// The server when it is not reached over TCP.
+    local: Option<Local>,
     host: String,
     port: u16,
     tls: TlsMode,
+    client_cert: Option<ClientCertFiles>,
     server_name: Option<String>,
     token: Option<String>,
     timeout: Option<Duration>,
@@ -270,7 +292,22 @@ impl ClientBuilder {
         self
     }
 
-    /// The name to validate the certificate against (default: the host).
+    /// Presents this client certificate chain (PEM, the client's own
+    /// certificate first) and proves it holds the key (PEM) to servers that
+    /// ask for one (mutual TLS). Read by [`build`](Self::build); combines
+    /// with every TLS mode, including [`tls_config`](Self::tls_config).
+    #[cfg(feature = "tls")]
+    pub fn client_cert_pem_files(
+        mut self,
+        cert_file: impl Into<std::path::PathBuf>,
+        key_file: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.client_cert = Some((cert_file.into(), key_file.into()));
+        self
+    }
+
+    /// The name to validate the certificate against (default: the host;
+    /// `localhost` for a Unix socket or an in-process server).
     pub fn server_name(mut self, name: impl Into<String>) -> Self {
         self.server_name = Some(name.into());
         self
@@ -371,13 +408,20 @@ impl ClientBuilder {
     /// call, is refused with [`ClientError::Config`] naming it.
     pub fn build(mut self) -> Result<Client, ClientError> {
         self.check_settings().map_err(ClientError::Config)?;
-        let name = self.server_name.as_deref().unwrap_or(&self.host);
-        let tls = self.tls.connector(name)?;
+        let default_name = match self.local {
+            Some(_) => "localhost",
+            None => &self.host,
+        };
+        let name = self.server_name.as_deref().unwrap_or(default_name);
+        let tls = self.tls.connector(name, self.client_cert)?;
         let own_name = |host: &str| match (&tls, &self.server_name) {
             (Some(_), None) => own_tls_name(host),
             _ => None,
         };
-        let mut list = vec![Endpoint::new(self.host, self.port, None)];
+        let mut list = vec![match self.local {
+            Some(local) => Endpoint::local(local),
+            None => Endpoint::new(self.host, self.port, None),
+        }];
         for (host, port) in self.more_endpoints {
             let name = own_name(&host);
             list.push(Endpoint::new(host, port, name));
@@ -442,9 +486,11 @@ impl Client {
     /// connections, [`DEFAULT_TIMEOUT`] per call).
     pub fn builder(host: impl Into<String>, port: u16) -> ClientBuilder {
         ClientBuilder {
+            local: None,
             host: host.into(),
             port,
             tls: TlsMode::Off,
+            client_cert: None,
             server_name: None,
             token: None,
             timeout: Some(DEFAULT_TIMEOUT),
@@ -459,5 +505,24 @@ impl Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
+    }
+
+    /// A builder for a client of the server listening on the Unix domain
+    /// socket at `path` (see [`ServerBuilder::bind_unix`](crate::ServerBuilder::bind_unix));
+    /// otherwise as [`builder`](Self::builder).
+    #[cfg(unix)]
+    pub fn builder_unix(path: impl Into<std::path::PathBuf>) -> ClientBuilder {
+        let mut builder = Self::builder("", 0);
+        builder.local = Some(Local::Unix(path.into()));
+        builder
+    }
+
+    /// A builder for a client of a server served inside this process
+    /// ([`ServerBuilder::in_process`](crate::ServerBuilder::in_process)),
+    /// with no socket; otherwise as [`builder`](Self::builder).
+    pub fn builder_in_process(server: &InProcess) -> ClientBuilder {
+        let mut builder = Self::builder("", 0);
+        builder.local = Some(Local::InProcess(server.clone()));
+        builder
     }
 }

@@ -102,16 +102,7 @@ impl ClientConnection {
         if !self.io.read_buffer().is_empty() {
             return true;
         }
-        let mut probe = [0u8; 1];
-        let mut buf = tokio::io::ReadBuf::new(&mut probe);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        // Ready(Ok(0)): the server closed; Ready(Ok(n)): unasked bytes;
-        // Ready(Err): reset. Pending: open and quiet, as it should be.
-        self.io
-            .get_ref()
-            .tcp()
-            .poll_peek(&mut cx, &mut buf)
-            .is_ready()
+        socket_mut(self.io.get_mut()).closed_or_readable()
     }
 
     /// Reads the next response; `None` when the server closed the connection
@@ -206,4 +197,13 @@ async fn write_frame(stream: &mut Stream, payload: &[u8]) -> Result<(), ClientEr
     stream.write_all_buf(&mut chained).await?;
     stream.flush().await?;
     Ok(())
+}
+
+/// The socket under a (TLS) stream, to look at it without going through TLS.
+fn socket_mut(stream: &mut crate::transport::Stream) -> &mut crate::transport::Socket {
+    match stream {
+        crate::transport::Stream::Plain(s) => s,
+        #[cfg(feature = "tls")]
+        crate::transport::Stream::Tls(s) => s.get_mut().0,
+    }
 }

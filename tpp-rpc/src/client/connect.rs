@@ -1,6 +1,6 @@
-//! Opening a TCP connection to the server: the host name is resolved once,
-//! and again only after a connection attempt failed (the server may have
-//! moved).
+//! Opening a connection to the server: over TCP, the host name is resolved
+//! once, and again only after a connection attempt failed (the server may
+//! have moved); or to a Unix domain socket; or to a server in this process.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,9 +10,23 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::ClientError;
+use crate::transport::{InProcess, Socket};
+
+/// A server reached without TCP.
+#[derive(Clone)]
+pub(crate) enum Local {
+    /// A Unix domain socket's path.
+    #[cfg(unix)]
+    Unix(std::path::PathBuf),
+    /// A server in this process.
+    InProcess(InProcess),
+}
 
 /// Where the server is, and its resolved addresses once known.
 pub(super) struct Addresses {
+    /// Set when the server is not reached over TCP (then `host` and `port`
+    /// are unused).
+    local: Option<Local>,
     host: String,
     port: u16,
     /// `host:port`, for messages.
@@ -30,6 +44,7 @@ impl Addresses {
             format!("{host}:{port}")
         };
         Addresses {
+            local: None,
             host,
             port,
             display,
@@ -38,10 +53,46 @@ impl Addresses {
         }
     }
 
-    /// Connects to the first address that accepts, in the resolver's order,
-    /// giving each address at most `per_address`, so one that never answers
-    /// does not use up the call's whole timeout.
-    pub(super) async fn connect(&self, per_address: Duration) -> Result<TcpStream, ClientError> {
+    /// A server reached without TCP.
+    pub(super) fn local(local: Local) -> Addresses {
+        let display = match &local {
+            #[cfg(unix)]
+            Local::Unix(path) => format!("unix:{}", path.display()),
+            Local::InProcess(_) => "in-process".to_owned(),
+        };
+        Addresses {
+            local: Some(local),
+            host: String::new(),
+            port: 0,
+            display,
+            resolved: Mutex::new(None),
+            lookups: AtomicUsize::new(0),
+        }
+    }
+
+    /// Connects to the server (to the first address that accepts, in the
+    /// resolver's order), giving each address at most `per_address`, so one
+    /// that never answers does not use up the call's whole timeout.
+    pub(super) async fn connect(&self, per_address: Duration) -> Result<Socket, ClientError> {
+        match &self.local {
+            None => self.connect_tcp(per_address).await.map(Socket::Tcp),
+            #[cfg(unix)]
+            Some(Local::Unix(path)) => {
+                match tokio::time::timeout(per_address, tokio::net::UnixStream::connect(path)).await
+                {
+                    Ok(Ok(unix)) => Ok(Socket::Unix(unix)),
+                    Ok(Err(e)) => Err(self.connect_error(e)),
+                    Err(_) => Err(self.connect_error(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer within {per_address:?} (connect_timeout)"),
+                    ))),
+                }
+            }
+            Some(Local::InProcess(server)) => server.connect().map_err(|e| self.connect_error(e)),
+        }
+    }
+
+    async fn connect_tcp(&self, per_address: Duration) -> Result<TcpStream, ClientError> {
         let addrs = self.resolve().await?;
         let mut last = None;
         for addr in addrs.iter() {
@@ -121,7 +172,7 @@ mod tests {
         for _ in 0..3 {
             // On hosts where localhost is also ::1, that attempt may be refused
             // first; the IPv4 one then accepts.
-            bounded(addresses.connect(SECOND)).await.unwrap();
+            bounded(addresses.connect_tcp(SECOND)).await.unwrap();
             let _ = bounded(listener.accept()).await.unwrap();
         }
         assert_eq!(
@@ -131,10 +182,10 @@ mod tests {
         );
         drop(listener);
         // The failed attempt uses the known addresses, then forgets them...
-        assert!(bounded(addresses.connect(SECOND)).await.is_err());
+        assert!(bounded(addresses.connect_tcp(SECOND)).await.is_err());
         assert_eq!(lookups(&addresses), 1);
         // ...so the next attempt asks the resolver again, and so on.
-        assert!(bounded(addresses.connect(SECOND)).await.is_err());
+        assert!(bounded(addresses.connect_tcp(SECOND)).await.is_err());
         assert_eq!(lookups(&addresses), 2);
     }
 }

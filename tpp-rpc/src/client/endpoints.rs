@@ -6,11 +6,9 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
-
-use super::connect::Addresses;
+use super::connect::{Addresses, Local};
 use super::ClientError;
-use crate::transport::TlsName;
+use crate::transport::{Socket, TlsName};
 
 /// How a client with several endpoints picks one for a new connection
 /// ([`ClientBuilder::endpoint`](super::ClientBuilder::endpoint)).
@@ -58,6 +56,15 @@ impl Endpoint {
             down_until_ms: AtomicU64::new(0),
         }
     }
+
+    pub(crate) fn local(local: Local) -> Self {
+        Endpoint {
+            addrs: Addresses::local(local),
+            tls_name: None,
+            failures: AtomicU32::new(0),
+            down_until_ms: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The endpoints of one client and their health as this client saw it.
@@ -96,7 +103,7 @@ impl Endpoints {
     /// Connects to an endpoint: the selected one, else the next ones in
     /// order. Endpoints marked down are tried last, only when every other
     /// one failed. Returns the last connect error when all fail.
-    pub(crate) async fn connect(&self) -> Result<(TcpStream, &Endpoint), ClientError> {
+    pub(crate) async fn connect(&self) -> Result<(Socket, &Endpoint), ClientError> {
         if let [only] = self.list.as_slice() {
             // One endpoint: nothing to choose, nothing to mark.
             return Ok((only.addrs.connect(self.connect_timeout).await?, only));

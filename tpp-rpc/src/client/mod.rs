@@ -204,19 +204,20 @@ impl Client {
         self.item_timeout
     }
 
-    /// Opens a new connection (TCP, then TLS if configured).
+    /// Opens a new connection (TCP, a Unix socket or in-process, then TLS if
+    /// configured).
     pub async fn connect(&self) -> Result<ClientConnection, ClientError> {
         self.bounded(self.open()).await
     }
 
     async fn open(&self) -> Result<ClientConnection, ClientError> {
         let inner = &self.inner;
-        let (tcp, endpoint) = inner.endpoints.connect().await?;
+        let (socket, endpoint) = inner.endpoints.connect().await?;
         inner.pool.count_open();
         let stream = match &inner.tls {
-            None => Stream::Tcp(tcp),
+            None => Stream::Plain(socket),
             Some(tls) => tls
-                .connect(endpoint.tls_name.as_ref(), tcp)
+                .connect(endpoint.tls_name.as_ref(), socket)
                 .await
                 .map_err(|source| ClientError::Tls {
                     addr: endpoint.addrs.display.clone(),

@@ -6,22 +6,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use super::listener::Listener;
 use super::{conn_loop::serve_connection, connection::write_frame, Handler, Shared};
 use crate::server::Error;
-use crate::transport::Stream;
+use crate::transport::{Socket, Stream};
 use crate::wire::frame::{FrameCodec, READ_BUFFER};
 use crate::wire::message::{write_response, ErrorBody};
 
 /// A bound TPP server. Start it with [`serve`](Self::serve).
 pub struct Server {
-    pub(super) listener: TcpListener,
+    pub(super) listener: Listener,
     pub(super) local_addr: SocketAddr,
     pub(super) shared: Arc<Shared>,
     pub(super) connections: Arc<Semaphore>,
@@ -44,9 +44,21 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// The address the server listens on (with the real port when bound to port 0).
+    /// The address the server listens on (with the real port when bound to
+    /// port 0); `0.0.0.0:0` for a Unix domain socket (see
+    /// [`unix_path`](Self::unix_path)).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The socket file, when the server listens on a Unix domain socket
+    /// ([`ServerBuilder::bind_unix`](super::ServerBuilder::bind_unix)).
+    #[cfg(unix)]
+    pub fn unix_path(&self) -> Option<&std::path::Path> {
+        match &self.listener {
+            Listener::Unix(_, file) => Some(file.path()),
+            Listener::Tcp(_) => None,
+        }
     }
 
     /// A handle that stops the server from another task.
@@ -76,22 +88,21 @@ impl Server {
         handler: impl Handler,
         signal: impl Future<Output = ()> + Send,
     ) -> Result<(), Error> {
-        let admission = Admission {
-            handler: Arc::new(handler),
-            shared: self.shared.clone(),
-            connections: self.connections.clone(),
-            tracker: TaskTracker::new(),
-            busy_answers: Arc::new(Semaphore::new(64)),
-            closing: CancellationToken::new(),
-            force_close: CancellationToken::new(),
-        };
+        let admission = Admission::new(
+            Arc::new(handler),
+            self.shared.clone(),
+            self.connections.clone(),
+        );
         let limits = &self.shared.limits;
         let scheme = if self.shared.tls.is_some() {
             "tls"
         } else {
             "tcp"
         };
-        info!(addr = %self.local_addr, scheme, "tpp server listening");
+        match self.unix_path_display() {
+            Some(path) => info!(path, scheme, "tpp server listening on a Unix socket"),
+            None => info!(addr = %self.local_addr, scheme, "tpp server listening"),
+        }
         let signal = async {
             tokio::select! {
                 _ = self.shutdown.cancelled() => {}
@@ -110,7 +121,9 @@ impl Server {
         if !delay.is_zero() {
             accept_until(&self.listener, &admission, tokio::time::sleep(delay)).await;
         }
-        let queued = drain_accept_queue(self.listener, &admission);
+        let queued = self
+            .listener
+            .drain(|socket, peer| admission.admit(socket, peer));
         info!(
             queued,
             "listener closed after taking the connections queued in the kernel"
@@ -138,8 +151,17 @@ impl Server {
     }
 }
 
+impl Server {
+    fn unix_path_display(&self) -> Option<String> {
+        #[cfg(unix)]
+        return self.unix_path().map(|p| p.display().to_string());
+        #[cfg(not(unix))]
+        None
+    }
+}
+
 /// What the accept loop needs to start serving one connection.
-struct Admission<H> {
+pub(super) struct Admission<H> {
     handler: Arc<H>,
     shared: Arc<Shared>,
     connections: Arc<Semaphore>,
@@ -152,8 +174,19 @@ struct Admission<H> {
 }
 
 impl<H: Handler> Admission<H> {
-    fn admit(&self, tcp: TcpStream, peer: SocketAddr) {
-        let _ = tcp.set_nodelay(true);
+    pub(super) fn new(handler: Arc<H>, shared: Arc<Shared>, connections: Arc<Semaphore>) -> Self {
+        Admission {
+            handler,
+            shared,
+            connections,
+            tracker: TaskTracker::new(),
+            busy_answers: Arc::new(Semaphore::new(64)),
+            closing: CancellationToken::new(),
+            force_close: CancellationToken::new(),
+        }
+    }
+
+    pub(super) fn admit(&self, socket: Socket, peer: SocketAddr) {
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             warn!(%peer, "connection limit reached; answering busy");
             if let Some(m) = &self.shared.metrics {
@@ -162,7 +195,7 @@ impl<H: Handler> Admission<H> {
             if let Ok(p) = self.busy_answers.clone().try_acquire_owned() {
                 let shared = self.shared.clone();
                 self.tracker.spawn(async move {
-                    answer_busy(tcp, &shared).await;
+                    answer_busy(socket, &shared).await;
                     drop(p);
                 });
             }
@@ -180,7 +213,7 @@ impl<H: Handler> Admission<H> {
                 m.connection_opened();
             }
             let metered = shared.clone();
-            let connection = Box::pin(serve_connection(tcp, peer, shared, handler, closing));
+            let connection = Box::pin(serve_connection(socket, peer, shared, handler, closing));
             tokio::select! {
                 _ = connection => {}
                 _ = force.cancelled() => debug!(%peer, "connection dropped after the grace period"),
@@ -195,7 +228,7 @@ impl<H: Handler> Admission<H> {
 
 /// Accepts and admits connections until `stop` resolves.
 async fn accept_until<H: Handler>(
-    listener: &TcpListener,
+    listener: &Listener,
     admission: &Admission<H>,
     stop: impl Future<Output = ()>,
 ) {
@@ -207,7 +240,7 @@ async fn accept_until<H: Handler>(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((tcp, peer)) => admission.admit(tcp, peer),
+            Ok((socket, peer)) => admission.admit(socket, peer),
             Err(e) => {
                 // Out of file descriptors and the like: back off, keep serving.
                 warn!(error = %e, "accept failed");
@@ -217,57 +250,12 @@ async fn accept_until<H: Handler>(
     }
 }
 
-/// Admits every connection the kernel has already completed, without
-/// waiting for more, then closes the listener: closing it resets the ones
-/// still queued. Returns how many were taken.
-///
-/// Real `accept` calls until `WouldBlock`: tokio's own accept only tries
-/// once the reactor has seen the listener readable, and the last
-/// connections may have arrived after that.
-fn drain_accept_queue<H: Handler>(listener: TcpListener, admission: &Admission<H>) -> usize {
-    let std_listener = listener
-        .into_std()
-        .and_then(|l| l.set_nonblocking(true).map(|()| l));
-    let listener = match std_listener {
-        Ok(l) => l,
-        Err(e) => {
-            warn!(error = %e, "cannot empty the accept queue");
-            return 0;
-        }
-    };
-    let mut taken = 0;
-    let mut errors = 0;
-    // Bounded: a persistent error (out of file descriptors) must not spin.
-    while errors < 16 {
-        match listener.accept() {
-            Ok((std_stream, peer)) => {
-                let tcp = std_stream
-                    .set_nonblocking(true)
-                    .and_then(|()| TcpStream::from_std(std_stream));
-                match tcp {
-                    Ok(tcp) => {
-                        taken += 1;
-                        admission.admit(tcp, peer);
-                    }
-                    Err(e) => warn!(%peer, error = %e, "cannot serve a queued connection"),
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => {
-                errors += 1;
-                warn!(error = %e, "accept failed while emptying the accept queue");
-            }
-        }
-    }
-    taken
-}
-
-async fn answer_busy(tcp: TcpStream, shared: &Shared) {
+async fn answer_busy(socket: Socket, shared: &Shared) {
     let limits = &shared.limits;
     let work = async {
         let stream = match &shared.tls {
-            None => Stream::Tcp(tcp),
-            Some(acceptor) => acceptor.accept(tcp).await.ok()?,
+            None => Stream::Plain(socket),
+            Some(acceptor) => acceptor.accept(socket).await.ok()?,
         };
         let mut io =
             FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);

@@ -1,6 +1,8 @@
 //! [`ServerBuilder`]: authentication, TLS, limits and binding the listener.
 #[cfg(feature = "proxy-protocol")]
 use std::net::IpAddr;
+#[cfg(unix)]
+use std::path::Path;
 #[cfg(feature = "tls")]
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,16 +14,21 @@ use tokio::sync::Semaphore;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 
+use super::accept::Admission;
+use super::listener::{Listener, NO_ADDR};
 use super::{
     auth_guard::FailureLimiter, health::HealthCheck, metrics::ServerMetrics, proxy::ProxyProtocol,
-    Layer, Limits, Server, Shared,
+    Handler, Layer, Limits, Server, Shared,
 };
 #[cfg(feature = "bcrypt")]
 use crate::server::auth::BcryptToken;
 use crate::server::auth::{Authenticator, PlainToken};
 use crate::server::Error;
 #[cfg(feature = "tls")]
-use crate::transport::{tls::server_config_from_pem_files, Acceptor};
+use crate::transport::tls::{server_config_from_pem_files_with_client_auth, ClientAuth};
+#[cfg(feature = "tls")]
+use crate::transport::Acceptor;
+use crate::transport::InProcess;
 
 pub(super) enum Tls {
     None,
@@ -44,6 +51,10 @@ impl Server {
             #[cfg(feature = "proxy-protocol")]
             proxy_trusted: None,
             reuse_port: false,
+            #[cfg(unix)]
+            unix_mode: None,
+            #[cfg(feature = "tls")]
+            client_auth: None,
             layers: Vec::new(),
             #[cfg(feature = "metrics")]
             metrics: false,
@@ -95,6 +106,10 @@ pub struct ServerBuilder {
     #[cfg(feature = "proxy-protocol")]
     pub(super) proxy_trusted: Option<Vec<IpAddr>>,
     pub(super) reuse_port: bool,
+    #[cfg(unix)]
+    pub(super) unix_mode: Option<u32>,
+    #[cfg(feature = "tls")]
+    pub(super) client_auth: Option<ClientAuth>,
     pub(super) layers: Vec<Arc<dyn Layer>>,
     #[cfg(feature = "metrics")]
     pub(super) metrics: bool,
@@ -139,6 +154,37 @@ impl ServerBuilder {
         key_file: impl Into<PathBuf>,
     ) -> Self {
         self.tls = Tls::PemFiles(cert_file.into(), key_file.into());
+        self
+    }
+
+    /// Asks clients for a certificate (mutual TLS), verified against the
+    /// client CA of `auth`: required or optional. Needs the certificate and
+    /// key of [`tls_pem_files`](Self::tls_pem_files) (with [`tls`](Self::tls),
+    /// build the config with
+    /// [`server_config_with_client_auth`](crate::tls::server_config_with_client_auth)
+    /// instead). A client refused in the handshake (no certificate, another
+    /// CA, expired) gets the TLS alert naming why; the server logs it at
+    /// `debug`.
+    ///
+    /// The verified certificate is in [`Context::peer_certificate`](super::Context::peer_certificate),
+    /// and its [name](crate::tls::PeerCertificate::name) becomes the caller's
+    /// [`Identity`](crate::Identity) when the authenticator names no one
+    /// (a shared token): layers authorize by it as by any identity. The
+    /// token is still checked: a server requires both a certificate and a
+    /// token, or, with an authenticator that accepts any token (e.g.
+    /// `FnAuth(|_: &str| true)`), the certificate alone.
+    #[cfg(feature = "tls")]
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = Some(auth);
+        self
+    }
+
+    /// The permissions of the socket file [`bind_unix`](Self::bind_unix)
+    /// creates (e.g. `0o660`: owner and group may connect); default: what
+    /// the process's umask leaves.
+    #[cfg(unix)]
+    pub fn unix_socket_mode(mut self, mode: u32) -> Self {
+        self.unix_mode = Some(mode);
         self
     }
 
@@ -324,7 +370,57 @@ impl ServerBuilder {
         let (backlog, reuse_port) = (self.backlog, self.reuse_port);
         let shared = self.into_shared()?;
         let listener = listen(addr, backlog, reuse_port).await?;
+        server(Listener::Tcp(listener), shared)
+    }
+
+    /// Binds a Unix domain socket at `path`, served with the same limits,
+    /// layers and shutdown order as TCP (see
+    /// [`unix_socket_mode`](Self::unix_socket_mode) for its permissions). A
+    /// file already at `path` is replaced only if it is a socket nobody
+    /// accepts on (left by a server that crashed); a live socket or another
+    /// kind of file is an error. The file is removed when the server stops.
+    /// Peers have no address: [`Context::peer_addr`](super::Context::peer_addr)
+    /// is `0.0.0.0:0`, and PROXY protocol headers are not expected.
+    #[cfg(unix)]
+    pub async fn bind_unix(self, path: impl AsRef<Path>) -> Result<Server, Error> {
+        let (backlog, mode) = (self.backlog, self.unix_mode);
+        let shared = self.into_shared()?;
+        let listener = super::listener::bind_unix(path.as_ref(), backlog, mode)?;
         server(listener, shared)
+    }
+
+    /// Serves `handler` inside this process, with no socket: clients made by
+    /// [`Client::builder_in_process`](crate::Client::builder_in_process)
+    /// reach it through the real pipeline (authenticator, layers, limits,
+    /// keep-alive; TLS too, if configured) over in-memory duplexes. The way
+    /// to test a service:
+    ///
+    /// ```
+    /// #[tpp_rpc::toxic_service]
+    /// pub trait Greeter {
+    ///     async fn hello(&self, name: String) -> Result<String, tpp_rpc::ActionError>;
+    /// }
+    /// struct Impl;
+    /// impl Greeter for Impl {
+    ///     async fn hello(&self, name: String) -> Result<String, tpp_rpc::ActionError> {
+    ///         Ok(format!("hello, {name}"))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tpp_rpc::{Client, Server};
+    /// let client = GreeterClient::new(Client::builder_in_process(&Server::builder().token("t").in_process(GreeterServer::new(Impl))?).token("t").build()?);
+    /// assert_eq!(client.hello("ana").await?, "hello, ana");
+    /// # Ok(()) }
+    /// ```
+    pub fn in_process(self, handler: impl Handler) -> Result<InProcess, Error> {
+        let shared = Arc::new(self.into_shared()?);
+        let connections = Arc::new(Semaphore::new(shared.limits.max_connections));
+        let admission = Admission::new(Arc::new(handler), shared, connections);
+        Ok(InProcess::new(move |socket| {
+            admission.admit(socket, NO_ADDR)
+        }))
     }
 
     /// Serves on a listening socket made elsewhere: one inherited from a
@@ -338,7 +434,7 @@ impl ServerBuilder {
     pub async fn bind_listener(self, listener: std::net::TcpListener) -> Result<Server, Error> {
         let shared = self.into_shared()?;
         listener.set_nonblocking(true)?;
-        server(TcpListener::from_std(listener)?, shared)
+        server(Listener::Tcp(TcpListener::from_std(listener)?), shared)
     }
 
     /// Checks the configuration and builds what connections share.
@@ -352,13 +448,22 @@ impl ServerBuilder {
             )
         })?;
         let limits = self.limits.checked()?;
+        #[cfg(feature = "tls")]
+        if self.client_auth.is_some() && !matches!(self.tls, Tls::PemFiles(..)) {
+            return Err(Error::Config(
+                "client_auth needs tls_pem_files (with tls(config), build the config with \
+                 tls::server_config_with_client_auth)"
+                    .into(),
+            ));
+        }
         let tls = match self.tls {
             Tls::None => None,
             #[cfg(feature = "tls")]
             Tls::Config(c) => Some(Acceptor::new(c)),
             #[cfg(feature = "tls")]
             Tls::PemFiles(cert, key) => Some(Acceptor::new(
-                server_config_from_pem_files(cert, key).map_err(|e| Error::Config(e.0))?,
+                server_config_from_pem_files_with_client_auth(cert, key, self.client_auth.as_ref())
+                    .map_err(|e| Error::Config(e.0))?,
             )),
         };
         Ok(Shared {
@@ -383,9 +488,13 @@ impl ServerBuilder {
     }
 }
 
-fn server(listener: TcpListener, shared: Shared) -> Result<Server, Error> {
+fn server(listener: Listener, shared: Shared) -> Result<Server, Error> {
     Ok(Server {
-        local_addr: listener.local_addr()?,
+        local_addr: match &listener {
+            Listener::Tcp(l) => l.local_addr()?,
+            #[cfg(unix)]
+            Listener::Unix(..) => NO_ADDR,
+        },
         listener,
         connections: Arc::new(Semaphore::new(shared.limits.max_connections)),
         shared: Arc::new(shared),

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, warn};
@@ -22,12 +21,12 @@ use super::{
     request_watch::RequestWatch,
     Connection, Context, Handler, Shared,
 };
-use crate::transport::Stream;
+use crate::transport::{Socket, Stream};
 use crate::wire::frame::{FrameCodec, FrameError, READ_BUFFER};
 use crate::wire::message::{ErrorBody, Request};
 
 pub(super) async fn serve_connection<H: Handler>(
-    mut tcp: TcpStream,
+    mut socket: Socket,
     peer: SocketAddr,
     shared: Arc<Shared>,
     handler: Arc<H>,
@@ -39,16 +38,17 @@ pub(super) async fn serve_connection<H: Handler>(
     // the TLS handshake and the first frame share it.
     let first_deadline = tokio::time::Instant::now() + limits.first_request_timeout;
     let until_first = || first_deadline.saturating_duration_since(tokio::time::Instant::now());
-    let peer = match &shared.proxy {
-        None => peer,
-        Some(proxy) => {
+    // PROXY headers come over TCP only: a Unix socket or in-process peer is local.
+    let peer = match (&shared.proxy, socket.tcp_mut()) {
+        (None, _) | (_, None) => peer,
+        (Some(proxy), Some(tcp)) => {
             // At shutdown, a header still missing gets the same moment as a request.
             let stopping = async {
                 shutdown.cancelled().await;
                 tokio::time::sleep(SHUTDOWN_READ_GRACE).await;
             };
             let client = tokio::select! {
-                client = proxy.client_addr(&mut tcp, peer, until_first()) => client,
+                client = proxy.client_addr(tcp, peer, until_first()) => client,
                 _ = stopping => None,
             };
             match client {
@@ -63,9 +63,9 @@ pub(super) async fn serve_connection<H: Handler>(
     // their parent instead, and events outside a request carry `peer`.
     let span = super::spans::connection_span(peer, shared.tls.is_some());
     let stream = match &shared.tls {
-        None => Stream::Tcp(tcp),
+        None => Stream::Plain(socket),
         Some(acceptor) => {
-            match tokio::time::timeout_at(first_deadline, acceptor.accept(tcp)).await {
+            match tokio::time::timeout_at(first_deadline, acceptor.accept(socket)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     debug!(%peer, error = %e, "TLS handshake failed");
@@ -82,12 +82,22 @@ pub(super) async fn serve_connection<H: Handler>(
     if let Some(budget) = &shared.budget {
         codec = codec.charging(budget.clone());
     }
+    let transport = stream.socket().transport();
+    #[cfg(feature = "tls")]
+    let peer_certificate = stream.peer_certificate();
+    #[cfg(feature = "tls")]
+    let cert_identity = super::auth::Identity::from_certificate(peer_certificate.as_ref());
+    #[cfg(not(feature = "tls"))]
+    let cert_identity: Option<super::auth::Identity> = None;
     let mut conn = Connection {
         io: FramedRead::with_capacity(stream, codec, READ_BUFFER),
         ctx: Context {
             request: Request::empty(),
             peer_addr: peer,
             secure: false,
+            transport,
+            #[cfg(feature = "tls")]
+            peer_certificate,
             identity: None,
             trace: None,
         },
@@ -138,7 +148,8 @@ pub(super) async fn serve_connection<H: Handler>(
         let request_started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         (conn.ctx.request, conn.ctx.identity) =
             match check_request(&mut conn.io, &mut conn.pending, frame, &shared, peer).await {
-                Checked::Ok(r, identity) => (r, identity),
+                // The authenticator's name for the caller, else the certificate's.
+                Checked::Ok(r, identity) => (r, identity.or_else(|| cert_identity.clone())),
                 Checked::Refused => break,
             };
         first = false;

@@ -257,7 +257,7 @@ impl Connection {
     /// call) within 25 s of silence. A stream that keeps writing also learns
     /// from its writes' errors, or from [`Limits::write_timeout`].
     pub async fn peer_gone(&mut self) -> &'static str {
-        self.watch.arm_keepalive(self.io.get_ref().tcp());
+        self.watch.arm_keepalive(self.io.get_ref().socket().tcp());
         self.watch.gone(&mut self.io, Input::Drop).await
     }
 }

@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 
 use crate::server::auth::Identity;
+#[cfg(feature = "tls")]
+use crate::transport::PeerCertificate;
+use crate::transport::Transport;
 use crate::wire::message::Request;
 use crate::wire::trace::TraceContext;
 
@@ -44,6 +47,10 @@ pub struct Context {
     pub(crate) request: Request,
     pub(crate) peer_addr: SocketAddr,
     pub(crate) secure: bool,
+    pub(crate) transport: Transport,
+    /// The verified client certificate (mutual TLS), for the whole connection.
+    #[cfg(feature = "tls")]
+    pub(crate) peer_certificate: Option<PeerCertificate>,
     pub(crate) identity: Option<Identity>,
     pub(crate) trace: Option<TraceContext>,
 }
@@ -54,7 +61,10 @@ impl Context {
         self.request.action().unwrap_or_default()
     }
 
-    /// The peer's address.
+    /// The peer's address (the client the PROXY header names, behind a
+    /// trusted balancer). Over a Unix domain socket or in-process, where
+    /// peers have no IP address, the unspecified address `0.0.0.0:0`; see
+    /// [`transport`](Self::transport).
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer_addr
     }
@@ -64,9 +74,25 @@ impl Context {
         self.secure
     }
 
+    /// What the connection runs over: TCP, a Unix domain socket, in-process.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The certificate the client presented and the server verified (mutual
+    /// TLS, see [`ServerBuilder::client_auth`](crate::ServerBuilder::client_auth));
+    /// `None` without one.
+    #[cfg(feature = "tls")]
+    pub fn peer_certificate(&self) -> Option<&PeerCertificate> {
+        self.peer_certificate.as_ref()
+    }
+
     /// Who the caller is, when the server's authenticator names callers
-    /// (such as [`UserTokens`](crate::auth::UserTokens)); `None` for an
-    /// anonymous one (a single shared token).
+    /// (such as [`UserTokens`](crate::auth::UserTokens)), else the verified
+    /// client certificate's [name](crate::tls::PeerCertificate::name) (mutual
+    /// TLS; the identity then carries the [`PeerCertificate`](crate::tls::PeerCertificate)
+    /// as its [data](Identity::data)); `None` for an anonymous caller (a
+    /// single shared token, no client certificate).
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
     }

@@ -33,6 +33,7 @@ mod health;
 mod large_answer;
 mod layer;
 mod limits;
+mod listener;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(not(feature = "metrics"))]

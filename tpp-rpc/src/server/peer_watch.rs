@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
@@ -71,10 +71,12 @@ pub(super) struct PeerWatch {
 impl PeerWatch {
     /// Arms TCP keepalive and `TCP_USER_TIMEOUT` (once per connection), so
     /// that a vanished host is found within [`GONE_HOST_BOUND`].
-    pub(super) fn arm_keepalive(&mut self, tcp: &TcpStream) {
+    /// Other transports have no host to lose.
+    pub(super) fn arm_keepalive(&mut self, tcp: Option<&TcpStream>) {
         if std::mem::replace(&mut self.keepalive, true) {
             return;
         }
+        let Some(tcp) = tcp else { return };
         let socket = socket2::SockRef::from(tcp);
         let keepalive = socket2::TcpKeepalive::new()
             .with_time(KEEPALIVE_IDLE)
@@ -101,7 +103,7 @@ impl PeerWatch {
                 return self.probe_until_gone(io).await;
             }
             if !reading {
-                return socket_error(io.get_ref().tcp()).await;
+                return socket_error(io.get_ref()).await;
             }
             let mut buf = [0u8; 2048];
             match io.get_mut().read(&mut buf).await {
@@ -128,11 +130,11 @@ impl PeerWatch {
     async fn probe_until_gone(&mut self, io: &mut FramedRead<Stream, FrameCodec>) -> &'static str {
         loop {
             if self.probes >= MAX_PROBES {
-                return socket_error(io.get_ref().tcp()).await;
+                return socket_error(io.get_ref()).await;
             }
             let gap = FIRST_PROBE_GAP * (1 << self.probes);
             tokio::select! {
-                gone = socket_error(io.get_ref().tcp()) => return gone,
+                gone = socket_error(io.get_ref()) => return gone,
                 _ = tokio::time::sleep(gap) => {}
             }
             if probe(io.get_mut()).await.is_err() {
@@ -150,7 +152,7 @@ async fn probe(stream: &mut Stream) -> std::io::Result<()> {
 }
 
 /// Waits for an error on the socket (a reset, a keepalive or user timeout).
-async fn socket_error(tcp: &TcpStream) -> &'static str {
-    let _ = tcp.ready(Interest::ERROR).await;
+async fn socket_error(stream: &Stream) -> &'static str {
+    stream.socket().error().await;
     "closed"
 }

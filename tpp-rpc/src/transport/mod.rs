@@ -1,14 +1,23 @@
-//! One byte stream type for plain TCP and TLS, client or server side, and the
-//! TLS handshakes that make one (the `tls` feature; without it no TLS stream
-//! can exist and the handshake types are empty).
+//! One byte stream type for every transport (TCP, Unix domain sockets, an
+//! in-memory duplex), plain or TLS, client or server side, and the TLS
+//! handshakes that make one (the `tls` feature; without it no TLS stream can
+//! exist and the handshake types are empty).
 
+mod memory;
 #[cfg(not(feature = "tls"))]
 mod no_tls;
 #[cfg(feature = "tls")]
+mod peer_cert;
+mod socket;
+#[cfg(feature = "tls")]
 pub mod tls;
 
+pub use memory::InProcess;
 #[cfg(not(feature = "tls"))]
 pub(crate) use no_tls::{Acceptor, Connector, TlsName};
+#[cfg(feature = "tls")]
+pub use peer_cert::PeerCertificate;
+pub use socket::{Socket, Transport};
 #[cfg(feature = "tls")]
 pub(crate) use tls::{Acceptor, Connector, TlsName};
 
@@ -17,24 +26,29 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
-/// A TCP stream, plain or wrapped in TLS.
+/// A connection on any [`Socket`], plain or wrapped in TLS.
 #[derive(Debug)]
 pub enum Stream {
-    /// Plain TCP.
-    Tcp(TcpStream),
-    /// TLS over TCP (boxed: a TLS session is large and most servers hold many
-    /// connections of one kind).
+    /// No TLS.
+    Plain(Socket),
+    /// TLS over the socket (boxed: a TLS session is large and most servers
+    /// hold many connections of one kind).
     #[cfg(feature = "tls")]
-    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+    Tls(Box<tokio_rustls::TlsStream<Socket>>),
+}
+
+impl From<Socket> for Stream {
+    fn from(socket: Socket) -> Self {
+        Stream::Plain(socket)
+    }
 }
 
 impl Stream {
-    /// The underlying TCP stream.
-    pub fn tcp(&self) -> &TcpStream {
+    /// The socket under the (TLS) stream.
+    pub fn socket(&self) -> &Socket {
         match self {
-            Stream::Tcp(s) => s,
+            Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.get_ref().0,
         }
@@ -47,6 +61,16 @@ impl Stream {
         #[cfg(not(feature = "tls"))]
         false
     }
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            Stream::Plain($s) => $e,
+            #[cfg(feature = "tls")]
+            Stream::Tls($s) => $e,
+        }
+    };
 }
 
 /// Most bytes one read takes, however much room its buffer has.
@@ -63,11 +87,7 @@ impl Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
@@ -113,11 +133,7 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -125,35 +141,19 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Tcp(s) => s.is_write_vectored(),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
+        each!(self, s => s.is_write_vectored())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        each!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use tokio::net::TcpStream;
+use super::Socket;
 
 /// No server name can exist without TLS.
 #[derive(Debug, Clone)]
@@ -14,7 +14,7 @@ pub(crate) enum TlsName {}
 pub(crate) enum Acceptor {}
 
 impl Acceptor {
-    pub(crate) async fn accept(&self, _tcp: TcpStream) -> io::Result<super::Stream> {
+    pub(crate) async fn accept(&self, _socket: Socket) -> io::Result<super::Stream> {
         match *self {}
     }
 }
@@ -27,7 +27,7 @@ impl Connector {
     pub(crate) async fn connect(
         &self,
         _name: Option<&TlsName>,
-        _tcp: TcpStream,
+        _socket: Socket,
     ) -> io::Result<super::Stream> {
         match *self {}
     }

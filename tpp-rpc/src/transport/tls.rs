@@ -14,15 +14,18 @@ use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::{
     self,
     client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    client::ResolvesClientCert,
     crypto::CryptoProvider,
+    server::WebPkiClientVerifier,
+    sign::CertifiedKey,
     ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
 };
 
-pub use super::TlsError;
+use super::Socket;
+pub use super::{PeerCertificate, TlsError};
 
 /// The crypto provider of every config built here: the one the application
 /// installed for the process ([`CryptoProvider::install_default`], e.g.
@@ -67,12 +70,7 @@ pub fn server_config_from_pem_files(
     key_file: impl AsRef<Path>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certs(cert_file.as_ref())?;
-    let key = PrivateKeyDer::from_pem_file(key_file.as_ref()).map_err(|e| {
-        TlsError(format!(
-            "cannot read a private key from {}: {e}",
-            key_file.as_ref().display()
-        ))
-    })?;
+    let key = read_key(key_file.as_ref())?;
     server_config(certs, key)
 }
 
@@ -81,13 +79,161 @@ pub fn server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let config = ServerConfig::builder_with_provider(provider())
+    server_config_with_client_auth(certs, key, None)
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| {
+        TlsError(format!(
+            "cannot read a private key from {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Whether a server asks its clients for a certificate (mutual TLS), and
+/// the CA certificates it verifies them against.
+#[derive(Debug, Clone)]
+pub struct ClientAuth {
+    roots: Vec<CertificateDer<'static>>,
+    required: bool,
+}
+
+impl ClientAuth {
+    /// Every client must present a certificate issued by one of `ca`: the
+    /// handshake fails otherwise (no certificate, another CA, expired).
+    pub fn required(ca: Vec<CertificateDer<'static>>) -> Self {
+        ClientAuth {
+            roots: ca,
+            required: true,
+        }
+    }
+
+    /// A client may present a certificate (verified against `ca` when it
+    /// does, the handshake failing if it is not valid) or none.
+    pub fn optional(ca: Vec<CertificateDer<'static>>) -> Self {
+        ClientAuth {
+            roots: ca,
+            required: false,
+        }
+    }
+
+    /// [`required`](Self::required) with the CA certificates of a PEM file.
+    pub fn required_pem_file(ca_file: impl AsRef<Path>) -> Result<Self, TlsError> {
+        Ok(Self::required(read_certs(ca_file.as_ref())?))
+    }
+
+    /// [`optional`](Self::optional) with the CA certificates of a PEM file.
+    pub fn optional_pem_file(ca_file: impl AsRef<Path>) -> Result<Self, TlsError> {
+        Ok(Self::optional(read_certs(ca_file.as_ref())?))
+    }
+
+    /// Whether a client without a certificate is refused.
+    pub fn is_required(&self) -> bool {
+        self.required
+    }
+}
+
+/// A server config from DER certificates and key that asks clients for a
+/// certificate as `client_auth` says (`None`: it does not ask).
+pub fn server_config_with_client_auth(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_auth: Option<&ClientAuth>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = provider();
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| TlsError(e.to_string()))?;
+    let builder = match client_auth {
+        None => builder.with_no_client_auth(),
+        Some(auth) => {
+            let mut roots = RootCertStore::empty();
+            for cert in &auth.roots {
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| TlsError(format!("unusable client CA certificate: {e}")))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if auth.required {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| TlsError(format!("cannot verify client certificates: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
         .with_single_cert(certs, key)
         .map_err(|e| TlsError(format!("certificate and key do not fit: {e}")))?;
     Ok(Arc::new(config))
+}
+
+/// [`server_config_with_client_auth`] from PEM files.
+pub fn server_config_from_pem_files_with_client_auth(
+    cert_file: impl AsRef<Path>,
+    key_file: impl AsRef<Path>,
+    client_auth: Option<&ClientAuth>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = read_certs(cert_file.as_ref())?;
+    let key = read_key(key_file.as_ref())?;
+    server_config_with_client_auth(certs, key, client_auth)
+}
+
+/// `config` presenting `certs` (the client's own certificate first) and
+/// proving it holds `key` to servers that ask for a client certificate.
+pub fn with_client_cert(
+    config: &ClientConfig,
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    if certs.is_empty() {
+        return Err(TlsError("no client certificate".into()));
+    }
+    let signing = config
+        .crypto_provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsError(format!("unusable client key: {e}")))?;
+    let certified = CertifiedKey::new(certs, signing);
+    certified
+        .keys_match()
+        .map_err(|e| TlsError(format!("client certificate and key do not fit: {e}")))?;
+    let mut config = config.clone();
+    config.client_auth_cert_resolver = Arc::new(ClientCert(Arc::new(certified)));
+    Ok(Arc::new(config))
+}
+
+/// [`with_client_cert`] from a PEM certificate chain and a PEM private key.
+pub fn with_client_cert_pem_files(
+    config: &ClientConfig,
+    cert_file: impl AsRef<Path>,
+    key_file: impl AsRef<Path>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let certs = read_certs(cert_file.as_ref())?;
+    let key = read_key(key_file.as_ref())?;
+    with_client_cert(config, certs, key)
+}
+
+/// Presents one certificate to every server that asks.
+#[derive(Debug)]
+struct ClientCert(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 fn client_config_with(roots: RootCertStore) -> Result<Arc<ClientConfig>, TlsError> {
@@ -273,8 +419,8 @@ impl Acceptor {
         Self(tokio_rustls::TlsAcceptor::from(config))
     }
 
-    pub(crate) async fn accept(&self, tcp: TcpStream) -> io::Result<super::Stream> {
-        let tls = self.0.accept(tcp).await?;
+    pub(crate) async fn accept(&self, socket: Socket) -> io::Result<super::Stream> {
+        let tls = self.0.accept(socket).await?;
         Ok(super::Stream::Tls(Box::new(tls.into())))
     }
 }
@@ -298,10 +444,26 @@ impl Connector {
     pub(crate) async fn connect(
         &self,
         name: Option<&TlsName>,
-        tcp: TcpStream,
+        socket: Socket,
     ) -> io::Result<super::Stream> {
         let name = name.unwrap_or(&self.name).clone();
-        let tls = self.connector.connect(name, tcp).await?;
+        let tls = self.connector.connect(name, socket).await?;
         Ok(super::Stream::Tls(Box::new(tls.into())))
+    }
+}
+
+impl super::Stream {
+    /// The certificate the client presented, verified (server side of a
+    /// mutual TLS connection); `None` without TLS or without one.
+    pub(crate) fn peer_certificate(&self) -> Option<PeerCertificate> {
+        match self {
+            super::Stream::Tls(tls) => match tls.as_ref() {
+                tokio_rustls::TlsStream::Server(s) => {
+                    PeerCertificate::from_chain(s.get_ref().1.peer_certificates())
+                }
+                tokio_rustls::TlsStream::Client(_) => None,
+            },
+            super::Stream::Plain(_) => None,
+        }
     }
 }

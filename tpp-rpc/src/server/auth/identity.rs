@@ -52,6 +52,14 @@ impl Identity {
     pub fn data<T: Any>(&self) -> Option<&T> {
         self.data.as_deref()?.downcast_ref()
     }
+
+    /// The caller a verified client certificate names, carrying the
+    /// certificate as its data; `None` when it names no one.
+    #[cfg(feature = "tls")]
+    pub(crate) fn from_certificate(cert: Option<&crate::tls::PeerCertificate>) -> Option<Self> {
+        let cert = cert?;
+        Some(Identity::new(cert.name()?).with_data(cert.clone()))
+    }
 }
 
 impl fmt::Debug for Identity {
