@@ -95,7 +95,9 @@
 //! [transports](guide::transports) (mutual TLS, Unix sockets, in-process testing),
 //! [limits and reliability](guide::limits), [running in production](guide::production)
 //! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
-//! Kubernetes) and [interop with toxiccore](guide::interop).
+//! Kubernetes), [interop with toxiccore](guide::interop) and
+//! [your service from Python and from the shell](guide::contract) (descriptions,
+//! `tpp describe`, `tpp diff`, `tpp gen python`).
 //!
 //! # Cargo features
 //!
@@ -109,6 +111,7 @@
 //! | `metrics` | no | `ServerBuilder::metrics`: requests, latency, connections through the `metrics` facade | metrics |
 //! | `proxy-protocol` | no | `ServerBuilder::proxy_protocol`: PROXY protocol v1/v2 from trusted balancers | ppp |
 //! | `dyn` | no | `#[toxic_service(dyn)]`: dyn-compatible service traits, with the `async_trait` re-export | async-trait |
+//! | `schema` | no | JSON Schemas of parameter, result and error types in service descriptions (types deriving `schemars::JsonSchema`; without it a type is described as any JSON), the `schemars` re-export | schemars |
 //! | `full` | no | all of the above | |
 //!
 //! Without `tls` a server and a client speak plain TCP only; without
