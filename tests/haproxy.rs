@@ -635,7 +635,17 @@ async fn reuse_port_handoff_on_one_host() {
     for (_, e) in tally.failed.iter().take(5) {
         println!("  failed: {e}");
     }
-    assert_eq!(tally.refused, 0, "a listener was always there");
+    // Nothing accepted may be lost. A connect refused is possible but rare: Linux
+    // does not move a connection that reaches the old listener's queue in the
+    // microseconds between its last accept and its close (`tcp_migrate_req` does,
+    // a host setting a test must not change), and the client knows nothing was
+    // sent. More than one per handoff would mean the drain before the close broke.
+    assert!(tally.failed.is_empty(), "calls failed after being sent");
+    assert!(
+        tally.refused <= 3,
+        "{} connects refused in 3 handoffs: the old listener closed before its queue was emptied",
+        tally.refused
+    );
     assert!(tally.ok > 0);
 }
 
