@@ -136,7 +136,7 @@ pub use server::auth;
 pub use service::stream;
 #[cfg(feature = "tls")]
 pub use transport::tls;
-pub use wire::{describe, fields, json, trace};
+pub use wire::{deadline, describe, fields, json, trace};
 
 pub use auth::{Authenticator, FnAuth, Identity, PlainToken, UserTokens};
 #[cfg(feature = "bcrypt")]
@@ -156,14 +156,16 @@ pub use server::{
     BoxFuture, Connection, Context, Error, Handler, Layer, Limits, Next, Server, ServerBuilder,
     ShutdownHandle,
 };
-pub use service::{ActionInfo, ActionKind, ParamInfo, Router, Service};
+pub use service::{ActionInfo, ActionKind, ActionPolicy, ParamInfo, Router, Service};
 pub use stream::{ItemSender, ItemStream};
 #[cfg(feature = "tls")]
 pub use tokio_rustls::rustls;
 pub use tpp_rpc_macros::{toxic_service, ToxicError};
 pub use transport::{InProcess, TlsError, Transport};
 pub use wire::frame::FrameError;
-pub use wire::message::{ActionField, BadData, BadResponse, Request, Response, TokenField};
+pub use wire::message::{
+    ActionField, BadData, BadResponse, DeadlineField, Request, Response, TokenField,
+};
 pub use wire::{ActionError, ToxicError};
 
 /// The building blocks under the API, for tools, benchmarks and fuzzers that

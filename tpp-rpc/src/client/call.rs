@@ -14,6 +14,7 @@ impl Client {
         &self,
         action: &str,
         body: &B,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Response, ClientError> {
         let pool = &self.inner.pool;
         let trace = crate::wire::trace::outgoing();
@@ -24,6 +25,7 @@ impl Client {
             extras: &self.extras,
             keep_alive: pool.enabled(),
             trace: trace.as_ref().map(|(id, tp)| (&**id, tp.as_deref())),
+            deadline,
         };
         if let Some(pipelines) = self.inner.pipelines.as_ref().filter(|p| !p.refused()) {
             let frame = super::conn::encode_request(&request)?;

@@ -55,6 +55,7 @@ impl ClientConnection {
             extras,
             keep_alive: false,
             trace: trace.as_ref().map(|(id, tp)| (&**id, tp.as_deref())),
+            deadline: None,
         })
         .await
     }

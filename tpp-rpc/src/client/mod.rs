@@ -99,6 +99,22 @@ pub async fn within_timeout<T>(
     }
 }
 
+/// [`within_timeout`] until an instant.
+async fn within_deadline<T>(
+    deadline: Option<tokio::time::Instant>,
+    work: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match deadline {
+        Some(at) => {
+            let started = tokio::time::Instant::now();
+            tokio::time::timeout_at(at, work).await.unwrap_or_else(|_| {
+                Err(ClientError::Timeout(at.saturating_duration_since(started)))
+            })
+        }
+        None => work.await,
+    }
+}
+
 /// The whole-call timeout of a client unless configured
 /// ([`ClientBuilder::timeout`], [`ClientBuilder::no_timeout`]): 30 s, the
 /// same as a tpp server's read and idle timeouts. A server that has not
@@ -248,7 +264,10 @@ impl Client {
         action: &str,
         body: &B,
     ) -> Result<Response, ClientError> {
-        let call = self.bounded(self.exchange(action, body));
+        // The call's timeout, or less when a handler's deadline comes first
+        // (see `crate::deadline`): sent as `tpp_deadline_ms`, and the wait.
+        let deadline = crate::wire::deadline::call_deadline(self.timeout);
+        let call = within_deadline(deadline, self.exchange(action, body, deadline));
         spans::client_call(action, self.addr(), call).await
     }
 

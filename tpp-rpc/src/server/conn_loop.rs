@@ -100,6 +100,7 @@ pub(super) async fn serve_connection<H: Handler>(
             peer_certificate,
             identity: None,
             trace: None,
+            deadline: None,
         },
         scratch: Vec::new(),
         sent: 0,

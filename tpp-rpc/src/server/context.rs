@@ -1,6 +1,9 @@
 //! [`Context`]: what a handler may know of its request.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::server::auth::Identity;
 #[cfg(feature = "tls")]
@@ -53,6 +56,8 @@ pub struct Context {
     pub(crate) peer_certificate: Option<PeerCertificate>,
     pub(crate) identity: Option<Identity>,
     pub(crate) trace: Option<TraceContext>,
+    /// When the handler's time is up (see [`Context::deadline`]).
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Context {
@@ -106,6 +111,23 @@ impl Context {
     /// The request's trace context (request id and W3C `traceparent`).
     pub fn trace(&self) -> Option<&TraceContext> {
         self.trace.as_ref()
+    }
+
+    /// When the handler's time is up: the soonest of the caller's budget
+    /// (`tpp_deadline_ms`, from when the server took the request up), the
+    /// action's own `#[action(timeout = …)]` and the server's
+    /// [`Limits::handler_timeout`](crate::Limits::handler_timeout); `None`
+    /// when none applies. The handler's future is dropped then. See
+    /// [`crate::deadline`].
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The time left before the [`deadline`](Self::deadline) (zero once it
+    /// passed); `None` without one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// An extra top-level request field, such as toxicbuild's `user_id`.

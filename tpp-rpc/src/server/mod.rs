@@ -119,6 +119,15 @@ pub trait Handler: Send + Sync + 'static {
         let _ = action;
         None
     }
+
+    /// The action's own time limit, if it has one (`#[action(timeout = …)]`
+    /// in a `#[toxic_service]` trait; default `None`). The server runs the
+    /// handler until the soonest of this, the caller's budget and
+    /// [`Limits::handler_timeout`]: see [`crate::deadline`].
+    fn action_timeout(&self, action: &str) -> Option<std::time::Duration> {
+        let _ = action;
+        None
+    }
 }
 
 impl<H: Handler> Handler for Arc<H> {
@@ -128,6 +137,10 @@ impl<H: Handler> Handler for Arc<H> {
 
     fn has_action(&self, action: &str) -> Option<bool> {
         (**self).has_action(action)
+    }
+
+    fn action_timeout(&self, action: &str) -> Option<std::time::Duration> {
+        (**self).action_timeout(action)
     }
 }
 

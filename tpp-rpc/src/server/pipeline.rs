@@ -1,13 +1,16 @@
 //! One request from frame to handler: envelope, token, action, then the
-//! handler (with panic catching and its optional timeout).
+//! handler (with panic catching and its time limit: the caller's budget,
+//! the action's timeout, the server's ceiling).
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::FutureExt;
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tracing::warn;
 
@@ -20,8 +23,9 @@ use super::{
 use crate::server::auth::{Authenticator, Identity};
 use crate::server::Error;
 use crate::transport::Stream;
+use crate::wire::fields::DEADLINE_FIELD;
 use crate::wire::frame::FrameCodec;
-use crate::wire::message::{ActionField, ErrorBody, Request, TokenField};
+use crate::wire::message::{ActionField, DeadlineField, ErrorBody, Request, TokenField};
 
 /// The outcome of the checks before the handler runs.
 // A request (with the places of its extra fields inline) is moved once into
@@ -108,6 +112,60 @@ pub(super) enum Failure {
     Panicked,
     #[error("the action took too long")]
     TimedOut,
+    /// The caller's budget ran out (or was spent before the handler ran).
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    #[error("bad {DEADLINE_FIELD}: expected a number of milliseconds")]
+    BadDeadline,
+}
+
+/// When the handler's time is up, and what to answer then.
+struct Limit {
+    at: Instant,
+    /// The caller's budget is what ends it (else a server-side limit).
+    callers: bool,
+}
+
+impl Limit {
+    /// The soonest of the caller's budget, the action's own timeout and the
+    /// server's ceiling; `Err` for a budget already spent or malformed.
+    fn of<H: Handler>(
+        request: &Request,
+        handler: &H,
+        limits: &Limits,
+    ) -> Result<Option<Limit>, Failure> {
+        let budget = match request.deadline_field() {
+            DeadlineField::Absent => None,
+            DeadlineField::Millis(ms) if ms <= 0 => return Err(Failure::DeadlineExceeded),
+            DeadlineField::Millis(ms) => Some(Duration::from_millis(ms.unsigned_abs())),
+            DeadlineField::Invalid => return Err(Failure::BadDeadline),
+        };
+        let own = match request.action() {
+            Some(action) => handler.action_timeout(action),
+            None => None,
+        };
+        let server = match (own, limits.handler_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let (limit, callers) = match (budget, server) {
+            (Some(b), Some(s)) if b < s => (b, true),
+            (_, Some(s)) => (s, false),
+            (Some(b), None) => (b, true),
+            (None, None) => return Ok(None),
+        };
+        // Beyond what a clock can hold: no limit at all.
+        Ok(Instant::now()
+            .checked_add(limit)
+            .map(|at| Limit { at, callers }))
+    }
+
+    fn failure(&self) -> Failure {
+        match self.callers {
+            true => Failure::DeadlineExceeded,
+            false => Failure::TimedOut,
+        }
+    }
 }
 
 pub(super) async fn run_handler<H: Handler>(
@@ -116,6 +174,9 @@ pub(super) async fn run_handler<H: Handler>(
     limits: &Limits,
     layers: &[Arc<dyn Layer>],
 ) -> Result<(), Failure> {
+    // Nothing to time (the common case): no clock read, no timer.
+    let limit = Limit::of(&conn.ctx.request, handler, limits)?;
+    conn.ctx.deadline = limit.as_ref().map(|l| l.at);
     // Without layers the handler's own future runs, unboxed.
     let call = match layers {
         [] => {
@@ -125,11 +186,16 @@ pub(super) async fn run_handler<H: Handler>(
         layers => Either::Right(Next::new(layers, handler).run(conn)),
     };
     let call = AssertUnwindSafe(call).catch_unwind();
-    let result = match limits.handler_timeout {
-        Some(d) => match tokio::time::timeout(d, call).await {
-            Ok(r) => r,
-            Err(_) => return Err(Failure::TimedOut),
-        },
+    // Past the limit the handler's future is dropped: its work is cancelled.
+    // The clients it uses send what is left and wait no longer (`deadline`).
+    let result = match limit {
+        Some(limit) => {
+            let call = crate::wire::deadline::scope(limit.at, call);
+            match tokio::time::timeout_at(limit.at, call).await {
+                Ok(r) => r,
+                Err(_) => return Err(limit.failure()),
+            }
+        }
         None => call.await,
     };
     match result {

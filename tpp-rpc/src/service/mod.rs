@@ -69,6 +69,44 @@ pub trait Service: Handler {
     fn description(&self) -> crate::describe::ServiceDescription {
         describe_actions(std::any::type_name::<Self>(), self.actions())
     }
+
+    /// The actions that declare a policy (`#[action(timeout = …)]`,
+    /// `concurrency`, `idempotent`), by name; default none.
+    fn policies(&self) -> &'static [(&'static str, ActionPolicy)] {
+        &[]
+    }
+}
+
+/// What an action declares about how it may be called:
+/// `#[action(timeout = "5s", concurrency = 4, idempotent)]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ActionPolicy {
+    /// The action's own time limit (under the server's
+    /// [`Limits::handler_timeout`](crate::Limits::handler_timeout), over
+    /// the caller's budget: the soonest wins).
+    pub timeout: Option<std::time::Duration>,
+    /// At most this many calls of the action run at once on one server;
+    /// later ones wait their turn (within their deadline).
+    pub concurrency: Option<usize>,
+    /// Safe to run twice: the generated client sends it again, once, when
+    /// the connection was lost after sending.
+    pub idempotent: bool,
+}
+
+impl ActionPolicy {
+    /// A policy (for generated code; every field as declared).
+    pub const fn new(
+        timeout: Option<std::time::Duration>,
+        concurrency: Option<usize>,
+        idempotent: bool,
+    ) -> Self {
+        Self {
+            timeout,
+            concurrency,
+            idempotent,
+        }
+    }
 }
 
 /// Answers `{"code": 1, "body": {"error": "Action X does not exist"}}` and
@@ -194,11 +232,16 @@ pub fn describe_actions(name: &str, actions: &[ActionInfo]) -> crate::ServiceDes
 /// Object-safe form of [`Service`], for the router.
 trait DynService: Send + Sync + 'static {
     fn call<'a>(&'a self, conn: &'a mut Connection) -> BoxFuture<'a, Result<(), Error>>;
+    fn action_timeout(&self, action: &str) -> Option<std::time::Duration>;
 }
 
 impl<S: Service> DynService for S {
     fn call<'a>(&'a self, conn: &'a mut Connection) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(self.handle(conn))
+    }
+
+    fn action_timeout(&self, action: &str) -> Option<std::time::Duration> {
+        Handler::action_timeout(self, action)
     }
 }
 
@@ -229,6 +272,8 @@ pub struct Router {
     by_action: HashMap<&'static str, (usize, &'static str)>,
     all_actions: Vec<&'static [ActionInfo]>,
     description: Option<crate::describe::Description>,
+    /// Whether some action has its own timeout.
+    any_timeout: bool,
 }
 
 impl Router {
@@ -251,6 +296,10 @@ impl Router {
             }
             self.by_action.insert(action.name, (index, action.method));
         }
+        self.any_timeout |= service
+            .policies()
+            .iter()
+            .any(|(_, policy)| policy.timeout.is_some());
         self.description
             .get_or_insert_with(|| crate::describe::Description::new(Vec::new()))
             .services
@@ -295,5 +344,14 @@ impl Handler for Router {
 
     fn has_action(&self, action: &str) -> Option<bool> {
         Some(action == LIST_FUNCS || self.by_action.contains_key(action))
+    }
+
+    fn action_timeout(&self, action: &str) -> Option<std::time::Duration> {
+        // Most routers have no action with a timeout: no lookup then.
+        if !self.any_timeout {
+            return None;
+        }
+        let (index, _) = self.by_action.get(action)?;
+        self.services.get(*index)?.action_timeout(action)
     }
 }

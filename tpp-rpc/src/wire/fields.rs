@@ -19,3 +19,7 @@ pub const REQUEST_ID_FIELD: &str = "tpp_request_id";
 pub const TRACEPARENT_FIELD: &str = "tpp_traceparent";
 /// Longest request id taken from a peer (a longer one is replaced).
 pub const MAX_REQUEST_ID_LEN: usize = 128;
+/// The request field carrying the caller's budget: the milliseconds it is
+/// still willing to wait for the answer, as an integer (relative, so the
+/// two hosts' clocks need not agree). See [`crate::deadline`].
+pub const DEADLINE_FIELD: &str = "tpp_deadline_ms";

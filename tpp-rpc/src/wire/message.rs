@@ -46,8 +46,8 @@ mod response;
 
 pub(crate) use answer::{append_response, append_result};
 pub use answer::{write_response, ActionResult, ErrorBody};
-pub use envelope::BadData;
 pub(crate) use envelope::Fields;
+pub use envelope::{BadData, DeadlineField};
 pub(crate) use fast_scan::EnvelopeScan;
 pub(crate) use outgoing::OutgoingRequest;
 pub use request::{ActionField, Request, TokenField};

@@ -13,7 +13,7 @@ use bytestring::ByteString;
 
 use super::members::Members;
 use super::{str_range, validated_str};
-use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
+use crate::wire::fields::{DEADLINE_FIELD, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 use crate::wire::json;
 
 /// Why a payload is not a usable request (answered as "bad data", code 1).
@@ -238,12 +238,80 @@ impl<'de> Deserialize<'de> for IsTrue {
     }
 }
 
+/// What the `tpp_deadline_ms` field held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeadlineField {
+    /// Absent or `null`: the caller sets no deadline.
+    #[default]
+    Absent,
+    /// A number of milliseconds (a fraction rounded down, beyond 64 bits
+    /// saturated); 0 or less: the caller's time is already up.
+    Millis(i64),
+    /// Any other JSON value (refused: code 1).
+    Invalid,
+}
+
+impl<'de> Deserialize<'de> for DeadlineField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DeadlineVisitor;
+
+        impl<'de> Visitor<'de> for DeadlineVisitor {
+            type Value = DeadlineField;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<DeadlineField, E> {
+                Ok(DeadlineField::Millis(n))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<DeadlineField, E> {
+                Ok(DeadlineField::Millis(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<DeadlineField, E> {
+                // `as` saturates; a NaN (only from Python's literals) is no budget.
+                Ok(match n.is_nan() {
+                    true => DeadlineField::Invalid,
+                    false => DeadlineField::Millis(n.floor() as i64),
+                })
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<DeadlineField, E> {
+                Ok(DeadlineField::Absent)
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<DeadlineField, E> {
+                Ok(DeadlineField::Invalid)
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<DeadlineField, E> {
+                Ok(DeadlineField::Invalid)
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(DeadlineField::Invalid)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(DeadlineField::Invalid)
+            }
+        }
+
+        d.deserialize_any(DeadlineVisitor)
+    }
+}
+
 struct Envelope<'a> {
     token: FieldValue<'a>,
     action: FieldValue<'a>,
     body: Option<&'a RawValue>,
     extras: Members,
     keep_alive: bool,
+    deadline: DeadlineField,
     reserved: Members,
 }
 
@@ -258,6 +326,7 @@ pub(crate) struct Fields {
     pub(super) body_wide: bool,
     pub(super) extras: Members,
     pub(super) keep_alive: bool,
+    pub(super) deadline: DeadlineField,
     pub(super) reserved: Members,
 }
 
@@ -271,6 +340,7 @@ impl Fields {
             body_wide: false,
             extras: Members::default(),
             keep_alive: false,
+            deadline: DeadlineField::Absent,
             reserved: Members::default(),
         }
     }
@@ -307,6 +377,7 @@ impl Fields {
             body: envelope.body.map(|raw| str_range(text, raw.get())),
             extras: envelope.extras,
             keep_alive: envelope.keep_alive,
+            deadline: envelope.deadline,
             reserved: envelope.reserved,
         })
     }
@@ -400,6 +471,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
             body: None,
             extras: Members::default(),
             keep_alive: false,
+            deadline: DeadlineField::Absent,
             reserved: Members::default(),
         };
         let mut keys = 0usize;
@@ -412,6 +484,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'de> {
                 "action" => env.action = map.next_value()?,
                 "body" => env.body = Some(map.next_value::<&'de RawValue>()?),
                 KEEP_ALIVE_FIELD => env.keep_alive = map.next_value::<IsTrue>()?.0,
+                DEADLINE_FIELD => env.deadline = map.next_value()?,
                 // The framework's own fields are not application extras.
                 // Both are only located here: built when read, after the token.
                 k => {

@@ -12,8 +12,8 @@
 
 use std::ops::Range;
 
-use super::envelope::{Field, Fields};
-use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
+use super::envelope::{DeadlineField, Field, Fields};
+use crate::wire::fields::{DEADLINE_FIELD, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 use crate::wire::json::skip::{skip_string, skip_ws, Step, Walk};
 
 impl Fields {
@@ -198,12 +198,36 @@ impl EnvelopeScan {
                     _ => return None,
                 }
             }
+            // An integer; anything else is left to the full scan.
+            DEADLINE_FIELD => fields.deadline = DeadlineField::Millis(integer(&b[start..end])?),
             // Located only: built when read, after the token was accepted.
             k if k.starts_with(RESERVED_PREFIX) => fields.reserved.note(key_range, value),
             _ => fields.extras.note(key_range, value),
         }
         Some(())
     }
+}
+
+/// The JSON integer `b` (`-?[0-9]+`), saturated to 64 bits as the full
+/// scan saturates it; `None` for anything else.
+fn integer(b: &[u8]) -> Option<i64> {
+    let (negative, digits) = match b {
+        [b'-', digits @ ..] => (true, digits),
+        digits => (false, digits),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for d in digits {
+        let d = i64::from(d - b'0');
+        n = n.saturating_mul(10);
+        n = match negative {
+            true => n.saturating_sub(d),
+            false => n.saturating_add(d),
+        };
+    }
+    Some(n)
 }
 
 /// A key without escapes at `b[i]`, its `:` and the value's first byte

@@ -11,7 +11,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::Deserializer;
 use serde_json::{Map, Value};
 
-use crate::wire::fields::{KEEP_ALIVE_FIELD, RESERVED_PREFIX};
+use crate::wire::fields::{DEADLINE_FIELD, KEEP_ALIVE_FIELD, RESERVED_PREFIX};
 use crate::wire::json;
 
 /// Members noted by position; more (or one whose key has escapes) and the
@@ -135,8 +135,10 @@ impl<'de> Visitor<'de> for Collect<'de> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             let is_reserved = key.starts_with(RESERVED_PREFIX);
-            let wanted = !matches!(key.as_str(), "token" | "action" | "body" | KEEP_ALIVE_FIELD)
-                && is_reserved == self.reserved
+            let wanted = !matches!(
+                key.as_str(),
+                "token" | "action" | "body" | KEEP_ALIVE_FIELD | DEADLINE_FIELD
+            ) && is_reserved == self.reserved
                 && self.only.is_none_or(|only| only == key);
             if wanted {
                 let value = map.next_value_seed(json::Seed {

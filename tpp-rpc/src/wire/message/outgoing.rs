@@ -4,7 +4,10 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::wire::fields::{KEEP_ALIVE_FIELD, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
+use tokio::time::Instant;
+
+use crate::wire::deadline::millis_left;
+use crate::wire::fields::{DEADLINE_FIELD, KEEP_ALIVE_FIELD, REQUEST_ID_FIELD, TRACEPARENT_FIELD};
 
 /// A request as a client writes it: `{"action", "body", "token", …extras}`.
 pub(crate) struct OutgoingRequest<'a, B: ?Sized> {
@@ -16,6 +19,9 @@ pub(crate) struct OutgoingRequest<'a, B: ?Sized> {
     pub keep_alive: bool,
     /// `tpp_request_id` and `tpp_traceparent`, when sent.
     pub trace: Option<(&'a str, Option<&'a str>)>,
+    /// When the caller stops waiting: `tpp_deadline_ms` is what is left of
+    /// it when the request is written.
+    pub deadline: Option<Instant>,
 }
 
 impl<B: Serialize + ?Sized> Serialize for OutgoingRequest<'_, B> {
@@ -23,7 +29,8 @@ impl<B: Serialize + ?Sized> Serialize for OutgoingRequest<'_, B> {
         let fields = 3
             + self.extras.len()
             + usize::from(self.keep_alive)
-            + 2 * usize::from(self.trace.is_some());
+            + 2 * usize::from(self.trace.is_some())
+            + usize::from(self.deadline.is_some());
         let mut map = s.serialize_map(Some(fields))?;
         map.serialize_entry("action", self.action)?;
         map.serialize_entry("body", self.body)?;
@@ -39,6 +46,9 @@ impl<B: Serialize + ?Sized> Serialize for OutgoingRequest<'_, B> {
             if let Some(tp) = traceparent {
                 map.serialize_entry(TRACEPARENT_FIELD, tp)?;
             }
+        }
+        if let Some(deadline) = self.deadline {
+            map.serialize_entry(DEADLINE_FIELD, &millis_left(deadline))?;
         }
         map.end()
     }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::envelope::{BadData, Field, Fields};
+use super::envelope::{BadData, DeadlineField, Field, Fields};
 use super::json_slice;
 use super::members::Members;
 use crate::wire::json;
@@ -46,6 +46,7 @@ pub struct Request {
     body_wide: bool,
     extras: Members,
     keep_alive: bool,
+    deadline: DeadlineField,
     reserved: Members,
 }
 
@@ -101,6 +102,7 @@ impl Request {
             body_wide: fields.body_wide,
             extras: fields.extras,
             keep_alive: fields.keep_alive,
+            deadline: fields.deadline,
             reserved: fields.reserved,
             payload,
         }
@@ -110,6 +112,11 @@ impl Request {
     /// to send further requests on this connection after a unary response.
     pub fn wants_keep_alive(&self) -> bool {
         self.keep_alive
+    }
+
+    /// The caller's budget, `tpp_deadline_ms` (see [`crate::deadline`]).
+    pub fn deadline_field(&self) -> DeadlineField {
+        self.deadline
     }
 
     /// The `token` field.

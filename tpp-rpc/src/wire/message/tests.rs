@@ -36,6 +36,42 @@ fn classifies_missing_and_odd_fields() {
 }
 
 #[test]
+fn reads_the_callers_budget() {
+    let budget = |s: &str| req(s).unwrap().deadline_field();
+    assert_eq!(budget(r#"{"token":"t"}"#), DeadlineField::Absent);
+    assert_eq!(budget(r#"{"tpp_deadline_ms":null}"#), DeadlineField::Absent);
+    assert_eq!(
+        budget(r#"{"tpp_deadline_ms":250}"#),
+        DeadlineField::Millis(250)
+    );
+    assert_eq!(
+        budget(r#"{"tpp_deadline_ms": 2.9 }"#),
+        DeadlineField::Millis(2)
+    );
+    assert_eq!(
+        budget(r#"{"tpp_deadline_ms":-0.5}"#),
+        DeadlineField::Millis(-1)
+    );
+    assert_eq!(budget(r#"{"tpp_deadline_ms":0}"#), DeadlineField::Millis(0));
+    assert_eq!(
+        budget(r#"{"tpp_deadline_ms":1e30}"#),
+        DeadlineField::Millis(i64::MAX)
+    );
+    let huge = r#"{"tpp_deadline_ms":123456789012345678901234567890}"#;
+    assert_eq!(budget(huge), DeadlineField::Millis(i64::MAX));
+    assert_eq!(
+        budget(r#"{"tpp_deadline_ms":"100"}"#),
+        DeadlineField::Invalid
+    );
+    assert_eq!(budget(r#"{"tpp_deadline_ms":[1]}"#), DeadlineField::Invalid);
+    assert_eq!(budget(r#"{"tpp_deadline_ms":NaN}"#), DeadlineField::Invalid);
+    // The framework's own field: not an extra, not among the other reserved ones.
+    let r = req(r#"{"tpp_deadline_ms":5,"tpp_request_id":"r"}"#).unwrap();
+    assert!(r.extras().is_empty());
+    assert_eq!(r.reserved("tpp_deadline_ms"), None);
+}
+
+#[test]
 fn refuses_what_is_not_a_request() {
     for bad in [
         "", "{}", "[]", "\"\"", "0", "false", "null", "[1,2]", "{", "{} x", "nope",

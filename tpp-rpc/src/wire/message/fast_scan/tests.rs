@@ -28,6 +28,10 @@ fn reads_the_common_envelopes_itself() {
         r#"{"token":"a","token":"b","body":1,"body":[2]}"#,
         r#"{"x":{"deep":[[[{"a":"\n\u00e9"}]]]},"tpp_request_id":"r1","tpp_keep_alive":false}"#,
         r#"{"tpp_keep_alive":false,"body":"NaN"}"#,
+        r#"{"token":"t","action":"a","tpp_deadline_ms":250}"#,
+        r#"{"tpp_deadline_ms":-5,"tpp_deadline_ms":0}"#,
+        r#"{"tpp_deadline_ms":99999999999999999999999}"#,
+        r#"{"tpp_deadline_ms":-99999999999999999999999}"#,
         r#"{"body":"é😀 \"quoted\" \\ / \u0001"}"#,
     ] {
         assert!(agree(text), "not taken: {text}");
@@ -55,6 +59,10 @@ fn leaves_the_rest_to_the_full_scan() {
         r#"{"token":"t" "action":"a"}"#,
         r#"{"action":[1]}"#,
         r#"{"token":false}"#,
+        r#"{"tpp_deadline_ms":2.5}"#,
+        r#"{"tpp_deadline_ms":"100"}"#,
+        r#"{"tpp_deadline_ms":null}"#,
+        r#"{"tpp_deadline_ms":-}"#,
         "{\"body\":\"a\u{1}b\"}",
     ] {
         assert!(!agree(text), "taken: {text}");
