@@ -12,6 +12,9 @@ use syn::{Attribute, LitInt, LitStr, Path, Token};
 
 use crate::naming::RenameRule;
 
+mod policy;
+pub(crate) use policy::{Policy, PolicyArgs};
+
 /// Collects `syn::Error`s (combined with `syn::Error::combine`), so that an expansion reports
 /// every mistake at once.
 #[derive(Default)]
@@ -226,10 +229,13 @@ pub(crate) struct ActionArgs {
     pub stream: Option<Span>,
     /// `ack`: a streaming action that answers an acknowledgement first.
     pub ack: Option<Span>,
+    /// `timeout`, `concurrency`, `idempotent`.
+    pub policy: PolicyArgs,
 }
 
 /// What the error message lists as the valid `#[action]` arguments.
-pub(crate) const ACTION_ARGS: &str = "`name = \"...\"`, `bare`, `stream`, `ack`";
+pub(crate) const ACTION_ARGS: &str = "`name = \"...\"`, `bare`, `stream`, `ack`, \
+     `timeout = \"5s\"`, `concurrency = 4`, `idempotent`";
 
 impl ActionArgs {
     /// Takes every `#[action(...)]` out of `attrs` and parses them.
@@ -257,7 +263,7 @@ impl ActionArgs {
                     if once(args.ack.is_some(), &meta, errors) {
                         args.ack = Some(meta.path.span_of());
                     }
-                } else {
+                } else if !args.policy.parse(&meta, errors) {
                     unknown(&meta, errors, "#[action]", ACTION_ARGS);
                 }
                 Ok(())

@@ -95,6 +95,8 @@ pub(crate) struct Action {
     pub err_ty: Option<Type>,
     /// How the action answers.
     pub kind: ActionKind,
+    /// `timeout`, `concurrency`, `idempotent` from `#[action(...)]`.
+    pub policy: crate::attrs::Policy,
     /// A default body written in the trait, if any.
     pub default_body: Option<Block>,
     /// The method signature's span (for spans on generated code).

@@ -209,4 +209,5 @@ pub mod __private {
     pub use std::boxed::Box;
     pub use std::future::Future;
     pub use std::pin::Pin;
+    pub use tokio::sync::Semaphore;
 }

@@ -37,6 +37,7 @@ impl Action {
         let mut attrs = method.attrs.clone();
         let action_args = ActionArgs::take(&mut attrs, errors);
         let kind = action_args.kind(errors);
+        let policy = action_args.policy.policy(kind, errors);
         let sig = &method.sig;
         let ident = &sig.ident;
 
@@ -93,6 +94,7 @@ impl Action {
             ack_ty: output.ack_ty,
             err_ty: output.err_ty,
             kind,
+            policy,
             default_body: method.default.clone(),
             span: sig.span(),
         };

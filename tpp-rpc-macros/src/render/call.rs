@@ -127,6 +127,11 @@ pub(crate) fn render_call(svc: &Service, action: &Action) -> TokenStream {
             ::core::option::Option::None => __tpp_client.item_timeout(),
         }
     };
+    // Only an idempotent action is ever sent again (once, after a lost connection).
+    let request = match action.policy.idempotent {
+        true => quote!(request_idempotent),
+        false => quote!(request),
+    };
     let send = match action.kind {
         ActionKind::Unary | ActionKind::Bare => {
             let decode = if action.kind == ActionKind::Bare {
@@ -135,7 +140,7 @@ pub(crate) fn render_call(svc: &Service, action: &Action) -> TokenStream {
                 quote!(decode_result)
             };
             quote! {
-                let __tpp_response = __tpp_client.request(#wire, __tpp_body).await.map_err(#error)?;
+                let __tpp_response = __tpp_client.#request(#wire, __tpp_body).await.map_err(#error)?;
                 (&#private::Probe::<#item>::NEW).#decode(&__tpp_response, #wire).map_err(#error)
             }
         }

@@ -129,6 +129,13 @@ fn render_action(svc: &Service, action: &Action) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let err = error_type(svc, action);
+    let p = &action.policy;
+    let option = |v: Option<u64>| match v {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (timeout, concurrency, idempotent) =
+        (option(p.timeout_ms), option(p.concurrency), p.idempotent);
     quote! {
         #(#cfgs)*
         {
@@ -137,7 +144,7 @@ fn render_action(svc: &Service, action: &Action) -> TokenStream {
             let __tpp_result = #result;
             let __tpp_ack = #ack;
             let __tpp_errors = (&#private::Probe::<#err>::NEW).tpp_variants(&mut __tpp_set);
-            __tpp_actions.push(#krate::describe::build::action(
+            let mut __tpp_action = #krate::describe::build::action(
                 #name,
                 #method,
                 #doc,
@@ -147,7 +154,10 @@ fn render_action(svc: &Service, action: &Action) -> TokenStream {
                 __tpp_result,
                 __tpp_ack,
                 __tpp_errors,
-            ));
+            );
+            __tpp_action.policy =
+                #krate::describe::PolicyDescription::new(#timeout, #concurrency, #idempotent);
+            __tpp_actions.push(__tpp_action);
         }
     }
 }

@@ -10,7 +10,9 @@ use crate::naming::unraw;
 use super::shared::{actions_ident, client_ident, server_ident};
 
 mod arm;
+mod policy;
 use arm::render_arm;
+use policy::{render_policy, PolicyParts};
 
 /// The `<Trait>Server<T>` type and its `Handler`/`Service` implementations.
 pub(crate) fn render_server(svc: &Service) -> TokenStream {
@@ -142,12 +144,20 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
 
     let lints = &svc.lints;
     let private = quote!(#krate::__private);
+    let policy = render_policy(svc);
+    let PolicyParts {
+        permits,
+        action_timeout,
+        policies,
+    } = policy;
     quote! {
         #(#cfgs)*
         #(#lints)*
         #[doc = #doc]
         #vis struct #server<T: ?::core::marker::Sized> {
             inner: ::std::sync::Arc<T>,
+            /// One semaphore per action with `#[action(concurrency = N)]`, shared by clones.
+            permits: ::std::sync::Arc<[#private::Semaphore]>,
         }
 
         #(#cfgs)*
@@ -183,7 +193,12 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                 #[allow(unused_imports)]
                 use #private::{LacksDeserialize as _, ViaDeserialize as _};
                 #(#default_checks)*
-                Self { inner: service }
+                Self {
+                    inner: service,
+                    permits: <::std::sync::Arc<[#private::Semaphore]> as ::core::convert::From<
+                        ::std::vec::Vec<#private::Semaphore>,
+                    >>::from(::std::vec![#(#permits),*]),
+                }
             }
 
             /// Wraps a boxed service implementation (with `#[toxic_service(dyn)]`, also a
@@ -224,7 +239,10 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
         #(#lints)*
         impl<T: ?::core::marker::Sized> ::core::clone::Clone for #server<T> {
             fn clone(&self) -> Self {
-                Self { inner: ::core::clone::Clone::clone(&self.inner) }
+                Self {
+                    inner: ::core::clone::Clone::clone(&self.inner),
+                    permits: ::core::clone::Clone::clone(&self.permits),
+                }
             }
         }
 
@@ -259,6 +277,8 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
                         ),
                 )
             }
+
+            #action_timeout
         }
 
         #(#cfgs)*
@@ -271,6 +291,8 @@ pub(crate) fn render_server(svc: &Service) -> TokenStream {
             fn description(&self) -> #krate::ServiceDescription {
                 ::core::clone::Clone::clone(#client::description())
             }
+
+            #policies
         }
     }
 }

@@ -113,6 +113,21 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Whether the connection was lost once the request was on its way
+    /// (closed or reset before the whole answer came, or never sent from a
+    /// pipelined connection that ended): the action may or may not have
+    /// run. [`Client::request_idempotent`](super::Client::request_idempotent)
+    /// sends those again; nothing else does.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Closed
+                | ClientError::ClosedMidMessage(_)
+                | ClientError::Io(_)
+                | ClientError::NotSent(_)
+        )
+    }
+
     /// The server's response code, for [`ClientError::Server`].
     pub fn server_code(&self) -> Option<i64> {
         match self {

@@ -99,18 +99,16 @@ pub async fn within_timeout<T>(
     }
 }
 
-/// [`within_timeout`] until an instant.
+/// [`within_timeout`] until an instant (`limit`: the instant, and the
+/// timeout it stands for, which an overrun reports).
 async fn within_deadline<T>(
-    deadline: Option<tokio::time::Instant>,
+    limit: Option<(tokio::time::Instant, Duration)>,
     work: impl std::future::Future<Output = Result<T, ClientError>>,
 ) -> Result<T, ClientError> {
-    match deadline {
-        Some(at) => {
-            let started = tokio::time::Instant::now();
-            tokio::time::timeout_at(at, work).await.unwrap_or_else(|_| {
-                Err(ClientError::Timeout(at.saturating_duration_since(started)))
-            })
-        }
+    match limit {
+        Some((at, timeout)) => tokio::time::timeout_at(at, work)
+            .await
+            .unwrap_or(Err(ClientError::Timeout(timeout))),
         None => work.await,
     }
 }
@@ -266,9 +264,34 @@ impl Client {
     ) -> Result<Response, ClientError> {
         // The call's timeout, or less when a handler's deadline comes first
         // (see `crate::deadline`): sent as `tpp_deadline_ms`, and the wait.
-        let deadline = crate::wire::deadline::call_deadline(self.timeout);
-        let call = within_deadline(deadline, self.exchange(action, body, deadline));
+        let limit = crate::wire::deadline::call_deadline(self.timeout);
+        let deadline = limit.map(|(at, _)| at);
+        let call = within_deadline(limit, self.exchange(action, body, deadline));
         spans::client_call(action, self.addr(), call).await
+    }
+
+    /// [`request`](Self::request) for an action that is safe to run twice
+    /// (`#[action(idempotent)]`): when the connection is lost after the
+    /// request was sent ([`ClientError::is_connection_lost`]), it is sent
+    /// once more, on another connection, within the same timeout. Calls of
+    /// other actions are never sent again once a byte of them left.
+    pub async fn request_idempotent<B: Serialize + ?Sized>(
+        &self,
+        action: &str,
+        body: &B,
+    ) -> Result<Response, ClientError> {
+        let limit = crate::wire::deadline::call_deadline(self.timeout);
+        let deadline = limit.map(|(at, _)| at);
+        let call = async {
+            match self.exchange(action, body, deadline).await {
+                Err(e) if e.is_connection_lost() => {
+                    tracing::debug!(action, error = %e, "connection lost; idempotent call sent again");
+                    self.exchange(action, body, deadline).await
+                }
+                result => result,
+            }
+        };
+        spans::client_call(action, self.addr(), within_deadline(limit, call)).await
     }
 
     /// Calls `action` and returns `body[action]` deserialized, as toxiccore's

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
-/// Requests answered, labels `action` and `code` (the last code sent).
+use super::observe::Ended;
+
+/// Requests answered, labels `action` and `code` (the last code sent;
+/// `none` when nothing was; `cancelled` when the client left while it ran).
 pub(crate) const REQUESTS: &str = "tpp_requests_total";
 /// Request latency in seconds (check passed → last response), label `action`.
 pub(crate) const REQUEST_DURATION: &str = "tpp_request_duration_seconds";
@@ -136,7 +139,7 @@ pub(crate) struct ActionMetrics {
     action: String,
     latency: Option<Histogram>,
     items: Option<Counter>,
-    by_code: Vec<(Option<i64>, Counter)>,
+    by_code: Vec<(Ended, Counter)>,
 }
 
 impl ActionMetrics {
@@ -150,9 +153,8 @@ impl ActionMetrics {
         }
     }
 
-    /// A request for `action` ended with `code` (`None`: nothing was sent)
-    /// after `elapsed`.
-    pub(crate) fn request_done(&mut self, action: &str, code: Option<i64>, elapsed: Duration) {
+    /// A request for `action` ended so after `elapsed`.
+    pub(crate) fn request_done(&mut self, action: &str, code: Ended, elapsed: Duration) {
         self.select(action);
         if let Some(latency) = &self.latency {
             latency.record(elapsed.as_secs_f64());
@@ -161,8 +163,7 @@ impl ActionMetrics {
             counter.increment(1);
             return;
         }
-        let code_label = code.map_or_else(|| "none".to_owned(), |c| c.to_string());
-        let labels = [("action", self.action.clone()), ("code", code_label)];
+        let labels = [("action", self.action.clone()), ("code", code.label())];
         let counter = counter!(REQUESTS, &labels);
         counter.increment(1);
         self.by_code.push((code, counter));

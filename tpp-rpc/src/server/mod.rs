@@ -24,6 +24,7 @@ mod accept;
 pub mod auth;
 mod auth_guard;
 mod builder;
+mod client_watch;
 mod closing;
 mod conn_loop;
 mod connection;
@@ -60,6 +61,7 @@ use auth::Authenticator;
 
 pub use accept::{Server, ShutdownHandle};
 pub use builder::ServerBuilder;
+pub use client_watch::ClientWatch;
 pub use connection::Connection;
 pub use context::Context;
 pub use error::Error;

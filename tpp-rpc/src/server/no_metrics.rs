@@ -58,7 +58,13 @@ impl ServerMetrics {
 pub(crate) struct ActionMetrics {}
 
 impl ActionMetrics {
-    pub(crate) fn request_done(&mut self, _action: &str, _code: Option<i64>, _elapsed: Duration) {}
+    pub(crate) fn request_done(
+        &mut self,
+        _action: &str,
+        _code: super::observe::Ended,
+        _elapsed: Duration,
+    ) {
+    }
 
     pub(crate) fn stream_item(&mut self, _action: &str) {}
 }

@@ -66,6 +66,8 @@ pub(super) struct PeerWatch {
     /// Probes written since the last frame.
     probes: u32,
     keepalive: bool,
+    /// A request's work was dropped because the client left (client_watch.rs).
+    pub(super) cancelled: bool,
 }
 
 impl PeerWatch {

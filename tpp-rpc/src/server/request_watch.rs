@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tracing::Span;
 
+use super::observe::Ended;
 use super::spans;
 use super::{Connection, Handler, Shared};
 use crate::wire::trace::TraceContext;
@@ -65,14 +66,16 @@ impl RequestWatch {
         };
         let elapsed = started.elapsed();
         let code = conn.last_code;
+        let cancelled = conn.watch.cancelled;
         if !self.span.is_disabled() {
             let responses = (conn.sent > 1).then_some(conn.sent);
-            spans::record_end(&self.span, code, responses, elapsed);
+            spans::record_end(&self.span, code, responses, elapsed, cancelled);
         }
         if let (Some(m), Some(o)) = (&shared.metrics, conn.observer.as_deref_mut()) {
             m.request_ended();
             let action = o.label(conn.ctx.action());
-            o.actions.request_done(action, code, elapsed);
+            o.actions
+                .request_done(action, Ended::of(code, cancelled), elapsed);
         }
     }
 }

@@ -33,6 +33,7 @@ pub(crate) fn request_span(ctx: &mut Context, connection: &Span) -> Span {
         code = Empty,
         responses = Empty,
         duration_us = Empty,
+        cancelled = Empty,
     )
 }
 
@@ -42,15 +43,17 @@ pub(crate) fn record_end(
     code: Option<i64>,
     responses: Option<usize>,
     elapsed: Duration,
+    cancelled: bool,
 ) {
     let duration_us = elapsed.as_micros() as u64;
     record_all(
         span,
-        ["code", "responses", "duration_us"],
+        ["code", "responses", "duration_us", "cancelled"],
         [
             code.as_ref().map(|c| c as &dyn Value),
             responses.as_ref().map(|r| r as &dyn Value),
             Some(&duration_us as &dyn Value),
+            cancelled.then_some(&true as &dyn Value),
         ],
     );
 }

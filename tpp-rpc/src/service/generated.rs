@@ -218,3 +218,13 @@ pub async fn request_stream_ack<B: Serialize + ?Sized, A>(
         .request_stream_ack_with(action, body, item_timeout, decode)
         .await
 }
+
+/// A turn of an action limited by `#[action(concurrency = N)]`: waits for
+/// one of its `N` permits (`None` for an index the service does not have,
+/// which generated code never asks for).
+pub async fn permit(
+    permits: &[tokio::sync::Semaphore],
+    index: usize,
+) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    permits.get(index)?.acquire().await.ok()
+}

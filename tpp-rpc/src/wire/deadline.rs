@@ -55,12 +55,14 @@ pub fn current() -> Option<Instant> {
     CURRENT.try_with(|d| *d).ok()
 }
 
-/// The sooner of `timeout` from now and the [`current`] deadline: what a
-/// call made now may take.
-pub(crate) fn call_deadline(timeout: Option<Duration>) -> Option<Instant> {
-    let own = timeout.and_then(|t| Instant::now().checked_add(t));
-    match (own, current()) {
-        (Some(own), Some(outer)) => Some(own.min(outer)),
+/// The sooner of `timeout` from now and the [`current`] deadline: when a
+/// call made now must end, and how long that is from now.
+pub(crate) fn call_deadline(timeout: Option<Duration>) -> Option<(Instant, Duration)> {
+    let now = Instant::now();
+    let own = timeout.and_then(|t| Some((now.checked_add(t)?, t)));
+    let outer = current().map(|at| (at, at.saturating_duration_since(now)));
+    match (own, outer) {
+        (Some(own), Some(outer)) if outer.0 < own.0 => Some(outer),
         (own, outer) => own.or(outer),
     }
 }
@@ -69,7 +71,10 @@ pub(crate) fn call_deadline(timeout: Option<Duration>) -> Option<Instant> {
 /// `deadline`: whole milliseconds left, rounded up so that a call with time
 /// left never sends 0.
 pub(crate) fn millis_left(deadline: Instant) -> u64 {
-    let left = deadline.saturating_duration_since(Instant::now());
+    millis_rounded_up(deadline.saturating_duration_since(Instant::now()))
+}
+
+fn millis_rounded_up(left: Duration) -> u64 {
     let ms = left.as_millis() + u128::from(left.subsec_nanos() % 1_000_000 != 0);
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
@@ -85,21 +90,27 @@ mod tests {
         let inner = scope(soon, async { scope(later, async { current() }).await }).await;
         assert_eq!(inner, Some(soon));
         let call = scope(soon, async { call_deadline(Some(Duration::from_secs(30))) }).await;
-        assert_eq!(call, Some(soon));
+        let (at, left) = call.expect("a deadline");
+        assert_eq!(at, soon);
+        assert!(left <= Duration::from_millis(100));
         let before = Instant::now();
         let call = scope(later, async {
             call_deadline(Some(Duration::from_millis(10)))
-        })
-        .await;
-        let call = call.expect("a deadline");
-        assert!(call >= before + Duration::from_millis(10) && call < later);
+        });
+        let (at, left) = call.await.expect("a deadline");
+        assert!(at >= before + Duration::from_millis(10) && at < later);
+        assert_eq!(left, Duration::from_millis(10));
         assert_eq!(call_deadline(None), None);
     }
 
     #[tokio::test]
     async fn millis_round_up_and_never_go_below_zero() {
-        let at = Instant::now() + Duration::from_secs(3600) + Duration::from_micros(1);
-        assert_eq!(millis_left(at), 3_600_000);
+        assert_eq!(millis_rounded_up(Duration::from_micros(1)), 1);
+        assert_eq!(millis_rounded_up(Duration::from_micros(1500)), 2);
+        assert_eq!(millis_rounded_up(Duration::from_millis(7)), 7);
+        assert_eq!(millis_rounded_up(Duration::ZERO), 0);
+        let at = Instant::now() + Duration::from_secs(3600);
+        assert!((3_590_000..=3_600_000).contains(&millis_left(at)));
         let past = Instant::now() - Duration::from_millis(10);
         assert_eq!(millis_left(past), 0);
     }

@@ -144,6 +144,42 @@ pub struct ActionDescription {
     /// The errors it may answer besides the protocol's own (bad parameters, unknown action).
     #[serde(default)]
     pub errors: Vec<ErrorDescription>,
+    /// What it declares about how it may be called (`#[action(timeout, concurrency,
+    /// idempotent)]`); left out when it declares nothing.
+    #[serde(default, skip_serializing_if = "PolicyDescription::is_empty")]
+    pub policy: PolicyDescription,
+}
+
+/// An action's policy: `{"timeout_ms": 5000, "concurrency": 4, "idempotent": true}`, each key
+/// only when declared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PolicyDescription {
+    /// The action's own time limit, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// At most this many calls run at once on one server; later ones wait their turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u64>,
+    /// Safe to run twice: generated clients send it again once after a lost connection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub idempotent: bool,
+}
+
+impl PolicyDescription {
+    /// A policy (each part as declared).
+    pub const fn new(timeout_ms: Option<u64>, concurrency: Option<u64>, idempotent: bool) -> Self {
+        Self {
+            timeout_ms,
+            concurrency,
+            idempotent,
+        }
+    }
+
+    /// Whether nothing is declared.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// One parameter: a key of the request's body.
@@ -238,6 +274,7 @@ pub mod build {
             result,
             ack,
             errors,
+            policy: super::PolicyDescription::default(),
         }
     }
 

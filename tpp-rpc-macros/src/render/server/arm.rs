@@ -161,6 +161,57 @@ pub(super) fn render_arm(svc: &Service, action: &Action) -> TokenStream {
         (parse, args)
     };
 
+    // Every argument is computed first (its errors answered at once); then the method runs,
+    // a unary one watched so that it is dropped when its client leaves.
+    let unary = !action.kind.is_stream();
+    let mut bindings = Vec::new();
+    let mut call_args = Vec::new();
+    for (i, (param, arg)) in action.params.iter().zip(args).enumerate() {
+        match (&param.role, unary) {
+            (Role::Context, true) => call_args.push(quote!(__tpp_ctx)),
+            (Role::Context, false) => call_args.push(quote!(conn.context())),
+            _ => {
+                let binding = format_ident!("__tpp_arg{}", i);
+                bindings.push(quote!(let #binding = #arg;));
+                call_args.push(quote!(#binding));
+            }
+        }
+    }
+    let permit = action.policy.concurrency.map(|_| {
+        let index = svc
+            .actions
+            .iter()
+            .take_while(|a| !std::ptr::eq(*a, action))
+            .filter(|a| a.policy.concurrency.is_some())
+            .count();
+        quote!(let __tpp_permit = #private::permit(&self.permits, #index).await;)
+    });
+    let run = if unary {
+        quote! {
+            #(#bindings)*
+            let __tpp_outcome = {
+                let (__tpp_ctx, __tpp_watch) = conn.watch_client();
+                __tpp_watch
+                    .run(async {
+                        #permit
+                        <T as #trait_ident>::#method(&*self.inner, #(#call_args),*).await
+                    })
+                    .await
+            };
+            let __tpp_result = match __tpp_outcome {
+                ::core::option::Option::Some(result) => result,
+                // The client left: its work was dropped, nobody reads an answer.
+                ::core::option::Option::None => return ::core::result::Result::Ok(()),
+            };
+        }
+    } else {
+        quote! {
+            #(#bindings)*
+            #permit
+            let __tpp_result = <T as #trait_ident>::#method(&*self.inner, #(#call_args),*).await;
+        }
+    };
+
     let send_ok = match action.kind {
         ActionKind::Bare => {
             let ok = &action.wire_ty;
@@ -205,7 +256,7 @@ pub(super) fn render_arm(svc: &Service, action: &Action) -> TokenStream {
         #(#lints)*
         #wire => {
             #parse
-            let __tpp_result = <T as #trait_ident>::#method(&*self.inner, #(#args),*).await;
+            #run
             match __tpp_result {
                 ::core::result::Result::Ok(value) => #send_ok,
                 ::core::result::Result::Err(error) => {
