@@ -17,7 +17,9 @@ does. OPs:
   r.get('body') is None: break`
   -> {"ok": true, "responses": [r, ...], "last": <the response that ended the
   loop>}. With "count": N it stops after N responses instead ("last": null),
-  for a unary action on a server that keeps the connection open.
+  for a unary action on a server that keeps the connection open. Every
+  result of an exchange, failed or not, has "elapsed_ms": the time from the
+  write to the end (a code > 0 ends it with ToxicClientException).
 - {"op": "bcrypt", "token": T}: toxiccore.utils.bcrypt_string(T) (cost 12)
   -> {"ok": true, "result": "$2b$12$..."}
 - {"op": "request2server_stream", "action": A, "body": B, "token": T}: an
@@ -43,6 +45,7 @@ operation is bounded by "timeout" seconds (default 15).
 import asyncio
 import json
 import sys
+import time
 
 from toxiccore.client import BaseToxicClient
 from toxiccore.utils import bcrypt_string
@@ -63,11 +66,12 @@ async def request2server(spec, op):
     return {"ok": True, "result": result}
 
 
-async def exchange(spec, op, responses):
+async def exchange(spec, op, responses, clock):
     client = BaseToxicClient(
         spec["host"], spec["port"], spec.get("use_ssl", False), spec.get("validate_cert", True)
     )
     async with client:
+        clock["started"] = time.monotonic()
         await client.write(op["message"])
         count = op.get("count")
         while count is None or len(responses) < count:
@@ -134,10 +138,17 @@ async def run_op(spec, op):
             return fail(e)
     if kind == "exchange":
         responses = []
+        clock = {}
+
+        def elapsed_ms():
+            return (time.monotonic() - clock.get("started", time.monotonic())) * 1000
+
         try:
-            return await asyncio.wait_for(exchange(spec, op, responses), timeout)
+            out = await asyncio.wait_for(exchange(spec, op, responses, clock), timeout)
+            out["elapsed_ms"] = elapsed_ms()
+            return out
         except Exception as e:  # reported to the Rust test
-            return fail(e, responses=responses)
+            return fail(e, responses=responses, elapsed_ms=elapsed_ms())
     if kind == "request2server_stream":
         responses = []
         out = {"ok": True, "responses": responses}
