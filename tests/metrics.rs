@@ -315,6 +315,31 @@ async fn prometheus_endpoint_counts_real_calls() {
     limited.stop().await;
     drop(plain);
 
+    // A unary call whose client resets while it runs: counted as cancelled.
+    let never = std::sync::Arc::new(tokio::sync::Notify::new());
+    let held = start(
+        Server::builder().token(TOKEN).metrics(true),
+        HeldServer::new(HeldImpl(never)),
+    )
+    .await;
+    let mut s = within(TcpStream::connect(held.addr)).await.unwrap();
+    let hang = frame(r#"{"token":"tok","action":"hang","body":{}}"#);
+    within(s.write_all(&hang)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    reset_on_drop(&s);
+    drop(s);
+    let cancelled = [("action", "hang"), ("code", "cancelled")];
+    let mut counted = None;
+    for _ in 0..200 {
+        counted = sample(&scrape(metrics_addr).await, "tpp_requests_total", &cancelled);
+        if counted.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(counted, Some(1.0), "the cancelled call was counted as such");
+    held.stop().await;
+
     server.stop().await;
     full.stop().await;
     tight.stop().await;
