@@ -54,7 +54,9 @@ impl Slow for Arc<Impl> {
     async fn relay(&self, port: u16) -> Result<Option<u64>, ActionError> {
         // A client with a long timeout of its own: the handler's deadline is smaller.
         let next = SlowClient::new(client(port));
-        next.remaining().await.map_err(|e| ActionError::new(1, e.to_string()))
+        next.remaining()
+            .await
+            .map_err(|e| ActionError::new(1, e.to_string()))
     }
     async fn bounded(&self, ms: u64) -> Result<u64, ActionError> {
         self.sleep(ms).await
@@ -83,10 +85,7 @@ async fn raw_call(port: u16, message: Value) -> (Value, Duration) {
     let started = Instant::now();
     let mut conn = within(client(port).connect()).await.expect("connect");
     within(conn.write(&message)).await.expect("write");
-    let answer = within(conn.read())
-        .await
-        .expect("read")
-        .expect("an answer");
+    let answer = within(conn.read()).await.expect("read").expect("an answer");
     let json: Value = serde_json::from_slice(answer.payload()).expect("JSON");
     (json, started.elapsed())
 }
@@ -101,8 +100,14 @@ async fn a_budget_ends_the_handler_and_is_answered_in_time() {
     let (answer, took) = raw_call(server.port(), sleep_request(1_000, json!(200))).await;
     assert_eq!(answer["code"], 1, "{answer}");
     assert_eq!(answer["body"]["error"], "deadline exceeded", "{answer}");
-    assert!(took >= Duration::from_millis(190), "answered early: {took:?}");
-    assert!(took < Duration::from_millis(200) + MARGIN, "answered late: {took:?}");
+    assert!(
+        took >= Duration::from_millis(190),
+        "answered early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(200) + MARGIN,
+        "answered late: {took:?}"
+    );
     // The handler's future was dropped: its work never completes.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(state.done.load(Ordering::SeqCst), 0);
@@ -128,7 +133,11 @@ async fn a_spent_or_malformed_budget_never_runs_the_handler() {
     // No budget at all (null) is no deadline.
     let (answer, _) = raw_call(server.port(), sleep_request(1, Value::Null)).await;
     assert_eq!(answer["code"], 0, "{answer}");
-    assert_eq!(state.done.load(Ordering::SeqCst), 1, "only the last one ran");
+    assert_eq!(
+        state.done.load(Ordering::SeqCst),
+        1,
+        "only the last one ran"
+    );
     server.stop().await;
 }
 
@@ -137,7 +146,10 @@ async fn the_server_never_trusts_a_budget_above_its_ceiling() {
     let ceiling = plain().handler_timeout(Duration::from_millis(300));
     let (server, state) = serve(ceiling).await;
     let (answer, took) = raw_call(server.port(), sleep_request(2_000, json!(60_000))).await;
-    assert_eq!(answer["body"]["error"], "the action took too long", "{answer}");
+    assert_eq!(
+        answer["body"]["error"], "the action took too long",
+        "{answer}"
+    );
     assert!(took < Duration::from_millis(300) + MARGIN, "{took:?}");
     let ask = json!({"token": TOKEN, "action": "remaining", "tpp_deadline_ms": 60_000});
     let (answer, _) = raw_call(server.port(), ask).await;
@@ -150,11 +162,12 @@ async fn the_server_never_trusts_a_budget_above_its_ceiling() {
 #[tokio::test]
 async fn the_action_timeout_bounds_it_and_a_smaller_budget_wins() {
     let (server, state) = serve(plain()).await;
-    let bounded = |budget: u64| {
-        json!({"token": TOKEN, "action": "bounded", "body": {"ms": 2_000}, "tpp_deadline_ms": budget})
-    };
+    let bounded = |budget: u64| json!({"token": TOKEN, "action": "bounded", "body": {"ms": 2_000}, "tpp_deadline_ms": budget});
     let (answer, took) = raw_call(server.port(), bounded(60_000)).await;
-    assert_eq!(answer["body"]["error"], "the action took too long", "{answer}");
+    assert_eq!(
+        answer["body"]["error"], "the action took too long",
+        "{answer}"
+    );
     assert!(took < Duration::from_millis(150) + MARGIN, "{took:?}");
     let (answer, took) = raw_call(server.port(), bounded(50)).await;
     assert_eq!(answer["body"]["error"], "deadline exceeded", "{answer}");
@@ -188,9 +201,13 @@ async fn clients_send_their_timeout_and_nested_calls_get_what_is_left() {
     // The handler's client has 20 s of its own; the caller left the handler 600 ms.
     let seen = within(with(600).relay(port)).await.expect("answer");
     let seen = seen.expect("the nested call sent a budget");
-    assert!(seen <= 600, "the nested call got more than was left: {seen}");
+    assert!(
+        seen <= 600,
+        "the nested call got more than was left: {seen}"
+    );
     // A client without a timeout inside a handler still sends what is left.
-    let ask = json!({"token": TOKEN, "action": "relay", "body": {"port": port}, "tpp_deadline_ms": 400});
+    let ask =
+        json!({"token": TOKEN, "action": "relay", "body": {"port": port}, "tpp_deadline_ms": 400});
     let (answer, _) = raw_call(port, ask).await;
     let seen = answer["body"]["relay"].as_u64().expect("a budget");
     assert!(seen <= 400, "{seen}");
@@ -204,7 +221,9 @@ async fn a_client_that_leaves_cancels_its_unary_handler() {
     // One closes its socket (a FIN, then a reset to the server's probe);
     // another resets at once.
     for reset in [false, true] {
-        let mut s = within(TcpStream::connect(server.addr)).await.expect("connect");
+        let mut s = within(TcpStream::connect(server.addr))
+            .await
+            .expect("connect");
         within(s.write_all(&request)).await.expect("write");
         tokio::time::sleep(Duration::from_millis(100)).await;
         if reset {
@@ -222,7 +241,9 @@ async fn a_client_that_leaves_cancels_its_unary_handler() {
 async fn a_client_that_half_closes_still_gets_its_answer() {
     let (server, state) = serve(plain()).await;
     let request = frame(&sleep_request(1_500, Value::Null).to_string());
-    let mut s = within(TcpStream::connect(server.addr)).await.expect("connect");
+    let mut s = within(TcpStream::connect(server.addr))
+        .await
+        .expect("connect");
     within(s.write_all(&request)).await.expect("write");
     within(s.shutdown()).await.expect("half-close");
     let mut out = Vec::new();
@@ -247,7 +268,9 @@ async fn deadlines_and_cancellation_in_process() {
         .expect("client");
     let started = Instant::now();
     let mut conn = within(client.connect()).await.expect("connect");
-    within(conn.write(&sleep_request(1_000, json!(150)))).await.expect("write");
+    within(conn.write(&sleep_request(1_000, json!(150))))
+        .await
+        .expect("write");
     let answer = within(conn.read()).await.expect("read").expect("an answer");
     let answer: Value = serde_json::from_slice(answer.payload()).expect("JSON");
     assert_eq!(answer["body"]["error"], "deadline exceeded", "{answer}");
@@ -255,7 +278,9 @@ async fn deadlines_and_cancellation_in_process() {
     // A client that goes away: its handler is dropped.
     // (Noticed about a second after it left: see the probe in the guide.)
     let mut conn = within(client.connect()).await.expect("connect");
-    within(conn.write(&sleep_request(2_500, Value::Null))).await.expect("write");
+    within(conn.write(&sleep_request(2_500, Value::Null)))
+        .await
+        .expect("write");
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(conn);
     tokio::time::sleep(Duration::from_millis(3_000)).await;

@@ -331,7 +331,11 @@ async fn prometheus_endpoint_counts_real_calls() {
     let cancelled = [("action", "hang"), ("code", "cancelled")];
     let mut counted = None;
     for _ in 0..200 {
-        counted = sample(&scrape(metrics_addr).await, "tpp_requests_total", &cancelled);
+        counted = sample(
+            &scrape(metrics_addr).await,
+            "tpp_requests_total",
+            &cancelled,
+        );
         if counted.is_some() {
             break;
         }

@@ -1,6 +1,7 @@
 //! The benchmark cases, in the order of the table (and, in observe.rs,
 //! the cost of metrics and tracing).
 
+mod deadline;
 mod observe;
 mod unix;
 
@@ -111,6 +112,10 @@ impl Bench {
         if self.cfg.runs("unix") {
             let result = self.unix_socket().await;
             self.failed("Unix socket", result);
+        }
+        if self.cfg.runs("deadline") {
+            let result = self.deadline().await;
+            self.failed("Deadline tracking", result);
         }
         Ok(())
     }

@@ -42,7 +42,8 @@ OPTIONS:
     --quick         short run (~1 minute) instead of the full one (~3.5 minutes)
     --clients N     concurrent load-generator clients (default 32)
     --threads N     tokio worker threads of every server (default: core count)
-    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec,dyn,observe,unix
+    --only GROUPS   comma-separated subset of: floor,bodies,reference,tls,client,memory,codec,dyn,observe,unix,
+                    deadline
     --baseline EXE  another build of tpp-bench (e.g. of main, copied aside): its
                     `serve-tpp` runs beside this build's in the same rounds of the
                     floor and bodies groups, and the table gives this build / baseline
