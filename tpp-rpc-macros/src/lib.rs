@@ -348,6 +348,42 @@ use crate::model::Service;
 ///
 ///   `ack` needs `stream` and cannot be combined with `bare`.
 ///
+/// ## Policies: how an action may be called
+///
+/// - `timeout = "250ms" | "5s" | "2m" | "1h"` (a whole number and its unit): the action's own
+///   time limit. The server runs it until the soonest of this, the caller's budget
+///   (`tpp_deadline_ms`) and `Limits::handler_timeout`; then the work is dropped and the
+///   client answered code 1 (`"the action took too long"`, or `"deadline exceeded"` when the
+///   caller's budget was the smallest). For a stream it bounds the whole stream.
+/// - `concurrency = N` (at least 1): at most `N` calls of the action run at once on one
+///   server (per `<Trait>Server` value and its clones). Later calls **wait** for a turn (in
+///   arrival order); the wait counts against their deadline, and a unary call whose client
+///   leaves while it waits gives its place up. To refuse instead of waiting, put a
+///   `tpp_rpc::server::ConcurrencyLimit` layer with `refuse_when_full` in front.
+/// - `idempotent`: the action is safe to run twice. The generated client sends a call of it
+///   once more, on another connection and within the same timeout, when the connection was
+///   lost after the request left (`ClientError::is_connection_lost`); calls of other actions
+///   are never sent again once a byte of them may have been read. Unary actions only.
+///
+/// ```no_run
+/// # fn main() {}
+/// #[tpp_rpc::toxic_service]
+/// pub trait Builds {
+///     /// Reads a build's state: cheap, and safe to ask twice.
+///     #[action(timeout = "200ms", idempotent)]
+///     async fn status(&self, build: u64) -> Result<String, tpp_rpc::ActionError>;
+///     /// Starts a build: slow, four at a time.
+///     #[action(timeout = "5s", concurrency = 4)]
+///     async fn start(&self, repo: String) -> Result<u64, tpp_rpc::ActionError>;
+/// }
+/// ```
+///
+/// Policies are in the service's description (`list-funcs` with `{"tpp_describe": true}`,
+/// `tpp describe`): `"policy": {"timeout_ms": 5000, "concurrency": 4}` on the action.
+/// Malformed values (`timeout = 5`, `"5"`, `"0s"`, `concurrency = 0`, `idempotent` on a
+/// stream) are compile errors that say the accepted forms. See the guide's chapter on
+/// deadlines for the budget every call carries.
+///
 /// # Parameters
 ///
 /// The first parameter must be `&self`. Every other parameter is a plain identifier (no

@@ -10,6 +10,7 @@
 //! | [`low_level`] | the [`Handler`](crate::Handler) API and the [`Client`](crate::Client): connection pool, pipelining, several endpoints, errors |
 //! | [`security`] | token auth (bcrypt, plain, one token per caller), TLS and certificate pinning |
 //! | [`transports`] | TCP, TLS, mutual TLS (client certificates as identities), Unix domain sockets, in-process connections for tests |
+//! | [`deadlines`] | the caller's budget (`tpp_deadline_ms`) and nested calls, cancellation when the client leaves, per-action timeout, concurrency and idempotent retry |
 //! | [`limits`] | the server's limits and their defaults; what hostile and faulty peers get; allocators |
 //! | [`production`] | caller identity, layers (middleware), metrics, traces and request ids, and what they cost |
 //! | [`deployment`] | replicas behind HAProxy, handoff on one host, systemd, Kubernetes |
@@ -33,6 +34,9 @@ pub mod security {}
 
 #[doc = include_str!("../docs/guide/transports.md")]
 pub mod transports {}
+
+#[doc = include_str!("../docs/guide/deadlines.md")]
+pub mod deadlines {}
 
 #[doc = include_str!("../docs/guide/limits.md")]
 pub mod limits {}

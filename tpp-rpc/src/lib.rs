@@ -93,6 +93,7 @@
 //! [typed services](guide::typed_services) and the dyn mode, [streaming](guide::streaming),
 //! the [low-level API and the client](guide::low_level), [auth and TLS](guide::security),
 //! [transports](guide::transports) (mutual TLS, Unix sockets, in-process testing),
+//! [deadlines and cancellation](guide::deadlines) (budgets across services, per-action policy),
 //! [limits and reliability](guide::limits), [running in production](guide::production)
 //! (identity, layers, metrics, traces), [deployment](guide::deployment) (HAProxy, systemd,
 //! Kubernetes), [interop with toxiccore](guide::interop) and

@@ -23,7 +23,13 @@
 //! found closed before writing, or the write failed before the first byte
 //! left (plain TCP). Once any byte was written, a failure is returned
 //! ([`ClientError::Closed`] and friends: the request may have run), so an
-//! action never runs twice because of the pool.
+//! action never runs twice because of the pool. The one exception is asked
+//! for: an action declared `#[action(idempotent)]` is sent once more after
+//! a lost connection ([`Client::request_idempotent`]).
+//!
+//! **Deadlines.** Each unary call sends what is left of its timeout as
+//! `tpp_deadline_ms` (inside a handler, no more than the handler has left):
+//! see [`crate::deadline`].
 //!
 //! Defaults: at most [`DEFAULT_MAX_IDLE`] idle connections, each kept at
 //! most [`DEFAULT_IDLE_TIMEOUT`]; no bound on the connections open at once
