@@ -76,7 +76,8 @@ impl ClientWatch<'_> {
     pub async fn run<F: Future>(self, work: F) -> Option<F::Output> {
         let mut work = pin!(work);
         // Work that is done at once (the common case) never touches the socket.
-        if let Poll::Ready(out) = futures_util::poll!(work.as_mut()) {
+        let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+        if let Poll::Ready(out) = first {
             return Some(out);
         }
         self.watch.arm_keepalive(self.io.get_ref().socket().tcp());

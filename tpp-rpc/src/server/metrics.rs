@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
-use super::observe::Ended;
+use super::outcome::Ended;
 
 /// Requests answered, labels `action` and `code` (the last code sent;
 /// `none` when nothing was; `cancelled` when the client left while it ran).

@@ -41,6 +41,7 @@ mod metrics;
 #[path = "no_metrics.rs"]
 mod metrics;
 mod observe;
+mod outcome;
 mod peer_watch;
 mod pipeline;
 #[cfg(not(feature = "proxy-protocol"))]

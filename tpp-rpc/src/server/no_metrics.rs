@@ -61,7 +61,7 @@ impl ActionMetrics {
     pub(crate) fn request_done(
         &mut self,
         _action: &str,
-        _code: super::observe::Ended,
+        _code: super::outcome::Ended,
         _elapsed: Duration,
     ) {
     }

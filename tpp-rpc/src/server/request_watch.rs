@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tracing::Span;
 
-use super::observe::Ended;
+use super::outcome::Ended;
 use super::spans;
 use super::{Connection, Handler, Shared};
 use crate::wire::trace::TraceContext;
