@@ -48,16 +48,21 @@ async fn sends_what_the_reference_sends_and_unwraps_the_action() {
         .await
         .unwrap();
     assert_eq!(v, vec![1, 2]);
-    let request = within(task).await.unwrap();
+    let mut request = within(task).await.unwrap();
+    // The client sends what is left of its timeout (WAIT) as its budget.
+    let budget = request["tpp_deadline_ms"].as_u64().expect("a budget");
+    assert!(budget > 0 && budget <= WAIT.as_millis() as u64, "{budget}");
+    request.as_object_mut().unwrap().remove("tpp_deadline_ms");
     // The pooling client also asks for keep-alive (a toxiccore server ignores it).
     assert_eq!(
         request,
         json!({"action": "act", "body": {"k": "é"}, "token": "tok", "user_id": "u1", "tpp_keep_alive": true})
     );
-    // Without pooling, exactly what the reference sends.
+    // Without pooling and without a timeout, exactly what the reference sends.
     let (port, task) = raw_server(frame(r#"{"code": 0, "body": {"act": [1, 2]}}"#), false).await;
     let c = client_builder(port)
         .reuse_connections(false)
+        .no_timeout()
         .field("user_id", "u1")
         .build()
         .unwrap();

@@ -143,9 +143,40 @@ impl Handler for Front {
                 ]));
                 tpp_rpc::stream::send_stream(conn, None::<&()>, items).await
             }
+            // Never done: a hand-written handler watching for its client.
+            "wait" => {
+                let (_, watch) = conn.watch_client();
+                match watch.run(std::future::pending::<()>()).await {
+                    Some(()) => conn.send_result(&()).await,
+                    None => Ok(()),
+                }
+            }
             _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
+}
+
+#[tokio::test]
+async fn a_request_whose_client_left_is_recorded_as_cancelled() {
+    use tokio::io::AsyncWriteExt;
+
+    capture();
+    let front = start(Server::builder().token(TOKEN), Front { back: client(1) }).await;
+    let request = json!({"token": TOKEN, "action": "wait", "tpp_request_id": "gone-1"});
+    let mut s = within(tokio::net::TcpStream::connect(front.addr))
+        .await
+        .unwrap();
+    within(s.write_all(&frame(&request.to_string())))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    reset_on_drop(&s);
+    drop(s);
+    let served = eventually(|| spans("tpp.request", "request_id", "gone-1")).await;
+    let span = served.first().expect("the request's span closed");
+    assert_eq!(span.get("cancelled"), Some("true"), "{span:?}");
+    assert_eq!(span.get("code"), None, "nothing was answered");
+    front.stop().await;
 }
 
 #[tokio::test]

@@ -23,6 +23,9 @@ pub struct Func {
     pub doc: String,
     /// Its body keys.
     pub params: Vec<Param>,
+    /// Its policy (timeout, concurrency, idempotent) in words, when the server gives a full
+    /// description and the action declares one.
+    pub policy: Option<String>,
 }
 
 /// One parameter of an action.
@@ -79,6 +82,7 @@ impl<'de> Deserialize<'de> for Funcs {
                         name,
                         doc: spec.doc.unwrap_or_default(),
                         params: spec.parameters.unwrap_or_default(),
+                        policy: None,
                     });
                 }
                 Ok(Funcs(funcs))

@@ -75,8 +75,24 @@ pub fn from_description(description: &tpp_rpc::Description) -> Vec<Func> {
                     ty: Some(crate::contract::short_type(&p.schema)),
                 })
                 .collect(),
+            policy: policy_text(&action.policy),
         })
         .collect()
+}
+
+/// `timeout 5000 ms, at most 4 at once, idempotent`; `None` when nothing is declared.
+fn policy_text(policy: &tpp_rpc::describe::PolicyDescription) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(ms) = policy.timeout_ms {
+        parts.push(format!("timeout {ms} ms"));
+    }
+    if let Some(n) = policy.concurrency {
+        parts.push(format!("at most {n} at once"));
+    }
+    if policy.idempotent {
+        parts.push("idempotent".to_owned());
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// Widest parameters cell before it wraps onto more lines.
@@ -174,6 +190,9 @@ pub fn write_long(out: &mut impl Write, funcs: &[Func], color: bool) -> std::io:
         paint(out, color, style::KEY, &f.name)?;
         let params: Vec<String> = f.params.iter().map(param_text).collect();
         writeln!(out, "({})", params.join(", "))?;
+        if let Some(policy) = &f.policy {
+            writeln!(out, "    [{policy}]")?;
+        }
         for line in clean_doc(&f.doc) {
             if line.is_empty() {
                 writeln!(out)?;
@@ -341,6 +360,20 @@ echo          [times=1], [sep], [vcs=\"git\"]
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "builder-show(repo_name, builder_name)\n    Returns information about one specific builder.\n\n    :param repo_name: The repository.\n      more\n"
+        );
+    }
+
+    #[test]
+    fn long_form_shows_a_declared_policy() {
+        let mut funcs = parse(HOLE).unwrap();
+        let policy = tpp_rpc::describe::PolicyDescription::new(Some(5000), Some(4), true);
+        funcs[3].policy = policy_text(&policy);
+        assert_eq!(policy_text(&Default::default()), None);
+        let mut out = Vec::new();
+        write_long(&mut out, &funcs[3..4], false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "echo([times=1], [sep], [vcs=\"git\"])\n    [timeout 5000 ms, at most 4 at once, idempotent]\n"
         );
     }
 }

@@ -151,7 +151,9 @@ impl Limits {
     }
 
     /// Upper bound on one handler call, if set (default none). A handler that
-    /// overruns is dropped and, if it had not answered, code 1 is sent.
+    /// overruns is dropped and, if it had not answered, code 1 is sent. It is
+    /// also the ceiling of a caller's budget (`tpp_deadline_ms`) and of an
+    /// action's own timeout: see [`crate::deadline`].
     pub fn handler_timeout(&self) -> Option<Duration> {
         self.handler_timeout
     }
