@@ -5,19 +5,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
-use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use super::closing::Ending;
+use super::conn_loop::serve_connection;
+use super::link::Link;
 use super::listener::Listener;
-use super::{conn_loop::serve_connection, connection::write_frame, Handler, Shared};
+use super::refusal::Refusal;
+use super::{Handler, Shared};
 use crate::server::Error;
 use crate::transport::{Socket, Stream};
-use crate::wire::frame::{FrameCodec, READ_BUFFER};
-use crate::wire::message::{write_response, ErrorBody};
 
 /// A bound TPP server. Start it with [`serve`](Self::serve).
 pub struct Server {
@@ -195,7 +195,7 @@ impl<H: Handler> Admission<H> {
             if let Ok(p) = self.busy_answers.clone().try_acquire_owned() {
                 let shared = self.shared.clone();
                 self.tracker.spawn(async move {
-                    answer_busy(socket, &shared).await;
+                    answer_busy(socket, peer, &shared).await;
                     drop(p);
                 });
             }
@@ -250,26 +250,16 @@ async fn accept_until<H: Handler>(
     }
 }
 
-async fn answer_busy(socket: Socket, shared: &Shared) {
-    let limits = &shared.limits;
+/// Answers "Server busy" to a connection over the limit, and closes it.
+async fn answer_busy(socket: Socket, peer: SocketAddr, shared: &Arc<Shared>) {
     let work = async {
         let stream = match &shared.tls {
             None => Stream::Plain(socket),
             Some(acceptor) => acceptor.accept(socket).await.ok()?,
         };
-        let mut io =
-            FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);
-        let mut out = Vec::new();
-        write_response(
-            &mut out,
-            1,
-            &ErrorBody {
-                error: "Server busy",
-            },
-        )
-        .ok()?;
-        write_frame(&mut io, &out).await.ok()?;
-        io.get_mut().shutdown().await.ok()
+        let mut link = Link::new(stream, peer, shared, CancellationToken::new());
+        link.end(Ending::Refused(Refusal::Busy)).await;
+        Some(())
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), work).await;
 }

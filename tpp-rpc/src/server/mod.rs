@@ -33,6 +33,7 @@ mod health;
 mod large_answer;
 mod layer;
 mod limits;
+mod link;
 mod listener;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -48,6 +49,7 @@ mod proxy;
 #[cfg(feature = "proxy-protocol")]
 mod proxy;
 mod refusal;
+mod request_codec;
 mod request_watch;
 mod spans;
 
