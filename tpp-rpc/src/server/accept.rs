@@ -16,7 +16,7 @@ use super::link::Link;
 use super::listener::Listener;
 use super::refusal::Refusal;
 use super::{Handler, Shared};
-use crate::server::Error;
+use crate::server::ServerError;
 use crate::transport::{Socket, Stream};
 
 /// A bound TPP server. Start it with [`serve`](Self::serve).
@@ -67,7 +67,7 @@ impl Server {
     }
 
     /// Serves until the shutdown handle is used.
-    pub async fn serve(self, handler: impl Handler) -> Result<(), Error> {
+    pub async fn serve(self, handler: impl Handler) -> Result<(), ServerError> {
         self.serve_with_shutdown(handler, std::future::pending())
             .await
     }
@@ -87,7 +87,7 @@ impl Server {
         self,
         handler: impl Handler,
         signal: impl Future<Output = ()> + Send,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ServerError> {
         let admission = Admission::new(
             Arc::new(handler),
             self.shared.clone(),

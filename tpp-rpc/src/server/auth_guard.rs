@@ -144,17 +144,17 @@ impl FailureLimiter {
     }
 }
 
-/// The verdict on a token, or `None` when the client left (`client_left`
-/// resolved) while its token was being verified (the verification is then
-/// dropped).
+/// The verdict on a token, or `None` when the client left (the future
+/// `client_left` makes resolved) while its token was being verified (the
+/// verification is then dropped). The future is made only for a slow check.
 ///
 /// `check` is called once, or twice for a token that needs slow work: once
 /// to see whether the verdict is known, then again when this address's turn
 /// comes (a token verified meanwhile, as when a client opens several
 /// connections at once, is then answered from the cache).
-pub(super) async fn verdict<'a>(
+pub(super) async fn verdict<'a, Left: Future<Output = &'static str>>(
     check: impl Fn() -> AuthCheck<'a>,
-    client_left: impl Future<Output = &'static str>,
+    client_left: impl FnOnce() -> Left,
     shared: &Shared,
     peer: SocketAddr,
 ) -> Option<Result<Option<Identity>, Refused>> {
@@ -179,7 +179,7 @@ pub(super) async fn verdict<'a>(
     let verdict = tokio::select! {
         biased;
         verdict = verify => verdict,
-        gone = client_left => {
+        gone = client_left() => {
             debug!(%peer, reason = gone, "client left during token verification");
             return None;
         }

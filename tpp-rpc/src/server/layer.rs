@@ -152,7 +152,7 @@ impl<H: Handler> DynHandler for H {
 /// [`refuse_when_full`]: Self::refuse_when_full
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), tpp_rpc::Error> {
+/// # async fn run() -> Result<(), tpp_rpc::ServerError> {
 /// use tpp_rpc::server::ConcurrencyLimit;
 /// let server = tpp_rpc::Server::builder()
 ///     .token("secret")

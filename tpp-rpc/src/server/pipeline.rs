@@ -51,7 +51,12 @@ pub(super) async fn check_request(
         TokenField::Present(token) => {
             let peer = link.peer();
             let check = || shared.auth.check(token);
-            match auth_guard::verdict(check, link.client_left(), shared, peer).await {
+            // Made only for a slow check (its read buffer stays off this future).
+            let client_left = move || {
+                let link = link;
+                link.client_left()
+            };
+            match auth_guard::verdict(check, client_left, shared, peer).await {
                 Some(Ok(identity)) => identity,
                 Some(Err(_)) => return Err(Refusal::BadToken.into()),
                 None => return Err(Ending::Drop),
