@@ -110,16 +110,26 @@ impl Server {
             }
         };
         accept_until(&self.listener, &admission, signal).await;
+        let grace = limits.shutdown_grace;
+        self.stop_accepting(&admission).await;
+        admission.finish(grace).await;
+        Ok(())
+    }
+
+    /// Shutdown steps 1 to 3 of [`serve_with_shutdown`](Self::serve_with_shutdown):
+    /// the health action fails, the delay passes (still accepting), the
+    /// connections queued in the kernel are taken and the listener closed.
+    async fn stop_accepting<H: Handler>(self, admission: &Admission<H>) {
         self.shutdown.cancel();
         self.shared.draining.cancel();
-        let delay = limits.shutdown_delay;
+        let delay = self.shared.limits.shutdown_delay;
         info!(
             ?delay,
             health_check = self.shared.health.is_some(),
             "shutdown started: health check failing; still accepting for the delay"
         );
         if !delay.is_zero() {
-            accept_until(&self.listener, &admission, tokio::time::sleep(delay)).await;
+            accept_until(&self.listener, admission, tokio::time::sleep(delay)).await;
         }
         let queued = self
             .listener
@@ -128,26 +138,6 @@ impl Server {
             queued,
             "listener closed after taking the connections queued in the kernel"
         );
-        admission.closing.cancel();
-        let tracker = &admission.tracker;
-        tracker.close();
-        let grace = limits.shutdown_grace;
-        info!(
-            in_flight = tracker.len(),
-            ?grace,
-            "waiting for in-flight requests and streams"
-        );
-        let waited = Instant::now();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            warn!(
-                remaining = tracker.len(),
-                "shutdown grace period over; dropping connections"
-            );
-            admission.force_close.cancel();
-            tracker.wait().await;
-        }
-        info!(took = ?waited.elapsed(), "tpp server stopped");
-        Ok(())
     }
 }
 
@@ -184,6 +174,30 @@ impl<H: Handler> Admission<H> {
             closing: CancellationToken::new(),
             force_close: CancellationToken::new(),
         }
+    }
+
+    /// Shutdown step 4: idle connections close and streams end; requests
+    /// already received are served for up to `grace`, then what is left is
+    /// dropped.
+    async fn finish(&self, grace: Duration) {
+        self.closing.cancel();
+        let tracker = &self.tracker;
+        tracker.close();
+        info!(
+            in_flight = tracker.len(),
+            ?grace,
+            "waiting for in-flight requests and streams"
+        );
+        let waited = Instant::now();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            warn!(
+                remaining = tracker.len(),
+                "shutdown grace period over; dropping connections"
+            );
+            self.force_close.cancel();
+            tracker.wait().await;
+        }
+        info!(took = ?waited.elapsed(), "tpp server stopped");
     }
 
     pub(super) fn admit(&self, socket: Socket, peer: SocketAddr) {
