@@ -12,20 +12,13 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 
-use tokio_util::codec::FramedRead;
-
-use super::peer_watch::{Input, PeerWatch};
+use super::link::Link;
 use super::{Connection, Context};
-use crate::transport::Stream;
-use crate::wire::frame::FrameCodec;
 
 /// The means to notice, while a request's work runs, that its client left:
 /// from [`Connection::watch_client`].
 pub struct ClientWatch<'a> {
-    io: &'a mut FramedRead<Stream, FrameCodec>,
-    watch: &'a mut PeerWatch,
-    ended_quietly: &'a mut bool,
-    keep_open: &'a mut bool,
+    link: &'a mut Link,
 }
 
 impl Connection {
@@ -56,13 +49,8 @@ impl Connection {
     /// }
     /// ```
     pub fn watch_client(&mut self) -> (&Context, ClientWatch<'_>) {
-        let watch = ClientWatch {
-            io: &mut self.io,
-            watch: &mut self.watch,
-            ended_quietly: &mut self.ended_quietly,
-            keep_open: &mut self.keep_open,
-        };
-        (&self.ctx, watch)
+        let (ctx, link) = self.context_and_link();
+        (ctx, ClientWatch { link })
     }
 }
 
@@ -80,16 +68,13 @@ impl ClientWatch<'_> {
         if let Poll::Ready(out) = first {
             return Some(out);
         }
-        self.watch.arm_keepalive(self.io.get_ref().socket().tcp());
-        let gone = self.watch.gone(self.io, Input::Keep);
+        let gone = self.link.client_gone();
         tokio::select! {
             biased;
             out = work => Some(out),
             reason = gone => {
                 tracing::debug!(reason, "client left; request cancelled");
-                self.watch.cancelled = true;
-                *self.ended_quietly = true;
-                *self.keep_open = false;
+                self.link.cancel_request();
                 None
             }
         }
