@@ -141,6 +141,44 @@ async fn a_spent_or_malformed_budget_never_runs_the_handler() {
     server.stop().await;
 }
 
+/// Accepts [`TOKEN`] after 300 ms, as a slow credential store would.
+struct SlowAuth;
+
+const AUTH_TAKES: Duration = Duration::from_millis(300);
+
+impl tpp_rpc::auth::Authenticator for SlowAuth {
+    fn check<'a>(&'a self, token: &'a str) -> tpp_rpc::auth::AuthCheck<'a> {
+        tpp_rpc::auth::AuthCheck::Pending(Box::pin(async move {
+            tokio::time::sleep(AUTH_TAKES).await;
+            token == TOKEN
+        }))
+    }
+}
+
+#[tokio::test]
+async fn the_budget_runs_from_arrival_so_the_token_check_is_inside_it() {
+    let (server, state) = serve(Server::builder().auth(SlowAuth)).await;
+    // Spent while the token was checked: the handler never runs.
+    let (answer, took) = raw_call(server.port(), sleep_request(1, json!(200))).await;
+    assert_eq!(answer["body"]["error"], "deadline exceeded", "{answer}");
+    assert!(took < AUTH_TAKES + MARGIN, "answered late: {took:?}");
+    // 500 ms from arrival: 300 go to the token check, so a 400 ms handler
+    // (done 700 ms after arrival) runs out at 500 ms.
+    let (answer, took) = raw_call(server.port(), sleep_request(400, json!(500))).await;
+    assert_eq!(answer["body"]["error"], "deadline exceeded", "{answer}");
+    assert!(took >= Duration::from_millis(490), "answered early: {took:?}");
+    assert!(
+        took < Duration::from_millis(500) + MARGIN,
+        "answered late: {took:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(state.done.load(Ordering::SeqCst), 0, "no handler finished");
+    // A budget that covers both is served.
+    let (answer, _) = raw_call(server.port(), sleep_request(10, json!(5_000))).await;
+    assert_eq!(answer["body"]["sleep"], 10, "{answer}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn the_server_never_trusts_a_budget_above_its_ceiling() {
     let ceiling = plain().handler_timeout(Duration::from_millis(300));

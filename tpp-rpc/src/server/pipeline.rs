@@ -29,6 +29,9 @@ use crate::wire::message::{ActionField, DeadlineField, Request, TokenField};
 pub(super) struct Accepted {
     pub(super) request: Request,
     pub(super) identity: Option<Identity>,
+    /// When the request was taken up, for a request that carries a budget:
+    /// the budget runs from here, so the token check is inside it.
+    pub(super) budget_from: Option<tokio::time::Instant>,
 }
 
 /// The checks before the handler runs. `link` is only watched, for a client
@@ -43,6 +46,11 @@ pub(super) async fn check_request(
     // token and the action below have passed. (A large request was scanned
     // while it arrived.)
     let request = frame.parse().map_err(Refusal::BadData)?;
+    // One clock read, only for a request that carries a budget.
+    let budget_from = match request.deadline_field() {
+        DeadlineField::Absent => None,
+        _ => Some(tokio::time::Instant::now()),
+    };
     // The balancer's probe carries no token: answered (and closed) here.
     if let Some(health) = shared.health.as_ref().filter(|h| h.is_probe(&request)) {
         return Err(Ending::Probe(health.answer(&shared.draining)));
@@ -66,7 +74,11 @@ pub(super) async fn check_request(
         }
     };
     match request.action_field() {
-        ActionField::Present(_) => Ok(Accepted { request, identity }),
+        ActionField::Present(_) => Ok(Accepted {
+            request,
+            identity,
+            budget_from,
+        }),
         ActionField::Missing => Err(Refusal::NoAction.into()),
         ActionField::NotAString => Err(Refusal::ActionNotAString.into()),
     }
@@ -84,8 +96,15 @@ pub(super) async fn serve_request<H: Handler>(
 ) {
     conn.begin(accepted.request, accepted.identity);
     let watch = RequestWatch::start(conn, shared, handler);
+    let budget_from = accepted.budget_from;
     let outcome = watch
-        .around(run_handler(handler, conn, &shared.limits, &shared.layers))
+        .around(run_handler(
+            handler,
+            conn,
+            budget_from,
+            &shared.limits,
+            &shared.layers,
+        ))
         .await;
     conclude(conn, outcome, started).await;
     watch.finish(conn, shared);
@@ -145,10 +164,13 @@ struct Limit {
 }
 
 impl Limit {
-    /// The soonest of the caller's budget, the action's own timeout and the
-    /// server's ceiling; `Err` for a budget already spent or malformed.
+    /// The soonest of the caller's budget (counted from `budget_from`, when
+    /// the request was taken up), the action's own timeout and the server's
+    /// ceiling (both counted from now, when the handler starts); `Err` for a
+    /// budget already spent or malformed.
     fn of<H: Handler>(
         request: &Request,
+        budget_from: Option<tokio::time::Instant>,
         handler: &H,
         limits: &Limits,
     ) -> Result<Option<Limit>, Failure> {
@@ -166,16 +188,34 @@ impl Limit {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let (limit, callers) = match (budget, server) {
-            (Some(b), Some(s)) if b < s => (b, true),
-            (_, Some(s)) => (s, false),
-            (Some(b), None) => (b, true),
+        if budget.is_none() && server.is_none() {
+            return Ok(None);
+        }
+        let now = tokio::time::Instant::now();
+        // Beyond what a clock can hold: no limit from that side.
+        let budget = budget.and_then(|b| budget_from.unwrap_or(now).checked_add(b));
+        let server = server.and_then(|s| now.checked_add(s));
+        let limit = match (budget, server) {
+            (Some(b), Some(s)) if b < s => Limit {
+                at: b,
+                callers: true,
+            },
+            (_, Some(s)) => Limit {
+                at: s,
+                callers: false,
+            },
+            (Some(b), None) => Limit {
+                at: b,
+                callers: true,
+            },
             (None, None) => return Ok(None),
         };
-        // Beyond what a clock can hold: no limit at all.
-        Ok(tokio::time::Instant::now()
-            .checked_add(limit)
-            .map(|at| Limit { at, callers }))
+        // Spent while the token was checked: the handler never runs (a
+        // timeout polls its future once before it looks at the clock).
+        if limit.at <= now {
+            return Err(limit.failure());
+        }
+        Ok(Some(limit))
     }
 
     fn failure(&self) -> Failure {
@@ -189,11 +229,12 @@ impl Limit {
 pub(super) async fn run_handler<H: Handler>(
     handler: &H,
     conn: &mut Connection,
+    budget_from: Option<tokio::time::Instant>,
     limits: &Limits,
     layers: &[Arc<dyn Layer>],
 ) -> Result<(), Failure> {
     // Nothing to time (the common case): no clock read, no timer.
-    let limit = Limit::of(conn.request(), handler, limits)?;
+    let limit = Limit::of(conn.request(), budget_from, handler, limits)?;
     conn.watched().0.deadline = limit.as_ref().map(|l| l.at);
     // Without layers the handler's own future runs, unboxed.
     let call = match layers {
