@@ -164,7 +164,7 @@ pub use tpp_rpc_macros::{toxic_service, ToxicError};
 pub use transport::{InProcess, TlsError, Transport};
 pub use wire::frame::FrameError;
 pub use wire::message::{ActionField, BadData, BadResponse, Request, Response, TokenField};
-pub use wire::{ActionError, ToxicError};
+pub use wire::{ActionError, ErrorData, ToxicError};
 
 /// The building blocks under the API, for tools, benchmarks and fuzzers that
 /// speak TPP at the byte level: the frame codec, the raw stream, the answer
@@ -174,7 +174,7 @@ pub mod unstable {
     pub use crate::wire::frame::{
         encode_frame, FrameCodec, DEFAULT_MAX_FRAME_SIZE, MAX_HEADER_LEN,
     };
-    pub use crate::wire::message::{write_response, ActionResult, ErrorBody};
+    pub use crate::wire::message::{write_response, ActionResult, ErrorBody, ServiceErrorBody};
 }
 
 /// `async-trait`'s attribute, for the implementations of a `#[toxic_service(dyn)]` trait:

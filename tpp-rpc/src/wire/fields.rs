@@ -19,3 +19,7 @@ pub const REQUEST_ID_FIELD: &str = "tpp_request_id";
 pub const TRACEPARENT_FIELD: &str = "tpp_traceparent";
 /// Longest request id taken from a peer (a longer one is replaced).
 pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The body key of an error answer carrying the error's variant and fields beside its
+/// message (`{"error": "…", "tpp_error": {"variant": "Locked", "fields": {…}}}`).
+pub use super::toxic_error::ERROR_DATA_KEY;
