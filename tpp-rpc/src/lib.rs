@@ -197,6 +197,7 @@ pub mod __private {
     pub use crate::service::describe_probes::{
         LacksJsonSchema, LacksVariants, ViaJsonSchema, ViaVariants,
     };
+    pub use crate::service::error_answer::send_service_error;
     pub use crate::service::generated::*;
     pub use crate::service::param_default::{LacksDefault, ViaDefault};
     pub use crate::wire::describe::SchemaSet;

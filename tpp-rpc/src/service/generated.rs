@@ -18,7 +18,6 @@ use serde::{Serialize, Serializer};
 use crate::client::{action_result, CallError, ClientError, ResponseStream};
 use crate::service::stream::ItemStream;
 use crate::wire::message::Response;
-use crate::wire::message::ServiceErrorBody;
 use crate::wire::{ActionError, ErrorData, ToxicError};
 
 /// Selects an implementation for `T` by autoref: `(&Probe::<T>::NEW).method()`.
@@ -176,19 +175,6 @@ pub trait LacksToxicError<E> {
 }
 
 impl<E> LacksToxicError<E> for &Probe<E> {}
-
-/// Sends a service error: `{"code": code, "body": {"error": message, "tpp_error": data}}`
-/// (a code below 1 is sent as 1).
-pub async fn send_service_error(
-    conn: &mut crate::server::Connection,
-    error: &ActionError,
-) -> Result<(), crate::Error> {
-    let body = ServiceErrorBody {
-        error: &error.message,
-        tpp_error: error.data.as_deref(),
-    };
-    conn.send_response(error.code.max(1), &body).await
-}
 
 /// A unit variant's data, or one whose fields are `fields`.
 pub fn error_data(variant: &str, fields: Option<serde_json::Value>) -> ErrorData {

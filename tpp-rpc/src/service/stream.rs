@@ -228,7 +228,7 @@ where
                 return Ok(());
             }
             Some(Ok(item)) => conn.send_response(0, &item).await?,
-            Some(Err(e)) => return crate::service::generated::send_service_error(conn, &e).await,
+            Some(Err(e)) => return super::error_answer::send_service_error(conn, &e).await,
         }
     }
 }
