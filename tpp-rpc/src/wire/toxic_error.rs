@@ -17,7 +17,8 @@ pub const ERROR_DATA_KEY: &str = "tpp_error";
 /// `fields` is an object for named fields (`{"id": 1, "by": "ann"}`), an array for a tuple
 /// variant (`["job 1"]`, one item for a newtype variant too), and absent for a unit variant:
 /// the shapes the service description's `errors[].fields` schemas describe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorData {
     /// The variant's name (the type's name for a struct error).
     pub variant: String,
@@ -116,7 +117,7 @@ pub trait ToxicError {
 
 /// A ready-made service error: any code, any message, and the variant's data when it was
 /// made from another error ([`ActionError::from_error`]) or received with one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionError {
     /// The response code (> 0).
     pub code: i64,
