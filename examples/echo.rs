@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .request2server::<_, serde_json::Value>("nope", &json!({}))
         .await
     {
-        Err(ClientError::Server { code, message }) => println!("<- error {code}: {message}\n"),
+        Err(ClientError::Server { code, message, .. }) => println!("<- error {code}: {message}\n"),
         other => println!("<- unexpected: {other:?}\n"),
     }
 

@@ -108,6 +108,7 @@ async fn server_errors_in_every_shape_the_reference_sends() {
             ClientError::Server {
                 code: c,
                 message: m,
+                ..
             } => {
                 assert_eq!((c, m.as_str()), (code, message));
             }

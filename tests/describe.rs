@@ -73,6 +73,7 @@ fn description_without_a_server() {
             (4, "NotFound", "repository {0} not found"),
             (7, "Locked", "repository {id} is locked by {by}"),
             (8, "ReadOnly", "the catalog is read-only"),
+            (9, "Moved", "repository moved to {0} on shard {1}"),
         ]
     );
     assert_eq!(
@@ -118,7 +119,10 @@ async fn list_funcs_answers_the_description_only_when_asked() {
             plain["repo-add"]["parameters"][2],
             json!({"name": "parallel", "required": false, "default": 1})
         );
-        assert_eq!(plain["repo-get"]["doc"], "Shows a repository.");
+        assert_eq!(
+            plain["repo-get"]["doc"],
+            "Shows a repository (`moved` has moved: the `Moved` error)."
+        );
         assert_eq!(
             plain["repo-get"]
                 .as_object()
@@ -250,7 +254,8 @@ async fn python_reads_list_funcs_and_the_description() {
     let plain = &results[0]["result"];
     assert_eq!(
         plain["repo-get"],
-        json!({"doc": "Shows a repository.", "parameters": [{"name": "name", "required": true}]})
+        json!({"doc": "Shows a repository (`moved` has moved: the `Moved` error).",
+            "parameters": [{"name": "name", "required": true}]})
     );
     assert_eq!(results[1]["ok"], true, "{}", results[1]);
     let full: Description = serde_json::from_value(results[1]["result"].clone()).unwrap();

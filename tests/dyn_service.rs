@@ -185,7 +185,9 @@ async fn both_modes_answer_alike_byte_for_byte() {
         "{}",
         native[2]
     );
-    assert!(native[4].contains(r#"{"code":4,"body":{"error":"repo x not found"}}"#));
+    assert!(native[4].contains(
+        r#"{"code":4,"body":{"error":"repo x not found","tpp_error":{"variant":"NotFound","fields":["repo x not found"]}}}"#
+    ));
     assert!(native[6].contains(r#"{"code":0,"body":{"builders":["https://x/tpp.git"]}}"#));
     assert_eq!(native[8].matches(r#""step""#).count(), 3, "{}", native[8]);
     assert!(native[10].contains(r#"{"stream":"ok"}"#), "{}", native[10]);

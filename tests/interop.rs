@@ -610,6 +610,7 @@ fn server_error<T: std::fmt::Debug>(
         Err(ClientError::Server {
             code: c,
             message: m,
+            ..
         }) => {
             assert_eq!((c, m.as_str()), (code, message), "{what}")
         }
@@ -799,7 +800,9 @@ async fn our_client_streams(client: &tpp_rpc::Client) {
     }
     let end = within(stream.next_response()).await;
     match end {
-        Some(Err(ClientError::Server { code: 5, message })) => assert_eq!(message, "step failed"),
+        Some(Err(ClientError::Server {
+            code: 5, message, ..
+        })) => assert_eq!(message, "step failed"),
         other => panic!("expected the stream's error, got {other:?}"),
     }
     assert!(within(stream.next_response()).await.is_none());

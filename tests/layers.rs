@@ -317,7 +317,7 @@ async fn concurrency_limit_refuses_when_full() {
     let mut refused = None;
     for _ in 0..200 {
         match within(c.request2server::<_, Value>("echo", &1)).await {
-            Err(ClientError::Server { code, message }) => {
+            Err(ClientError::Server { code, message, .. }) => {
                 refused = Some((code, message));
                 break;
             }

@@ -438,12 +438,13 @@ async fn bare_actions_answer_the_result_as_the_body() {
 }
 
 #[tokio::test]
-async fn errors_carry_code_and_message() {
+async fn errors_carry_code_message_and_variant() {
     let server = start_hole().await;
     let response = raw_call(&server, request("fail", json!({"code": 4}))).await;
     assert_eq!(
         response,
-        json!({"code": 4, "body": {"error": "repo x not found"}})
+        json!({"code": 4, "body": {"error": "repo x not found",
+            "tpp_error": {"variant": "NotFound", "fields": {"message": "repo x not found"}}}})
     );
     server.stop().await;
 }

@@ -343,7 +343,9 @@ async fn errors_before_and_during_a_stream() {
     }
     // The service's error type comes back as itself.
     match within(steps.next()).await.expect("the error") {
-        Err(CallError::Service(ActionError { code: 5, message })) => {
+        Err(CallError::Service(ActionError {
+            code: 5, message, ..
+        })) => {
             assert_eq!(message, "step 3 failed")
         }
         other => panic!("expected code 5, got {other:?}"),
@@ -363,7 +365,9 @@ async fn errors_before_and_during_a_stream() {
     // An acknowledged stream refused: no acknowledgement, the call fails.
     let refused = within(client.stream(vec![])).await;
     match refused {
-        Err(CallError::Service(ActionError { code: 4, message })) => {
+        Err(CallError::Service(ActionError {
+            code: 4, message, ..
+        })) => {
             assert_eq!(message, "no event types")
         }
         Err(other) => panic!("expected code 4, got {other:?}"),
@@ -600,7 +604,9 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
         assert_eq!(got, ref_step(i));
     }
     match within(steps.next()).await {
-        Some(Err(CallError::Service(ActionError { code: 5, message }))) => {
+        Some(Err(CallError::Service(ActionError {
+            code: 5, message, ..
+        }))) => {
             assert_eq!(message, "step failed")
         }
         other => panic!("expected the server's error, got {other:?}"),
@@ -623,7 +629,9 @@ async fn generated_client_reads_toxiccore(test: &str, tls: bool) {
     assert_eq!(ack, body);
     assert!(all_items(rest).await.is_empty());
     match within(client.error(6, "não")).await {
-        Err(CallError::Service(ActionError { code: 6, message })) => assert_eq!(message, "não"),
+        Err(CallError::Service(ActionError {
+            code: 6, message, ..
+        })) => assert_eq!(message, "não"),
         Err(other) => panic!("expected code 6, got {other:?}"),
         Ok(_) => panic!("expected code 6, got an acknowledgement"),
     }

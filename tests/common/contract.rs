@@ -58,6 +58,10 @@ pub enum CatalogError {
     #[error("the catalog is read-only")]
     #[toxic(code = 8)]
     ReadOnly,
+    /// It moved: its new name and shard.
+    #[error("repository moved to {0} on shard {1}")]
+    #[toxic(code = 9)]
+    Moved(String, u32),
 }
 
 /// A catalog of repositories.
@@ -73,7 +77,7 @@ pub trait Catalog {
         labels: Option<BTreeMap<String, String>>,
     ) -> Result<Repo, CatalogError>;
 
-    /// Shows a repository.
+    /// Shows a repository (`moved` has moved: the `Moved` error).
     async fn repo_get(&self, name: String) -> Result<Repo, CatalogError>;
 
     /// Lists the repositories, or those in one state.
@@ -120,6 +124,9 @@ impl Catalog for MemCatalog {
     }
 
     async fn repo_get(&self, name: String) -> Result<Repo, CatalogError> {
+        if name == "moved" {
+            return Err(CatalogError::Moved("tpp".into(), 2));
+        }
         let repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
         repos
             .get(&name)

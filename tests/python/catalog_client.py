@@ -153,10 +153,68 @@ def _message(body: Any) -> str:
     return body if isinstance(body, str) else json.dumps(body)
 
 
+class _ServiceError(Exception):
+    """An error answer: `code` (> 0), `message`, and `body`, the whole answer's body."""
+
+    # The variant a subclass stands for (code and name on the wire), and how an answer
+    # without fields (from an older server) builds it: "" cannot, "unit", "tuple" (its one
+    # string field), "field:NAME" (its one string field, or the one named `message`).
+    _code = 0
+    _variant = ""
+    _from_message = ""
+
+    def __init__(self, code: int, message: str, body: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.body = body
+
+    def _take(self, fields: Any) -> None:
+        """Sets the variant's fields from the answer's `tpp_error.fields`."""
+
+
+def _from_message(how: str, message: str) -> Any:
+    if how == "tuple":
+        return [message]
+    if how.startswith("field:"):
+        return {how[len("field:"):]: message}
+    return None
+
+
+def _item(items: Any, index: int) -> Any:
+    if not isinstance(items, list) or index >= len(items):
+        raise _bad(f"a list of at least {index + 1} fields", items)
+    return items[index]
+
+
+def _service_error(
+    base: Type[_ServiceError], errors: List[Type[_ServiceError]], code: int, body: Any
+) -> _ServiceError:
+    """The exception for an error answer: the variant named by `tpp_error` with its fields;
+    without them, the first variant of that code that the message alone builds; else `base`."""
+    message = _message(body)
+    data = body.get("tpp_error") if isinstance(body, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("variant"), str):
+        for cls in errors:
+            if cls._code == code and cls._variant == data["variant"]:
+                error = cls(code, message, body)
+                try:
+                    error._take(data.get("fields"))
+                    return error
+                except TransportError:
+                    break  # fields this module cannot read: as if there were none
+    for cls in errors:
+        if cls._code == code and cls._from_message:
+            error = cls(code, message, body)
+            error._take(_from_message(cls._from_message, message))
+            return error
+    return base(code, message, body)
+
+
 class _Client:
     """Connects, frames requests, keeps the connection when the server promises to."""
 
-    _base_error: Type[Exception] = Exception
+    _base_error: Type[_ServiceError] = _ServiceError
 
     def __init__(
         self,
@@ -227,13 +285,12 @@ class _Client:
             raise _Closed("the connection closed before the answer")
         return response
 
-    def _raise(self, response: Dict[str, Any], errors: Dict[int, Type[Exception]]) -> None:
+    def _raise(self, response: Dict[str, Any], errors: List[Type[_ServiceError]]) -> None:
         code = response["code"]
         if code != 0:
-            cls = errors.get(code, self._base_error)
-            raise cls(code, _message(response.get("body")), response.get("body"))
+            raise _service_error(self._base_error, errors, code, response.get("body"))
 
-    async def _call(self, action: str, body: Dict[str, Any], errors: Dict[int, Type[Exception]]) -> Any:
+    async def _call(self, action: str, body: Dict[str, Any], errors: List[Type[_ServiceError]]) -> Any:
         frame = self._frame(action, body, keep=True)
         conn, self._idle = self._idle, None
         reused = conn is not None
@@ -261,7 +318,7 @@ class _Client:
         return response.get("body")
 
     async def _stream(
-        self, action: str, body: Dict[str, Any], errors: Dict[int, Type[Exception]], ack: bool
+        self, action: str, body: Dict[str, Any], errors: List[Type[_ServiceError]], ack: bool
     ) -> AsyncIterator[Any]:
         # A stream ends when the server closes the connection: it gets one of its own.
         conn = await self._connect()
@@ -338,26 +395,55 @@ class State(str, enum.Enum):
     RUNNING = "running"
 
 
-class CatalogError(Exception):
-    """An error answer from Catalog: `code` (> 0) and `message`; `body` is the whole answer's body."""
-
-    def __init__(self, code: int, message: str, body: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.body = body
+class CatalogError(_ServiceError):
+    """An error answer from Catalog: `code` (> 0) and `message`; `body` is the whole answer's body. A subclass per variant carries its fields as attributes."""
 
 
 class NotFound(CatalogError):
     """Code 4: repository {0} not found"""
 
+    _code = 4
+    _variant = "NotFound"
+    _from_message = "tuple"
+    field0: str
+
+    def _take(self, fields: Any) -> None:
+        self.field0 = _as_str(_item(fields, 0))
+
 
 class Locked(CatalogError):
     """Code 7: repository {id} is locked by {by}"""
 
+    _code = 7
+    _variant = "Locked"
+    id: int
+    by: str
+
+    def _take(self, fields: Any) -> None:
+        obj = _as_obj(fields)
+        self.id = _as_int(_field(obj, "id"))
+        self.by = _as_str(_field(obj, "by"))
+
 
 class ReadOnly(CatalogError):
     """Code 8: the catalog is read-only"""
+
+    _code = 8
+    _variant = "ReadOnly"
+    _from_message = "unit"
+
+
+class Moved(CatalogError):
+    """Code 9: repository moved to {0} on shard {1}"""
+
+    _code = 9
+    _variant = "Moved"
+    field0: str
+    field1: int
+
+    def _take(self, fields: Any) -> None:
+        self.field0 = _as_str(_item(fields, 0))
+        self.field1 = _as_int(_item(fields, 1))
 
 
 class CatalogClient(_Client):
@@ -370,7 +456,7 @@ class CatalogClient(_Client):
 
     async def repo_add(self, *, name: str, url: str, parallel: int = 1, branches: Optional[List[str]] = None, labels: Optional[Dict[str, str]] = None) -> Repo:
         """Adds a repository."""
-        errors: Dict[int, Type[Exception]] = {4: NotFound, 7: Locked, 8: ReadOnly}
+        errors: List[Type[_ServiceError]] = [NotFound, Locked, ReadOnly, Moved]
         payload: Dict[str, Any] = {}
         payload["name"] = name
         payload["url"] = url
@@ -383,8 +469,8 @@ class CatalogClient(_Client):
         return Repo.from_json(_field(_as_obj(body), "repo-add"))
 
     async def repo_get(self, *, name: str) -> Repo:
-        """Shows a repository."""
-        errors: Dict[int, Type[Exception]] = {4: NotFound, 7: Locked, 8: ReadOnly}
+        """Shows a repository (`moved` has moved: the `Moved` error)."""
+        errors: List[Type[_ServiceError]] = [NotFound, Locked, ReadOnly, Moved]
         payload: Dict[str, Any] = {}
         payload["name"] = name
         body = await self._call("repo-get", payload, errors)
@@ -392,7 +478,7 @@ class CatalogClient(_Client):
 
     async def repo_list(self, *, state: Optional[State] = None) -> List[Repo]:
         """Lists the repositories, or those in one state."""
-        errors: Dict[int, Type[Exception]] = {4: NotFound, 7: Locked, 8: ReadOnly}
+        errors: List[Type[_ServiceError]] = [NotFound, Locked, ReadOnly, Moved]
         payload: Dict[str, Any] = {}
         if state is not None:
             payload["state"] = state.value
@@ -401,7 +487,7 @@ class CatalogClient(_Client):
 
     async def repo_lock(self, *, id: int, by: str) -> bool:
         """Locks a repository: refused with `Locked` when `by` is not "me"."""
-        errors: Dict[int, Type[Exception]] = {4: NotFound, 7: Locked, 8: ReadOnly}
+        errors: List[Type[_ServiceError]] = [NotFound, Locked, ReadOnly, Moved]
         payload: Dict[str, Any] = {}
         payload["id"] = id
         payload["by"] = by
@@ -410,7 +496,7 @@ class CatalogClient(_Client):
 
     async def repo_remove(self, *, name: str) -> None:
         """Refuses everything: the read-only error."""
-        errors: Dict[int, Type[Exception]] = {4: NotFound, 7: Locked, 8: ReadOnly}
+        errors: List[Type[_ServiceError]] = [NotFound, Locked, ReadOnly, Moved]
         payload: Dict[str, Any] = {}
         payload["name"] = name
         body = await self._call("repo-remove", payload, errors)
@@ -418,7 +504,7 @@ class CatalogClient(_Client):
 
     async def count(self, *, n: int) -> AsyncIterator[int]:
         """Counts from 1 to `n`, one answer each."""
-        errors: Dict[int, Type[Exception]] = {4: NotFound, 7: Locked, 8: ReadOnly}
+        errors: List[Type[_ServiceError]] = [NotFound, Locked, ReadOnly, Moved]
         payload: Dict[str, Any] = {}
         payload["n"] = n
         async for item in self._stream("count", payload, errors, False):

@@ -4,6 +4,7 @@ IDLE_PORT
 (REF_PORT 0: no toxiccore server; IDLE_PORT: a catalog that closes idle connections). Prints "ok" and exits 0 when every check passes."""
 
 import asyncio
+import json
 import ssl
 import sys
 
@@ -65,11 +66,16 @@ async def every_type(client):
 
 
 async def errors(client):
-    e = await raises(cc.NotFound, client.repo_get(name="nope"), "a tuple variant")
+    e = await raises(cc.NotFound, client.repo_get(name="nope"), "a newtype variant")
     check(e.code == 4 and e.message == "repository nope not found", f"{e.code} {e.message}")
+    check(e.field0 == "nope", f"the newtype variant's field, not the message: {e.field0!r}")
     check(isinstance(e, cc.CatalogError), "variants derive from the service's base class")
     e = await raises(cc.Locked, client.repo_lock(id=9, by="ana"), "a struct variant")
     check(e.code == 7 and e.message == "repository 9 is locked by ana", e.message)
+    check(e.id == 9 and isinstance(e.id, int) and e.by == "ana", f"struct fields: {e.id!r} {e.by!r}")
+    e = await raises(cc.Moved, client.repo_get(name="moved"), "a tuple variant")
+    check(e.code == 9 and e.message == "repository moved to tpp on shard 2", e.message)
+    check((e.field0, e.field1) == ("tpp", 2), f"tuple fields: {e.field0!r} {e.field1!r}")
     e = await raises(cc.ReadOnly, client.repo_remove(name="x"), "a unit variant")
     check(e.code == 8 and e.message == "the catalog is read-only", e.message)
     # An unknown code (1: a wrong argument) raises the base class itself.
@@ -77,6 +83,42 @@ async def errors(client):
     check(type(e) is cc.CatalogError and e.code == 1, f"base class for code {e.code}")
     bad = await raises(cc.TransportError, cc.CatalogClient("127.0.0.1", 1, TOKEN).repo_list(), "no server")
     check(not isinstance(bad, cc.CatalogError), "transport failures are not service errors")
+
+
+async def message_only_answers():
+    # A server that sends only the message (older, or hand-written): variants the message
+    # builds (unit, one string) are raised as before; others raise the base class.
+    answers = [
+        {"code": 8, "body": {"error": "the catalog is read-only"}},
+        {"code": 4, "body": {"error": "no such repository"}},
+        {"code": 7, "body": {"error": "locked"}},
+        {"code": 7, "body": {"error": "locked", "tpp_error": {"variant": "Locked", "fields": {"id": "x"}}}},
+        {"code": 8, "body": "read-only"},
+    ]
+
+    async def answer(reader, writer):
+        header = await reader.readuntil(b"\n")
+        await reader.readexactly(int(header))
+        payload = json.dumps(answers.pop(0)).encode()
+        writer.write(str(len(payload)).encode() + b"\n" + payload)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        client = cc.CatalogClient("127.0.0.1", port, TOKEN, timeout=10)
+        e = await raises(cc.ReadOnly, client.repo_remove(name="x"), "a message-only unit variant")
+        check(e.message == "the catalog is read-only", e.message)
+        e = await raises(cc.NotFound, client.repo_get(name="x"), "a message-only newtype variant")
+        check(e.field0 == "no such repository", f"the message as the field: {e.field0!r}")
+        e = await raises(cc.CatalogError, client.repo_lock(id=1, by="b"), "a message-only struct variant")
+        check(type(e) is cc.CatalogError and e.code == 7, f"the base class: {type(e).__name__}")
+        e = await raises(cc.CatalogError, client.repo_lock(id=1, by="b"), "fields of the wrong type")
+        check(type(e) is cc.CatalogError and e.code == 7, f"the base class: {type(e).__name__}")
+        e = await raises(cc.ReadOnly, client.repo_remove(name="x"), "a bare string body")
+        check(e.message == "read-only", e.message)
+        await client.close()
 
 
 async def stream(client):
@@ -111,12 +153,12 @@ async def toxiccore_server():
     # reconnects. Its `echo` action answers {"echo": body}.
     client = cc.CatalogClient("127.0.0.1", REF_PORT, REF_TOKEN)
     for i in range(3):
-        body = await client._call("echo", {"i": i}, {})
+        body = await client._call("echo", {"i": i}, [])
         check(body == {"echo": {"i": i}}, f"echo from toxiccore: {body}")
         check(client._idle is None, "no connection kept by a toxiccore server")
     await client.close()
     async with cc.CatalogClient("127.0.0.1", REF_PORT, REF_TOKEN, fields={"user_id": "ana"}) as client:
-        body = await client._call("whoami", {}, {})
+        body = await client._call("whoami", {}, [])
         check(body == {"whoami": "ana"}, f"extra request fields reach the server: {body}")
 
 
@@ -136,6 +178,7 @@ async def main():
     client = cc.CatalogClient("127.0.0.1", TCP, TOKEN, timeout=10)
     await every_type(client)
     await errors(client)
+    await message_only_answers()
     await stream(client)
     await client.close()
     await wrong_token()

@@ -204,7 +204,7 @@ fn not_tls_hint(ctx: &CallContext<'_>) -> &'static str {
 pub fn from_client(e: ClientError, ctx: &CallContext<'_>, phase: Phase) -> Failure {
     let addr = ctx.target;
     match e {
-        ClientError::Server { code, message } => {
+        ClientError::Server { code, message, .. } => {
             let hint = match code {
                 2 if !ctx.has_token => {
                     Some("give a token with --token, --token-file or TPP_TOKEN".to_owned())
@@ -353,6 +353,7 @@ mod tests {
             ClientError::Server {
                 code: 2,
                 message: "No auth token".into(),
+                data: None,
             },
             &ctx(&t, false),
             Phase::Exchanging,

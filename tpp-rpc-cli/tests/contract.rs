@@ -2,11 +2,12 @@
 //! user drives them, against the catalog service (`tpp_tests::contract`) on 127.0.0.1:0.
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{json, Value};
 use tpp_rpc::Server;
 use tpp_tests::contract::{CatalogClient, CatalogServer, MemCatalog};
-use tpp_tests::{start, temp_dir, Running, WAIT};
+use tpp_tests::{start, temp_dir, Running, TestCert, WAIT};
 
 const TOKEN: &str = "tok";
 
@@ -18,13 +19,26 @@ struct Catalog {
 
 impl Catalog {
     fn start() -> Catalog {
+        Catalog::with(Server::builder().token(TOKEN))
+    }
+
+    /// The catalog over TLS with `cert`.
+    fn tls(cert: &TestCert) -> Catalog {
+        Catalog::with(
+            Server::builder()
+                .token(TOKEN)
+                .tls_pem_files(&cert.cert, &cert.key),
+        )
+    }
+
+    fn with(builder: tpp_rpc::ServerBuilder) -> Catalog {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
         let server = CatalogServer::new(MemCatalog::default());
-        let running = runtime.block_on(start(Server::builder().token(TOKEN), server));
+        let running = runtime.block_on(start(builder, server));
         Catalog {
             runtime,
             running: Some(running),
@@ -242,4 +256,107 @@ fn diff_of_a_server_against_its_saved_description() {
             "breaking    repo-add: error ReadOnly (code 8) removed",
         ))
         .stderr("error: 1 breaking change\n");
+}
+
+#[test]
+fn describe_and_diff_over_tls() {
+    let cert = TestCert::new();
+    let server = Catalog::tls(&cert);
+    let expected = json!({"tpp_describe": 1, "services": [CatalogClient::description()]});
+    let printed = stdout_json(
+        tpp()
+            .args(["describe", &server.addr(), "--ca"])
+            .arg(&cert.cert),
+    );
+    assert_eq!(printed, expected);
+    let insecure = stdout_json(tpp().args(["describe", &server.addr(), "--insecure"]));
+    assert_eq!(insecure, expected);
+
+    let dir = temp_dir("describe-tls");
+    let saved = dir.join("catalog.json");
+    tpp()
+        .args(["describe", &server.addr(), "-o"])
+        .arg(&saved)
+        .arg("--ca")
+        .arg(&cert.cert)
+        .assert()
+        .success()
+        .stdout("");
+    tpp()
+        .arg("diff")
+        .arg(&saved)
+        .arg(server.addr())
+        .arg("--ca")
+        .arg(&cert.cert)
+        .assert()
+        .success()
+        .stdout("no change\n");
+
+    // The saved contract lost an action since: the server adds it, compatibly.
+    let mut old: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    old["services"][0]["actions"].as_array_mut().unwrap().pop();
+    std::fs::write(&saved, old.to_string()).unwrap();
+    tpp()
+        .arg("diff")
+        .arg(&saved)
+        .arg(server.addr())
+        .arg("--ca")
+        .arg(&cert.cert)
+        .assert()
+        .success()
+        .stdout(contains("compatible").and(contains("count")));
+    // And the other way round it breaks callers.
+    tpp()
+        .arg("diff")
+        .arg(server.addr())
+        .arg(&saved)
+        .arg("--ca")
+        .arg(&cert.cert)
+        .assert()
+        .code(1)
+        .stdout(contains("breaking").and(contains("count")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn describe_and_diff_with_a_wrong_ca_say_so() {
+    let cert = TestCert::new();
+    let other = TestCert::new();
+    let server = Catalog::tls(&cert);
+    let untrusted = || {
+        contains("not signed by a trusted authority")
+            .and(contains("--ca"))
+            .and(contains("--insecure"))
+    };
+    tpp()
+        .args(["describe", &server.addr(), "--ca"])
+        .arg(&other.cert)
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr(untrusted());
+    let dir = temp_dir("diff-wrong-ca");
+    let saved = dir.join("catalog.json");
+    std::fs::write(
+        &saved,
+        json!({"tpp_describe": 1, "services": [CatalogClient::description()]}).to_string(),
+    )
+    .unwrap();
+    tpp()
+        .arg("diff")
+        .arg(&saved)
+        .arg(server.addr())
+        .arg("--ca")
+        .arg(&other.cert)
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr(untrusted());
+    // Without TLS options, the TLS server is named as one.
+    tpp()
+        .args(["describe", &server.addr()])
+        .assert()
+        .failure()
+        .stderr(contains("--tls"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

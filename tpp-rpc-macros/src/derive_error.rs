@@ -1,5 +1,8 @@
 //! `#[derive(ToxicError)]`: `code()` from `#[toxic(code = N)]`, `message()` from `Display`,
-//! and `from_parts()` for the variants that can be rebuilt from a code and a message.
+//! `data()`/`from_data()` for the variant and its fields (`data.rs`), and `from_parts()` for
+//! the variants that can be rebuilt from a code and a message alone.
+
+mod data;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -83,6 +86,7 @@ enum CaseKind {
         code: i64,
         rebuild: Option<Rebuild>,
         describe: TokenStream,
+        data: data::VariantData,
     },
     /// `#[toxic(transparent)]`: delegate to the single field of type `inner`.
     Transparent {
@@ -116,6 +120,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                             &input.ident,
                             &input.attrs,
                             &data.fields,
+                        ),
+                        data: data::variant_data(
+                            &container.krate,
+                            &quote!(Self),
+                            &crate::naming::unraw(&input.ident),
+                            code,
+                            &data.fields,
+                            !input.generics.params.is_empty(),
                         ),
                     },
                 }),
@@ -189,6 +201,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                             &variant.attrs,
                             &variant.fields,
                         ),
+                        data: data::variant_data(
+                            &container.krate,
+                            &quote!(Self::#ident),
+                            &crate::naming::unraw(ident),
+                            code,
+                            &variant.fields,
+                            !input.generics.params.is_empty(),
+                        ),
                     },
                 });
             }
@@ -245,6 +265,22 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
         }),
     });
+    let data_arms = cases.iter().map(|case| match &case.kind {
+        CaseKind::Code { data, .. } => data.arm.clone(),
+        CaseKind::Transparent { binding, .. } => {
+            quote!(#binding => #krate::ToxicError::data(__tpp_inner),)
+        }
+    });
+    let data_rebuilds = cases.iter().filter_map(|case| match &case.kind {
+        CaseKind::Code { data, .. } => data.rebuild.clone(),
+        CaseKind::Transparent { ctor, inner, .. } => Some(quote! {
+            if let ::core::option::Option::Some(__tpp_inner) =
+                <#inner as #krate::ToxicError>::from_data(__tpp_code, __tpp_message, __tpp_data)
+            {
+                return ::core::option::Option::Some(#ctor);
+            }
+        }),
+    });
     let describes = cases.iter().map(|case| match &case.kind {
         CaseKind::Code { describe, .. } => {
             quote!(::std::vec::Vec::push(&mut __tpp_variants, #describe);)
@@ -294,6 +330,26 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 match #scrutinee {
                     #(#message_arms)*
                 }
+            }
+
+            fn data(&self) -> ::core::option::Option<#krate::ErrorData> {
+                #[allow(unused_imports)]
+                use #krate::__private::{LacksFieldOut as _, ViaFieldOut as _};
+                match #scrutinee {
+                    #(#data_arms)*
+                }
+            }
+
+            fn from_data(
+                __tpp_code: i64,
+                __tpp_message: &str,
+                __tpp_data: &#krate::ErrorData,
+            ) -> ::core::option::Option<Self> {
+                #[allow(unused_imports)]
+                use #krate::__private::{LacksFieldIn as _, ViaFieldIn as _};
+                let _ = (__tpp_code, __tpp_message, __tpp_data);
+                #(#data_rebuilds)*
+                ::core::option::Option::None
             }
 
             fn from_parts(#code_param: i64, #message_param: &str) -> ::core::option::Option<Self> {

@@ -135,10 +135,11 @@ use crate::model::Service;
 ///   for a streaming action, `.item_timeout(d)` bounds the wait for each item.
 ///
 /// Awaiting the call gives `Result<T, tpp_rpc::CallError<E>>`, `E` being the method's error
-/// type: `CallError::Service(e)` when the server answered a code `E` knows
-/// ([`ToxicError::from_parts`](derive@ToxicError)), `CallError::Client(ClientError)`
-/// otherwise (connection, TLS, timeout, protocol, or a code `E` does not know, kept as
-/// `ClientError::Server { code, message }`). `match` reaches `ReposError::NotFound` in one
+/// type: `CallError::Service(e)` when the server answered a variant `E` knows, rebuilt from
+/// the answer's variant and fields (or, from a server that sends only a message, from the
+/// code and message: see [`ToxicError`](derive@ToxicError)), `CallError::Client(ClientError)`
+/// otherwise (connection, TLS, timeout, protocol, or an answer `E` cannot rebuild, kept as
+/// `ClientError::Server { code, message, data }`). `match` reaches `ReposError::NotFound` in one
 /// step, and `?` converts it into `Box<dyn Error>` or `anyhow::Error`.
 ///
 /// Timeouts: the client's call timeout (`ClientBuilder::timeout`, `with_timeout`) bounds
@@ -483,8 +484,13 @@ use crate::model::Service;
 ///
 /// ```text
 /// Ok(value)  <- {"code": 0, "body": {"<action>": value}}     (what request2server unwraps)
-/// Err(e)     <- {"code": e.code(), "body": {"error": e.message()}}
+/// Err(e)     <- {"code": e.code(), "body": {"error": e.message(), "tpp_error": e.data()}}
 /// ```
+///
+/// `tpp_error` is `{"variant": "Locked", "fields": {"id": 9, "by": "ana"}}` (an array of
+/// fields for a tuple variant, no `fields` for a unit variant), left out when `e.data()` is
+/// `None` (an `ActionError` made with `new`, a hand-written `ToxicError`); toxiccore readers
+/// read `body["error"]` alone.
 ///
 /// A code that is not greater than 0 is sent as 1. Use the ready-made `tpp_rpc::ActionError`
 /// (`{ code, message }`) or derive [`ToxicError`](derive@ToxicError).
@@ -546,30 +552,44 @@ pub fn toxic_service(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 /// Implements `tpp_rpc::ToxicError`: `#[toxic(code = N)]` per variant (or on the type), message
-/// from `Display`, `from_parts` for unit and single-`String` variants,
-/// `#[toxic(transparent)]` to delegate.
+/// from `Display`, the variant and its fields as data (`data`, `from_data`), `from_parts` for
+/// answers that carry only a message, `#[toxic(transparent)]` to delegate.
 ///
 /// Implements `tpp_rpc::ToxicError` for an enum (or a struct):
 ///
 /// - `code()`: the variant's `#[toxic(code = N)]` (N > 0), or the enum's `#[toxic(code = N)]`
 ///   for variants without one; a struct takes its code from `#[toxic(code = N)]` on it.
-/// - `message()`: the `Display` text (so `thiserror`'s `#[error("...")]` is the message).
-/// - `from_parts(code, message)`: used by the client to rebuild the error from a server's
-///   answer. The first variant with that code that is a unit, or holds exactly one field that
-///   is a `String` or is named `message`, is rebuilt (the field gets the message). Other
-///   variants are not rebuilt, and the client keeps `ClientError::Server { code, message }`.
-/// - `#[toxic(transparent)]` on a one-field variant: code, message and decoding are the
-///   field's own (`Other(tpp_rpc::ActionError)`).
+/// - `message()`: the `Display` text (so `thiserror`'s `#[error("...")]` is the message; a
+///   hand-written `Display` works the same).
+/// - `data()`: the variant's name and its fields as JSON, which the server sends beside the
+///   message as `tpp_error`: `{"variant": "Locked", "fields": {"id": 9, "by": "ana"}}` for
+///   named fields, `{"variant": "NotFound", "fields": ["nope"]}` for a tuple variant (an
+///   array even for one field), `{"variant": "ReadOnly"}` for a unit variant. Fields are
+///   serialized with serde; a variant with a field that is not `Serialize` (an `io::Error`
+///   source) has no data and is sent as its message alone. A generic type sends no data.
+/// - `from_data(code, message, data)`: the client's way back: the variant of that name and
+///   code, its fields deserialized, so every shape (unit, tuple, struct, empty) round-trips
+///   exactly, `Display` included.
+/// - `from_parts(code, message)`: the fallback for an answer without `tpp_error` (an older or
+///   hand-written server), or with one this type cannot use. The first variant with that code
+///   that is a unit, or holds exactly one field that is a `String` or is named `message`, is
+///   rebuilt (the field gets the whole message). Other variants are not rebuilt, and the
+///   client keeps `ClientError::Server { code, message, data }`.
+/// - `#[toxic(transparent)]` on a one-field variant: code, message, data and decoding are
+///   the field's own (`Other(tpp_rpc::ActionError)`).
 /// - `#[toxic(crate = "<path>")]` on the type: the runtime's path, as for the service.
 ///
 /// ```
-/// use tpp_rpc::ToxicError;
+/// use tpp_rpc::{ErrorData, ToxicError};
 ///
-/// #[derive(Debug, thiserror::Error, tpp_rpc::ToxicError)]
+/// #[derive(Debug, PartialEq, thiserror::Error, tpp_rpc::ToxicError)]
 /// pub enum ReposError {
-///     #[error("{0}")]                  // message: the String itself, so it round-trips
+///     #[error("repository {0} not found")]
 ///     #[toxic(code = 4)]
 ///     NotFound(String),
+///     #[error("repository {id} is locked by {by}")]
+///     #[toxic(code = 7)]
+///     Locked { id: u64, by: String },
 ///     #[error("permission denied")]
 ///     #[toxic(code = 5)]
 ///     Denied,
@@ -578,16 +598,20 @@ pub fn toxic_service(args: TokenStream, input: TokenStream) -> TokenStream {
 ///     Other(tpp_rpc::ActionError),
 /// }
 ///
-/// assert_eq!((ReposError::Denied.code(), ReposError::Denied.message()), (5, "permission denied".into()));
-/// assert!(matches!(ReposError::from_parts(4, "tpp"), Some(ReposError::NotFound(m)) if m == "tpp"));
+/// let locked = ReposError::Locked { id: 9, by: "ana".into() };
+/// assert_eq!((locked.code(), locked.message()), (7, "repository 9 is locked by ana".into()));
+/// let data = locked.data().unwrap();
+/// assert_eq!(data, ErrorData::new("Locked", Some(serde_json::json!({"id": 9, "by": "ana"}))));
+/// assert_eq!(ReposError::from_data(7, &locked.message(), &data), Some(locked));
+/// // An answer with the message alone: the unit and single-`String` variants come back.
+/// assert_eq!(ReposError::from_parts(5, "permission denied"), Some(ReposError::Denied));
 /// ```
 /// ```text
-/// Err(ReposError::Denied)  <- {"code": 5, "body": {"error": "permission denied"}}
-/// client: Err(tpp_rpc::CallError::Service(ReposError::Denied))
+/// Err(ReposError::NotFound("tpp".into()))
+///   <- {"code": 4, "body": {"error": "repository tpp not found",
+///                           "tpp_error": {"variant": "NotFound", "fields": ["tpp"]}}}
+/// client: Err(tpp_rpc::CallError::Service(ReposError::NotFound("tpp")))
 /// ```
-///
-/// Prefer `#[error("{0}")]` for a variant holding the message: the client rebuilds it from
-/// the message text, so any decoration in the format would be applied twice.
 #[proc_macro_derive(ToxicError, attributes(toxic))]
 pub fn derive_toxic_error(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

@@ -167,7 +167,7 @@ pub use wire::frame::FrameError;
 pub use wire::message::{
     ActionField, BadData, BadResponse, DeadlineField, Request, Response, TokenField,
 };
-pub use wire::{ActionError, ToxicError};
+pub use wire::{ActionError, ErrorData, ToxicError};
 
 /// The building blocks under the API, for tools, benchmarks and fuzzers that
 /// speak TPP at the byte level: the frame codec, the raw stream, the answer
@@ -177,7 +177,7 @@ pub mod unstable {
     pub use crate::wire::frame::{
         encode_frame, FrameCodec, DEFAULT_MAX_FRAME_SIZE, MAX_HEADER_LEN,
     };
-    pub use crate::wire::message::{write_response, ActionResult, ErrorBody};
+    pub use crate::wire::message::{write_response, ActionResult, ErrorBody, ServiceErrorBody};
 }
 
 /// `async-trait`'s attribute, for the implementations of a `#[toxic_service(dyn)]` trait:
@@ -200,6 +200,7 @@ pub mod __private {
     pub use crate::service::describe_probes::{
         LacksJsonSchema, LacksVariants, ViaJsonSchema, ViaVariants,
     };
+    pub use crate::service::error_answer::send_service_error;
     pub use crate::service::generated::*;
     pub use crate::service::param_default::{LacksDefault, ViaDefault};
     pub use crate::wire::describe::SchemaSet;

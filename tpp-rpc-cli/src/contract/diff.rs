@@ -131,7 +131,7 @@ impl Sides<'_> {
                 "{name}: now sends an acknowledgement before its items"
             ))),
         }
-        errors(old, new, out);
+        self.errors(old, new, out);
     }
 
     fn params(&self, old: &ActionDescription, new: &ActionDescription, out: &mut Vec<Change>) {
@@ -215,42 +215,52 @@ impl Sides<'_> {
         });
     }
 
+    /// Errors callers tell apart by code and variant, and read the fields of.
+    fn errors(&self, old: &ActionDescription, new: &ActionDescription, out: &mut Vec<Change>) {
+        let name = &old.name;
+        for e in &old.errors {
+            match new.errors.iter().find(|f| f.variant == e.variant) {
+                None if new.errors.iter().any(|f| f.code == e.code) => {}
+                None => out.push(breaking(format!(
+                    "{name}: error {} (code {}) removed",
+                    e.variant, e.code
+                ))),
+                Some(f) if f.code != e.code => out.push(breaking(format!(
+                    "{name}: error {} renumbered from code {} to {}",
+                    e.variant, e.code, f.code
+                ))),
+                Some(f) => {
+                    // A client reads the fields: they change as a result does.
+                    let none = Value::Null;
+                    let (o, n) = (
+                        e.fields.as_ref().unwrap_or(&none),
+                        f.fields.as_ref().unwrap_or(&none),
+                    );
+                    let what = format!("error {}", e.variant);
+                    self.output(&what, name, o, n, out);
+                }
+            }
+        }
+        for f in &new.errors {
+            if !old
+                .errors
+                .iter()
+                .any(|e| e.variant == f.variant || e.code == f.code)
+            {
+                out.push(compatible(format!(
+                    "{name}: error {} (code {}) added",
+                    f.variant, f.code
+                )));
+            }
+        }
+    }
+
     fn plain_old(&self, schema: &Value) -> Value {
         plain(schema, &self.old.defs, 0)
     }
 
     fn plain_new(&self, schema: &Value) -> Value {
         plain(schema, &self.new.defs, 0)
-    }
-}
-
-fn errors(old: &ActionDescription, new: &ActionDescription, out: &mut Vec<Change>) {
-    let name = &old.name;
-    for e in &old.errors {
-        match new.errors.iter().find(|f| f.variant == e.variant) {
-            None if new.errors.iter().any(|f| f.code == e.code) => {}
-            None => out.push(breaking(format!(
-                "{name}: error {} (code {}) removed",
-                e.variant, e.code
-            ))),
-            Some(f) if f.code != e.code => out.push(breaking(format!(
-                "{name}: error {} renumbered from code {} to {}",
-                e.variant, e.code, f.code
-            ))),
-            Some(_) => {}
-        }
-    }
-    for f in &new.errors {
-        if !old
-            .errors
-            .iter()
-            .any(|e| e.variant == f.variant || e.code == f.code)
-        {
-            out.push(compatible(format!(
-                "{name}: error {} (code {}) added",
-                f.variant, f.code
-            )));
-        }
     }
 }
 

@@ -183,9 +183,11 @@ pub(super) struct SendFailure {
 
 pub(super) fn check_code(response: Response) -> Result<Response, ClientError> {
     if response.code() != 0 {
+        let (message, data) = response.error_parts();
         return Err(ClientError::Server {
             code: response.code(),
-            message: response.error_message(),
+            message,
+            data: data.map(Box::new),
         });
     }
     Ok(response)

@@ -12,7 +12,7 @@ use tokio_rustls::rustls::{self, CertificateError};
 use crate::transport::TlsError;
 use crate::wire::frame::FrameError;
 use crate::wire::message::BadResponse;
-use crate::wire::ToxicError;
+use crate::wire::{ErrorData, ToxicError};
 
 /// Everything that can go wrong on the client side, each failure named.
 ///
@@ -106,6 +106,8 @@ pub enum ClientError {
         code: i64,
         /// `body["error"]`, or the bare string body.
         message: String,
+        /// The error's variant and fields (`body["tpp_error"]`), when the server sent them.
+        data: Option<Box<ErrorData>>,
     },
     /// An I/O error on an established connection.
     #[error("I/O error: {0}")]
@@ -164,13 +166,26 @@ impl ClientError {
     }
 
     /// Turns a server error into the service's own error type, when that
-    /// type knows the code ([`ToxicError::from_parts`]); anything else is
+    /// type knows the variant or the code ([`ToxicError::from_answer`]); anything else is
     /// given back unchanged. The generated clients do this for you: their
     /// methods return [`CallError`](crate::CallError).
     pub fn into_service_error<E: ToxicError>(self) -> Result<E, ClientError> {
         match &self {
-            ClientError::Server { code, message } => E::from_parts(*code, message).ok_or(self),
+            ClientError::Server {
+                code,
+                message,
+                data,
+            } => E::from_answer(*code, message, data.as_deref()).ok_or(self),
             _ => Err(self),
+        }
+    }
+
+    /// The error's variant and fields, for a [`ClientError::Server`] whose answer carried
+    /// them.
+    pub fn server_data(&self) -> Option<&ErrorData> {
+        match self {
+            ClientError::Server { data, .. } => data.as_deref(),
+            _ => None,
         }
     }
 

@@ -10,7 +10,8 @@ use super::ClientError;
 use crate::wire::ToxicError;
 
 /// The error of a generated client method: the service's own error `E`,
-/// decoded from the response's code and message, or a [`ClientError`]
+/// rebuilt from the answer's variant and fields (or from its code and message, from a
+/// server that sends no fields), or a [`ClientError`]
 /// (connection, TLS, timeout, protocol, or a server error whose code `E`
 /// does not know, kept as [`ClientError::Server`] with its code and message).
 ///
@@ -77,21 +78,15 @@ impl<E> CallError<E> {
 }
 
 impl<E: ToxicError> From<ClientError> for CallError<E> {
-    /// Decodes a [`ClientError::Server`] into `E` when `E` knows its code.
+    /// Decodes a [`ClientError::Server`] into `E` when `E` knows its variant or its code
+    /// ([`ToxicError::from_answer`]).
     fn from(error: ClientError) -> Self {
-        CallError::decode(error, E::from_parts)
-    }
-}
-
-impl<E> CallError<E> {
-    /// Decodes a server error with `from_parts` (the generated code passes
-    /// [`ToxicError::from_parts`] this way).
-    pub(crate) fn decode(
-        error: ClientError,
-        from_parts: fn(i64, &str) -> Option<E>,
-    ) -> CallError<E> {
         match &error {
-            ClientError::Server { code, message } => match from_parts(*code, message) {
+            ClientError::Server {
+                code,
+                message,
+                data,
+            } => match E::from_answer(*code, message, data.as_deref()) {
                 Some(e) => CallError::Service(e),
                 None => CallError::Client(error),
             },

@@ -18,7 +18,7 @@ use serde::{Serialize, Serializer};
 use crate::client::{action_result, CallError, ClientError, ResponseStream};
 use crate::service::stream::ItemStream;
 use crate::wire::message::Response;
-use crate::wire::ToxicError;
+use crate::wire::{ActionError, ErrorData, ToxicError};
 
 /// Selects an implementation for `T` by autoref: `(&Probe::<T>::NEW).method()`.
 pub struct Probe<T: ?Sized>(PhantomData<fn() -> Box<T>>);
@@ -147,27 +147,26 @@ impl<T> LacksSerializeItems<T> for &Probe<T> {}
 
 /// Service errors, for `E: ToxicError`.
 pub trait ViaToxicError<E> {
-    /// The code (at least 1) and message sent for `error`.
-    fn error_parts(&self, error: E) -> (i64, String);
-    /// A client error, decoded into `E` when `E` knows the code.
+    /// The code (at least 1), message and data sent for `error`.
+    fn error_answer(&self, error: E) -> ActionError;
+    /// A client error, decoded into `E` when `E` knows the variant or the code.
     fn call_error(&self, error: ClientError) -> CallError<E>;
 }
 
 impl<E: ToxicError> ViaToxicError<E> for Probe<E> {
-    fn error_parts(&self, error: E) -> (i64, String) {
-        let code = error.code();
-        (if code > 0 { code } else { 1 }, error.message())
+    fn error_answer(&self, error: E) -> ActionError {
+        ActionError::from_error(&error)
     }
     fn call_error(&self, error: ClientError) -> CallError<E> {
-        CallError::decode(error, E::from_parts)
+        CallError::from(error)
     }
 }
 
 /// The fallback of [`ViaToxicError`].
 pub trait LacksToxicError<E> {
     /// Code 1, no message.
-    fn error_parts(&self, _: E) -> (i64, String) {
-        (1, String::new())
+    fn error_answer(&self, _: E) -> ActionError {
+        ActionError::new(1, "")
     }
     /// Not decoded.
     fn call_error(&self, error: ClientError) -> CallError<E> {
@@ -176,6 +175,70 @@ pub trait LacksToxicError<E> {
 }
 
 impl<E> LacksToxicError<E> for &Probe<E> {}
+
+/// A unit variant's data, or one whose fields are `fields`.
+pub fn error_data(variant: &str, fields: Option<serde_json::Value>) -> ErrorData {
+    ErrorData::new(variant, fields)
+}
+
+/// A struct variant's data: its fields by name.
+pub fn error_record(variant: &str, fields: Vec<(&str, serde_json::Value)>) -> ErrorData {
+    let fields = fields
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    ErrorData::new(variant, Some(serde_json::Value::Object(fields)))
+}
+
+/// A tuple variant's data: its fields in order.
+pub fn error_tuple(variant: &str, fields: Vec<serde_json::Value>) -> ErrorData {
+    ErrorData::new(variant, Some(serde_json::Value::Array(fields)))
+}
+
+/// A field of an error variant as JSON, for `T: Serialize`.
+pub trait ViaFieldOut<T: ?Sized> {
+    /// The field's JSON, `None` when it does not serialize.
+    fn field_out(&self, value: &T) -> Option<serde_json::Value>;
+}
+
+impl<T: Serialize + ?Sized> ViaFieldOut<T> for Probe<T> {
+    fn field_out(&self, value: &T) -> Option<serde_json::Value> {
+        serde_json::to_value(value).ok()
+    }
+}
+
+/// The fallback of [`ViaFieldOut`]: a field that cannot be sent (an `io::Error` source), so
+/// the error travels as its message alone.
+pub trait LacksFieldOut<T: ?Sized> {
+    /// None.
+    fn field_out(&self, _: &T) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+impl<T: ?Sized> LacksFieldOut<T> for &Probe<T> {}
+
+/// A field of an error variant from JSON, for `T: DeserializeOwned`.
+pub trait ViaFieldIn<T> {
+    /// The field, `None` when absent or not a `T`.
+    fn field_in(&self, value: Option<&serde_json::Value>) -> Option<T>;
+}
+
+impl<T: DeserializeOwned> ViaFieldIn<T> for Probe<T> {
+    fn field_in(&self, value: Option<&serde_json::Value>) -> Option<T> {
+        T::deserialize(value?).ok()
+    }
+}
+
+/// The fallback of [`ViaFieldIn`]: a field that cannot be rebuilt from JSON.
+pub trait LacksFieldIn<T> {
+    /// None.
+    fn field_in(&self, _: Option<&serde_json::Value>) -> Option<T> {
+        None
+    }
+}
+
+impl<T> LacksFieldIn<T> for &Probe<T> {}
 
 /// The error type of a method's `Result` (for `Result<T>` aliases).
 pub trait ResultType {

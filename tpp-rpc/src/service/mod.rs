@@ -6,6 +6,7 @@
 
 #[doc(hidden)]
 pub mod describe_probes;
+pub(crate) mod error_answer;
 pub(crate) mod generated;
 pub(crate) mod param_default;
 pub mod stream;

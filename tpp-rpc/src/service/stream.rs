@@ -168,7 +168,7 @@ impl<T> ItemSender<T> {
 
     /// Sends an error, which ends the stream for the client.
     pub async fn fail(&self, error: impl ToxicError) -> Result<(), Disconnected> {
-        let error = ActionError::new(error.code(), error.message());
+        let error = ActionError::from_error(&error);
         self.tx.send(Err(error)).await.map_err(|_| Disconnected)
     }
 
@@ -228,10 +228,7 @@ where
                 return Ok(());
             }
             Some(Ok(item)) => conn.send_response(0, &item).await?,
-            Some(Err(e)) => {
-                let code = e.code.max(1);
-                return conn.send_error(code, &e.message).await;
-            }
+            Some(Err(e)) => return super::error_answer::send_service_error(conn, &e).await,
         }
     }
 }

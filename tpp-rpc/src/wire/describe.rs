@@ -213,8 +213,8 @@ pub struct ErrorDescription {
     #[serde(default)]
     pub message: String,
     /// The schema of the variant's fields: an object for named fields, an array for a tuple
-    /// variant, absent for a unit variant. (The error answer itself still carries only the
-    /// message, `{"error": "..."}`.)
+    /// variant, absent for a unit variant; an error answer carries the fields in this shape
+    /// beside its message, as `{"error": "...", "tpp_error": {"variant": ..., "fields": ...}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Value>,
 }

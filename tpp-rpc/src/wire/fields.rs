@@ -23,3 +23,7 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// still willing to wait for the answer, as an integer (relative, so the
 /// two hosts' clocks need not agree). See [`crate::deadline`].
 pub const DEADLINE_FIELD: &str = "tpp_deadline_ms";
+
+/// The body key of an error answer carrying the error's variant and fields beside its
+/// message (`{"error": "…", "tpp_error": {"variant": "Locked", "fields": {…}}}`).
+pub use super::toxic_error::ERROR_DATA_KEY;

@@ -46,7 +46,7 @@ mod request;
 mod response;
 
 pub(crate) use answer::{append_response, append_result};
-pub use answer::{write_response, ActionResult, ErrorBody};
+pub use answer::{write_response, ActionResult, ErrorBody, ServiceErrorBody};
 pub(crate) use envelope::Fields;
 pub use envelope::{BadData, DeadlineField};
 pub(crate) use fast_scan::EnvelopeScan;

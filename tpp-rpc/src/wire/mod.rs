@@ -18,4 +18,4 @@ pub mod message;
 pub mod toxic_error;
 pub mod trace;
 
-pub use toxic_error::{ActionError, ToxicError};
+pub use toxic_error::{ActionError, ErrorData, ToxicError};

@@ -129,6 +129,13 @@ fn breaking_changes() {
             }),
         ),
         (
+            "error Locked's type changed",
+            Box::new(|d| {
+                d["services"][0]["actions"][0]["errors"][1]["fields"] =
+                    json!({"type": "object", "properties": {"id": {"type": "string"}}});
+            }),
+        ),
+        (
             "error Locked renumbered from code 7 to 9",
             Box::new(|d| {
                 d["services"][0]["actions"][0]["errors"][1]["code"] = json!(9);

@@ -129,10 +129,68 @@ def _message(body: Any) -> str:
     return body if isinstance(body, str) else json.dumps(body)
 
 
+class _ServiceError(Exception):
+    """An error answer: `code` (> 0), `message`, and `body`, the whole answer's body."""
+
+    # The variant a subclass stands for (code and name on the wire), and how an answer
+    # without fields (from an older server) builds it: "" cannot, "unit", "tuple" (its one
+    # string field), "field:NAME" (its one string field, or the one named `message`).
+    _code = 0
+    _variant = ""
+    _from_message = ""
+
+    def __init__(self, code: int, message: str, body: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.body = body
+
+    def _take(self, fields: Any) -> None:
+        """Sets the variant's fields from the answer's `tpp_error.fields`."""
+
+
+def _from_message(how: str, message: str) -> Any:
+    if how == "tuple":
+        return [message]
+    if how.startswith("field:"):
+        return {how[len("field:"):]: message}
+    return None
+
+
+def _item(items: Any, index: int) -> Any:
+    if not isinstance(items, list) or index >= len(items):
+        raise _bad(f"a list of at least {index + 1} fields", items)
+    return items[index]
+
+
+def _service_error(
+    base: Type[_ServiceError], errors: List[Type[_ServiceError]], code: int, body: Any
+) -> _ServiceError:
+    """The exception for an error answer: the variant named by `tpp_error` with its fields;
+    without them, the first variant of that code that the message alone builds; else `base`."""
+    message = _message(body)
+    data = body.get("tpp_error") if isinstance(body, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("variant"), str):
+        for cls in errors:
+            if cls._code == code and cls._variant == data["variant"]:
+                error = cls(code, message, body)
+                try:
+                    error._take(data.get("fields"))
+                    return error
+                except TransportError:
+                    break  # fields this module cannot read: as if there were none
+    for cls in errors:
+        if cls._code == code and cls._from_message:
+            error = cls(code, message, body)
+            error._take(_from_message(cls._from_message, message))
+            return error
+    return base(code, message, body)
+
+
 class _Client:
     """Connects, frames requests, keeps the connection when the server promises to."""
 
-    _base_error: Type[Exception] = Exception
+    _base_error: Type[_ServiceError] = _ServiceError
 
     def __init__(
         self,
@@ -203,13 +261,12 @@ class _Client:
             raise _Closed("the connection closed before the answer")
         return response
 
-    def _raise(self, response: Dict[str, Any], errors: Dict[int, Type[Exception]]) -> None:
+    def _raise(self, response: Dict[str, Any], errors: List[Type[_ServiceError]]) -> None:
         code = response["code"]
         if code != 0:
-            cls = errors.get(code, self._base_error)
-            raise cls(code, _message(response.get("body")), response.get("body"))
+            raise _service_error(self._base_error, errors, code, response.get("body"))
 
-    async def _call(self, action: str, body: Dict[str, Any], errors: Dict[int, Type[Exception]]) -> Any:
+    async def _call(self, action: str, body: Dict[str, Any], errors: List[Type[_ServiceError]]) -> Any:
         frame = self._frame(action, body, keep=True)
         conn, self._idle = self._idle, None
         reused = conn is not None
@@ -237,7 +294,7 @@ class _Client:
         return response.get("body")
 
     async def _stream(
-        self, action: str, body: Dict[str, Any], errors: Dict[int, Type[Exception]], ack: bool
+        self, action: str, body: Dict[str, Any], errors: List[Type[_ServiceError]], ack: bool
     ) -> AsyncIterator[Any]:
         # A stream ends when the server closes the connection: it gets one of its own.
         conn = await self._connect()

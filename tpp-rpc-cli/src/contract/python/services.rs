@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::Value;
-use tpp_rpc::describe::{ActionDescription, Kind, ParamDescription, ServiceDescription};
+use tpp_rpc::describe::{
+    ActionDescription, ErrorDescription, Kind, ParamDescription, ServiceDescription,
+};
 
 use super::{doc_text, identifier, literal, ErrorClasses, Schemas, Ty};
 
@@ -32,16 +34,11 @@ pub(super) fn service(
         service.name.as_str()
     };
     let base = fresh(taken, "", &format!("{prefix}Error"));
-    let _ = writeln!(out, "\n\nclass {base}(Exception):");
+    let _ = writeln!(out, "\n\nclass {base}(_ServiceError):");
     let _ = writeln!(
         out,
         "    \"\"\"An error answer from {prefix}: `code` (> 0) and `message`; `body` is the \
-         whole answer's body.\"\"\"\n"
-    );
-    out.push_str(
-        "    def __init__(self, code: int, message: str, body: Any = None) -> None:\n        \
-         super().__init__(message)\n        self.code = code\n        self.message = message\n        \
-         self.body = body\n",
+         whole answer's body. A subclass per variant carries its fields as attributes.\"\"\""
     );
     let mut classes = ErrorClasses::new();
     for action in &service.actions {
@@ -51,13 +48,7 @@ pub(super) fn service(
                 continue;
             }
             let class = fresh(taken, prefix, &error.variant);
-            let _ = writeln!(out, "\n\nclass {class}({base}):");
-            let doc = if error.message.is_empty() {
-                format!("Code {}.", error.code)
-            } else {
-                format!("Code {}: {}", error.code, error.message)
-            };
-            let _ = writeln!(out, "    \"\"\"{}\"\"\"", doc_text(&doc));
+            variant_class(out, schemas, &base, &class, error);
             classes.insert(key, class);
         }
     }
@@ -78,6 +69,145 @@ pub(super) fn service(
     let _ = writeln!(out, "    _base_error = {base}");
     for action in &service.actions {
         method(out, schemas, action, &classes);
+    }
+}
+
+/// Attribute names an exception already has.
+const EXCEPTION_NAMES: &[&str] = &[
+    "code",
+    "message",
+    "body",
+    "args",
+    "with_traceback",
+    "add_note",
+];
+
+/// One field of an error variant: its attribute, how to read it from the fields, its type.
+struct ErrorField {
+    attr: String,
+    /// The key (a struct variant) or None (a tuple variant's position).
+    key: Option<String>,
+    ty: Ty,
+}
+
+fn error_fields(schemas: &Schemas<'_>, fields: Option<&Value>) -> Vec<ErrorField> {
+    let attr = |name: &str| {
+        let mut id = identifier(name);
+        if EXCEPTION_NAMES.contains(&id.as_str()) || id.starts_with('_') {
+            id.push('_');
+        }
+        id
+    };
+    let Some(fields) = fields else {
+        return Vec::new();
+    };
+    if let Some(items) = fields.get("prefixItems").and_then(Value::as_array) {
+        return items
+            .iter()
+            .enumerate()
+            .map(|(i, schema)| ErrorField {
+                attr: format!("field{i}"),
+                key: None,
+                ty: schemas.ty(schema, 0),
+            })
+            .collect();
+    }
+    let Some(props) = fields.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    // In declaration order (`required` keeps it; the properties object is sorted).
+    let mut names: Vec<&str> = fields
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    names.retain(|n| props.contains_key(*n));
+    for name in props.keys() {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| ErrorField {
+            attr: attr(name),
+            key: Some(name.to_owned()),
+            ty: schemas.ty(&props[name], 0),
+        })
+        .collect()
+}
+
+/// How an answer without fields builds the variant, as the Rust client's `from_parts`
+/// does: a unit variant, or one whose single field is a string (or is named `message`).
+fn from_message(error: &ErrorDescription, fields: &[ErrorField]) -> String {
+    match fields {
+        [] if error
+            .fields
+            .as_ref()
+            .is_none_or(|f| f.get("prefixItems").is_some() || f.get("properties").is_some()) =>
+        {
+            "unit".to_owned()
+        }
+        [one]
+            if matches!(one.ty, Ty::Str)
+                || (one.key.as_deref() == Some("message") && one.ty == Ty::Any) =>
+        {
+            match &one.key {
+                Some(key) => format!("field:{key}"),
+                None => "tuple".to_owned(),
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+/// The exception class of one error variant, its fields as typed attributes.
+fn variant_class(
+    out: &mut String,
+    schemas: &Schemas<'_>,
+    base: &str,
+    class: &str,
+    error: &ErrorDescription,
+) {
+    let fields = error_fields(schemas, error.fields.as_ref());
+    let _ = writeln!(out, "\n\nclass {class}({base}):");
+    let doc = if error.message.is_empty() {
+        format!("Code {}.", error.code)
+    } else {
+        format!("Code {}: {}", error.code, error.message)
+    };
+    let _ = writeln!(out, "    \"\"\"{}\"\"\"\n", doc_text(&doc));
+    let _ = writeln!(out, "    _code = {}", error.code);
+    let _ = writeln!(out, "    _variant = {}", literal(&error.variant));
+    let how = from_message(error, &fields);
+    if !how.is_empty() {
+        let _ = writeln!(out, "    _from_message = {}", literal(&how));
+    }
+    if fields.is_empty() {
+        return;
+    }
+    for field in &fields {
+        let _ = writeln!(out, "    {}: {}", field.attr, field.ty.hint());
+    }
+    let _ = writeln!(out, "\n    def _take(self, fields: Any) -> None:");
+    let named = fields.iter().any(|f| f.key.is_some());
+    if named {
+        let _ = writeln!(out, "        obj = _as_obj(fields)");
+    }
+    for (i, field) in fields.iter().enumerate() {
+        let raw = match &field.key {
+            Some(key) if matches!(field.ty, Ty::Optional(_) | Ty::Any) => {
+                format!("obj.get({})", literal(key))
+            }
+            Some(key) => format!("_field(obj, {})", literal(key)),
+            None => format!("_item(fields, {i})"),
+        };
+        let _ = writeln!(
+            out,
+            "        self.{} = {}",
+            field.attr,
+            field.ty.decode(&raw, 0)
+        );
     }
 }
 
@@ -163,17 +293,18 @@ fn method(
     };
     let doc = doc_text(&doc).replace('\n', "\n        ");
     let _ = writeln!(out, "        \"\"\"{doc}\"\"\"");
-    let errors: Vec<String> = action
+    let errors: Vec<&str> = action
         .errors
         .iter()
         .filter_map(|e| {
-            let class = classes.get(&(e.code, e.variant.clone()))?;
-            Some(format!("{}: {class}", e.code))
+            classes
+                .get(&(e.code, e.variant.clone()))
+                .map(String::as_str)
         })
         .collect();
     let _ = writeln!(
         out,
-        "        errors: Dict[int, Type[Exception]] = {{{}}}",
+        "        errors: List[Type[_ServiceError]] = [{}]",
         errors.join(", ")
     );
     match &bare_body {

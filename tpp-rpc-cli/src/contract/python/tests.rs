@@ -1,6 +1,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{identifier, Schemas, Ty};
+use tpp_rpc::Description;
 
 fn hint(schema: Value) -> String {
     let defs: Map<String, Value> = serde_json::from_value(json!({
@@ -82,4 +83,65 @@ fn names_become_identifiers() {
     assert_eq!(identifier("repo-name"), "repo_name");
     assert_eq!(identifier("2fa"), "_2fa");
     assert_eq!(identifier(""), "_");
+}
+
+/// The module for one action whose errors are `errors` (each `(code, variant, fields)`).
+fn module_with_errors(errors: Value) -> String {
+    let description: Description = serde_json::from_value(json!({
+        "tpp_describe": 1,
+        "services": [{"name": "Jobs", "actions": [{"name": "run", "method": "run", "kind": "unary",
+            "params": [], "result": {"type": "null"}, "errors": errors}]}]
+    }))
+    .unwrap();
+    super::generate(&description)
+}
+
+#[test]
+fn error_classes_carry_typed_fields() {
+    let record = |props: Value, required: Value| {
+        json!({"type": "object", "properties": props, "required": required,
+               "additionalProperties": false})
+    };
+    let tuple = |items: Value| json!({"type": "array", "prefixItems": items});
+    let module = module_with_errors(json!([
+        {"code": 4, "variant": "Bad", "fields": record(
+            json!({"code": {"type": "integer"}, "message": {"type": "string"},
+                   "since": {"type": ["integer", "null"]}}),
+            json!(["message", "code", "since"]))},
+        {"code": 5, "variant": "Refused", "fields": record(
+            json!({"message": {"type": "string"}}), json!(["message"]))},
+        {"code": 6, "variant": "Moved", "fields": tuple(json!([{"type": "string"}, {"type": "integer"}]))},
+        {"code": 7, "variant": "Gone"},
+        {"code": 8, "variant": "Empty", "fields": record(json!({}), json!([]))},
+    ]));
+    // Names an exception already has get a `_`; declaration order; Optional read leniently.
+    assert!(module.contains(
+        "    message_: str\n    code_: int\n    since: Optional[int]\n\n    def _take(self, fields: Any) -> None:\n        obj = _as_obj(fields)\n        self.message_ = _as_str(_field(obj, \"message\"))\n        self.code_ = _as_int(_field(obj, \"code\"))\n        self.since = _opt(obj.get(\"since\"), _as_int)\n"
+    ), "{module}");
+    // Built from a message alone as the Rust client's from_parts does: a unit, or one string.
+    let from_message = |class: &str| {
+        let start = module.find(&format!("class {class}(JobsError)")).unwrap();
+        let rest = &module[start..];
+        let end = rest[1..].find("\nclass ").map_or(rest.len(), |e| e + 1);
+        rest[..end]
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("_from_message = "))
+            .map(str::to_owned)
+    };
+    assert_eq!(from_message("Bad"), None);
+    assert_eq!(
+        from_message("Refused").as_deref(),
+        Some("\"field:message\"")
+    );
+    assert_eq!(from_message("Moved"), None);
+    assert_eq!(from_message("Gone").as_deref(), Some("\"unit\""));
+    assert_eq!(from_message("Empty").as_deref(), Some("\"unit\""));
+    assert!(
+        module.contains("    field0: str\n    field1: int\n"),
+        "{module}"
+    );
+    assert!(module.contains("        self.field1 = _as_int(_item(fields, 1))\n"));
+    assert!(
+        module.contains("errors: List[Type[_ServiceError]] = [Bad, Refused, Moved, Gone, Empty]")
+    );
 }

@@ -260,9 +260,9 @@ pub(super) fn render_arm(svc: &Service, action: &Action) -> TokenStream {
             match __tpp_result {
                 ::core::result::Result::Ok(value) => #send_ok,
                 ::core::result::Result::Err(error) => {
-                    let (code, message) = (&#private::Probe::<#err>::NEW).error_parts(error);
+                    let __tpp_error = (&#private::Probe::<#err>::NEW).error_answer(error);
                     #close_on_error
-                    conn.send_error(code, &message).await
+                    #private::send_service_error(conn, &__tpp_error).await
                 }
             }
         }

@@ -68,3 +68,14 @@ pub struct ErrorBody<'a> {
     /// The message.
     pub error: &'a str,
 }
+
+/// `{"error": message, "tpp_error": {"variant": …, "fields": …}}`: the body of a service
+/// error's response; without data, the same as [`ErrorBody`].
+#[derive(Serialize)]
+pub struct ServiceErrorBody<'a> {
+    /// The message (what toxiccore reads).
+    pub error: &'a str,
+    /// The variant and its fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpp_error: Option<&'a crate::wire::ErrorData>,
+}

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::envelope::Key;
 use super::{json_slice, str_range, validated_str};
 use crate::wire::json;
+use crate::wire::ErrorData;
 
 /// A response as a client reads it.
 #[derive(Debug, Clone)]
@@ -111,19 +112,34 @@ impl Response {
     /// is an object with a string `error`, the body itself when it is a bare
     /// string, else the body's JSON text.
     pub fn error_message(&self) -> String {
+        self.error_parts().0
+    }
+
+    /// The error message ([`error_message`](Self::error_message)) and, when the body carries
+    /// it (`tpp_error`, from a tpp server), the error's variant and fields. A `tpp_error`
+    /// that is not shaped as [`ErrorData`] is left out: the message still stands.
+    pub fn error_parts(&self) -> (String, Option<ErrorData>) {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum ErrorShape {
-            Object { error: Value },
+            Object {
+                error: Value,
+                #[serde(default)]
+                tpp_error: Option<Value>,
+            },
             Bare(String),
         }
         match serde_json::from_str::<ErrorShape>(self.body_json()) {
-            Ok(ErrorShape::Object {
-                error: Value::String(s),
-            }) => s,
-            Ok(ErrorShape::Object { error }) => error.to_string(),
-            Ok(ErrorShape::Bare(s)) => s,
-            Err(_) => self.body_json().to_owned(),
+            Ok(ErrorShape::Object { error, tpp_error }) => {
+                let message = match error {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let data = tpp_error.and_then(|data| serde_json::from_value(data).ok());
+                (message, data)
+            }
+            Ok(ErrorShape::Bare(s)) => (s, None),
+            Err(_) => (self.body_json().to_owned(), None),
         }
     }
 

@@ -198,6 +198,50 @@ fn reads_responses_like_the_reference_client() {
 }
 
 #[test]
+fn an_error_answer_gives_its_message_and_its_variant() {
+    let parts = |payload: &'static [u8]| {
+        Response::parse(Bytes::from_static(payload))
+            .unwrap()
+            .error_parts()
+    };
+    let (message, data) = parts(
+        br#"{"code": 7, "body": {"error": "locked", "tpp_error": {"variant": "Locked", "fields": {"id": 1}}}}"#,
+    );
+    assert_eq!(message, "locked");
+    let data = data.unwrap();
+    assert_eq!(data.variant, "Locked");
+    assert_eq!(data.named("id"), Some(&serde_json::json!(1)));
+    assert_eq!(data.named("by"), Some(&Value::Null));
+    assert_eq!(data.positional(0), None);
+    let (_, unit) =
+        parts(br#"{"code": 8, "body": {"error": "full", "tpp_error": {"variant": "Full"}}}"#);
+    assert_eq!(unit.unwrap().fields, None);
+    // Without it, or with one of another shape: the message alone.
+    for payload in [
+        &br#"{"code": 8, "body": {"error": "full"}}"#[..],
+        br#"{"code": 8, "body": {"error": "full", "tpp_error": 5}}"#,
+        br#"{"code": 8, "body": {"error": "full", "tpp_error": {"fields": []}}}"#,
+        br#"{"code": 8, "body": "full"}"#,
+    ] {
+        assert_eq!(parts(payload), ("full".to_owned(), None));
+    }
+    let written = {
+        let data = crate::wire::ErrorData::new("NotFound", Some(serde_json::json!(["x"])));
+        let mut out = Vec::new();
+        let body = ServiceErrorBody {
+            error: "not found",
+            tpp_error: Some(&data),
+        };
+        write_response(&mut out, 4, &body).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(
+        written,
+        r#"{"code":4,"body":{"error":"not found","tpp_error":{"variant":"NotFound","fields":["x"]}}}"#
+    );
+}
+
+#[test]
 fn a_body_integer_beyond_64_bits_is_refused_by_value_and_kept_by_exact_types() {
     let big = "1267650600228229401496703205376";
     let long_string = "y".repeat(100_000);
