@@ -203,6 +203,10 @@ pub(super) async fn serve_connection<H: Handler>(
             close_after_answering(&mut c.io).await;
             break;
         }
+        // Kept alive, the connection holds nothing of the request it has
+        // answered: a large one would otherwise stay (and stay charged to
+        // the request memory budget) for as long as the client is idle.
+        c.ctx.request = Request::empty();
         let more = c.io.decoder().holds_whole_frame(c.io.read_buffer());
         if !more
             && flush_pending(&mut c.io, &mut c.pending, &limits)
