@@ -237,7 +237,10 @@ fn no_client_certificate_is_refused_with_a_clear_error() {
     let server = mutual_tls_server(&pki);
     let (code, stderr) = refused_call(&server, &pki.ca, None);
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("failed: received fatal alert: CertificateRequired"), "{stderr}");
+    assert!(
+        stderr.contains("failed: received fatal alert: CertificateRequired"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -248,7 +251,10 @@ fn a_client_certificate_from_another_ca_is_refused_with_a_clear_error() {
     let (cert, key) = other.issue("intruder", &[], false);
     let (code, stderr) = refused_call(&server, &pki.ca, Some((&cert, &key)));
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("failed: received fatal alert: UnknownCA"), "{stderr}");
+    assert!(
+        stderr.contains("failed: received fatal alert: UnknownCA"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -258,7 +264,10 @@ fn an_expired_client_certificate_is_refused_with_a_clear_error() {
     let (cert, key) = pki.issue("old", &[], true);
     let (code, stderr) = refused_call(&server, &pki.ca, Some((&cert, &key)));
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("failed: received fatal alert: CertificateExpired"), "{stderr}");
+    assert!(
+        stderr.contains("failed: received fatal alert: CertificateExpired"),
+        "{stderr}"
+    );
 }
 
 #[test]
