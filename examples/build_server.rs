@@ -426,7 +426,7 @@ pub fn format_timestamp(secs: u64) -> String {
 }
 
 /// Starts the server on `addr`, as the real one: one request per connection.
-pub async fn bind(addr: &str) -> Result<Server, tpp_rpc::Error> {
+pub async fn bind(addr: &str) -> Result<Server, tpp_rpc::ServerError> {
     Server::builder()
         .token(TOKEN)
         .keep_alive(false)

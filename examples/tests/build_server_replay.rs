@@ -69,7 +69,7 @@ fn recordings() -> Vec<Recording> {
 struct Running {
     port: u16,
     shutdown: tpp_rpc::ShutdownHandle,
-    task: tokio::task::JoinHandle<Result<(), tpp_rpc::Error>>,
+    task: tokio::task::JoinHandle<Result<(), tpp_rpc::ServerError>>,
 }
 
 impl Running {

@@ -30,7 +30,7 @@ pub struct Running {
     /// Stops it.
     pub shutdown: tpp_rpc::ShutdownHandle,
     /// The serving task.
-    pub task: tokio::task::JoinHandle<Result<(), tpp_rpc::Error>>,
+    pub task: tokio::task::JoinHandle<Result<(), tpp_rpc::ServerError>>,
 }
 
 impl Running {

@@ -206,7 +206,7 @@ use crate::model::Service;
 /// }
 ///
 /// # fn main() {}
-/// # async fn demo(server: tpp_rpc::Server, config: &str) -> Result<(), tpp_rpc::Error> {
+/// # async fn demo(server: tpp_rpc::Server, config: &str) -> Result<(), tpp_rpc::ServerError> {
 /// let store: Arc<dyn Store> = match config {
 ///     "memory" => Arc::new(Memory),
 ///     url => Arc::new(Remote { url: url.to_owned() }),

@@ -154,7 +154,7 @@ pub use describe::{
 pub use futures_util::StreamExt;
 pub use server::{
     BoxFuture, Connection, Context, Error, Handler, Layer, Limits, Next, Server, ServerBuilder,
-    ShutdownHandle,
+    ServerError, ShutdownHandle,
 };
 pub use service::{ActionInfo, ActionKind, ParamInfo, Router, Service};
 pub use stream::{ItemSender, ItemStream};

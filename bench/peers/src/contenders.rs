@@ -50,8 +50,9 @@ fn tpp_pipelined_2(builder: tpp_rpc::ClientBuilder) -> tpp_rpc::ClientBuilder {
 #[derive(Clone, Copy)]
 enum Client {
     Tpp(TppMode),
-    Tarpc { bincode: bool },
+    Tarpc { bincode: bool, nodelay: bool },
     Jsonrpsee,
+    Tonic { tuned: bool },
 }
 
 /// One contender.
@@ -63,6 +64,9 @@ pub struct Contender {
     pub server: &'static str,
     /// A peer (not tpp): the baseline of the ratios.
     pub is_peer: bool,
+    /// The framework and codec, shared by its default and tuned rows
+    /// (`tarpc-bincode`): the targets compare with a family's best row.
+    pub family: &'static str,
     client: Client,
 }
 
@@ -74,28 +78,79 @@ pub fn all() -> Vec<Contender> {
             name: name.to_owned(),
             server: "tpp",
             is_peer: false,
+            family: "tpp",
             client: Client::Tpp(mode),
         })
         .collect();
+    // Each framework at its documented defaults, then tuned (what each
+    // setting changes: BENCHMARKS.md, "Peers").
     let peers = [
         (
-            "tarpc 0.38, JSON",
-            "tarpc-json",
-            Client::Tarpc { bincode: false },
+            "tarpc 0.38, bincode (defaults)",
+            "tarpc-bincode",
+            "tarpc-bincode",
+            Client::Tarpc {
+                bincode: true,
+                nodelay: false,
+            },
         ),
         (
-            "tarpc 0.38, bincode",
+            "tarpc 0.38, bincode, TCP_NODELAY",
+            "tarpc-bincode-nodelay",
             "tarpc-bincode",
-            Client::Tarpc { bincode: true },
+            Client::Tarpc {
+                bincode: true,
+                nodelay: true,
+            },
         ),
-        ("jsonrpsee 0.26, WebSocket", "jsonrpsee", Client::Jsonrpsee),
+        (
+            "tarpc 0.38, JSON (defaults)",
+            "tarpc-json",
+            "tarpc-json",
+            Client::Tarpc {
+                bincode: false,
+                nodelay: false,
+            },
+        ),
+        (
+            "tarpc 0.38, JSON, TCP_NODELAY",
+            "tarpc-json-nodelay",
+            "tarpc-json",
+            Client::Tarpc {
+                bincode: false,
+                nodelay: true,
+            },
+        ),
+        (
+            "jsonrpsee 0.26, WebSocket (defaults)",
+            "jsonrpsee",
+            "jsonrpsee",
+            Client::Jsonrpsee,
+        ),
+        (
+            "tonic 0.14, gRPC (defaults)",
+            "tonic",
+            "tonic",
+            Client::Tonic { tuned: false },
+        ),
+        (
+            "tonic 0.14, 4 MiB HTTP/2 windows",
+            "tonic-tuned",
+            "tonic",
+            Client::Tonic { tuned: true },
+        ),
     ];
-    all.extend(peers.into_iter().map(|(name, server, client)| Contender {
-        name: name.to_owned(),
-        server,
-        is_peer: true,
-        client,
-    }));
+    all.extend(
+        peers
+            .into_iter()
+            .map(|(name, server, family, client)| Contender {
+                name: name.to_owned(),
+                server,
+                is_peer: true,
+                family,
+                client,
+            }),
+    );
     all
 }
 
@@ -104,17 +159,49 @@ impl Contender {
     pub async fn connect(&self, port: u16) -> Result<Caller, String> {
         match self.client {
             Client::Tpp(mode) => tpp_caller(mode, port),
-            Client::Tarpc { bincode } => {
+            Client::Tarpc {
+                bincode,
+                nodelay: false,
+            } => {
+                // tarpc's README client: `serde_transport::tcp::connect`, defaults.
+                use tarpc::tokio_serde::formats::{Bincode, Json};
+                let addr = ("127.0.0.1", port);
+                let e = |e: std::io::Error| format!("tarpc connect: {e}");
+                Ok(if bincode {
+                    tarpc_caller(
+                        tarpc::serde_transport::tcp::connect(addr, Bincode::default)
+                            .await
+                            .map_err(e)?,
+                    )
+                } else {
+                    tarpc_caller(
+                        tarpc::serde_transport::tcp::connect(addr, Json::default)
+                            .await
+                            .map_err(e)?,
+                    )
+                })
+            }
+            Client::Tarpc {
+                bincode,
+                nodelay: true,
+            } => {
                 let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
                     .await
                     .map_err(|e| format!("tarpc connect: {e}"))?;
-                // As on the server side: tarpc leaves Nagle on.
                 tcp.set_nodelay(true).map_err(|e| e.to_string())?;
                 Ok(if bincode {
                     tarpc_caller(crate::tarpc_transport!(tcp, Bincode))
                 } else {
                     tarpc_caller(crate::tarpc_transport!(tcp, Json))
                 })
+            }
+            Client::Tonic { tuned } => {
+                let client =
+                    crate::tonic_echo::client(([127, 0, 0, 1], port).into(), tuned).await?;
+                Ok(caller(client, |mut client, text| async move {
+                    let message = crate::tonic_echo::EchoMessage { text };
+                    client.echo(message).await.map(|r| r.into_inner().text)
+                }))
             }
             Client::Jsonrpsee => jsonrpsee_caller(port).await,
         }

@@ -18,7 +18,8 @@
 #[allow(dead_code)]
 mod procs;
 #[path = "../../src/report.rs"]
-#[allow(dead_code)]
+// Shared with tpp-bench, whose rust-version predates `is_multiple_of`.
+#[allow(dead_code, clippy::manual_is_multiple_of)]
 mod report;
 
 mod contenders;
@@ -26,6 +27,7 @@ mod load;
 mod servers;
 mod syscalls;
 mod table;
+mod tonic_echo;
 
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};

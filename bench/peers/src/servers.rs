@@ -7,7 +7,16 @@
 use futures::StreamExt;
 
 /// The server kinds `serve` accepts.
-pub const KINDS: &[&str] = &["tpp", "tarpc-json", "tarpc-bincode", "jsonrpsee"];
+pub const KINDS: &[&str] = &[
+    "tpp",
+    "tarpc-json",
+    "tarpc-bincode",
+    "tarpc-json-nodelay",
+    "tarpc-bincode-nodelay",
+    "jsonrpsee",
+    "tonic",
+    "tonic-tuned",
+];
 
 /// The token of the tpp server (TPP requests always carry one).
 pub const TPP_TOKEN: &str = "bench-token";
@@ -85,9 +94,13 @@ pub fn main_serve(kind: &str) -> Result<(), String> {
     runtime.block_on(async move {
         match kind {
             "tpp" => serve_tpp().await,
-            "tarpc-json" => serve_tarpc(false).await,
-            "tarpc-bincode" => serve_tarpc(true).await,
+            "tarpc-json" => serve_tarpc_defaults(false).await,
+            "tarpc-bincode" => serve_tarpc_defaults(true).await,
+            "tarpc-json-nodelay" => serve_tarpc_nodelay(false).await,
+            "tarpc-bincode-nodelay" => serve_tarpc_nodelay(true).await,
             "jsonrpsee" => serve_jsonrpsee().await,
+            "tonic" => crate::tonic_echo::serve(false).await,
+            "tonic-tuned" => crate::tonic_echo::serve(true).await,
             other => Err(format!("unknown server {other:?}; one of {KINDS:?}")),
         }
     })
@@ -121,10 +134,43 @@ macro_rules! tarpc_transport {
     };
 }
 
-/// tarpc's own accept loop (`serde_transport::tcp::listen`) does not set
-/// TCP_NODELAY; tpp and jsonrpsee do. The bench sets it on tarpc's sockets
-/// too, so Nagle's algorithm never holds a small answer back.
-async fn serve_tarpc(bincode: bool) -> Result<(), String> {
+/// tarpc as its README sets it up: `serde_transport::tcp::listen` with its
+/// defaults (length-delimited frames up to 8 MiB; Nagle's algorithm left on,
+/// as tarpc leaves it).
+async fn serve_tarpc_defaults(bincode: bool) -> Result<(), String> {
+    use tarpc::tokio_serde::formats::{Bincode, Json};
+    if bincode {
+        let incoming = tarpc::serde_transport::tcp::listen("127.0.0.1:0", Bincode::default)
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::procs::announce_port(incoming.local_addr().port());
+        incoming
+            .for_each(|transport| async move {
+                if let Ok(transport) = transport {
+                    spawn_tarpc_channel(transport);
+                }
+            })
+            .await;
+    } else {
+        let incoming = tarpc::serde_transport::tcp::listen("127.0.0.1:0", Json::default)
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::procs::announce_port(incoming.local_addr().port());
+        incoming
+            .for_each(|transport| async move {
+                if let Ok(transport) = transport {
+                    spawn_tarpc_channel(transport);
+                }
+            })
+            .await;
+    }
+    Ok(())
+}
+
+/// tarpc tuned: the same, with TCP_NODELAY on every accepted socket (tpp,
+/// jsonrpsee and tonic set it by default), so Nagle's algorithm never holds a
+/// small answer back; frames up to [`MAX_FRAME`].
+async fn serve_tarpc_nodelay(bincode: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;

@@ -171,7 +171,7 @@ fn parse_summary(summary: &str) -> Result<(u64, Vec<(String, u64)>), String> {
             top.push(((*name).to_owned(), calls));
         }
     }
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     let total = total.ok_or_else(|| format!("no total line in strace's summary:\n{summary}"))?;
     Ok((total, top))
 }

@@ -5,19 +5,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
-use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use super::closing::Ending;
+use super::conn_loop::serve_connection;
+use super::link::Link;
 use super::listener::Listener;
-use super::{conn_loop::serve_connection, connection::write_frame, Handler, Shared};
-use crate::server::Error;
+use super::refusal::Refusal;
+use super::{Handler, Shared};
+use crate::server::ServerError;
 use crate::transport::{Socket, Stream};
-use crate::wire::frame::{FrameCodec, READ_BUFFER};
-use crate::wire::message::{write_response, ErrorBody};
 
 /// A bound TPP server. Start it with [`serve`](Self::serve).
 pub struct Server {
@@ -67,7 +67,7 @@ impl Server {
     }
 
     /// Serves until the shutdown handle is used.
-    pub async fn serve(self, handler: impl Handler) -> Result<(), Error> {
+    pub async fn serve(self, handler: impl Handler) -> Result<(), ServerError> {
         self.serve_with_shutdown(handler, std::future::pending())
             .await
     }
@@ -87,7 +87,7 @@ impl Server {
         self,
         handler: impl Handler,
         signal: impl Future<Output = ()> + Send,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ServerError> {
         let admission = Admission::new(
             Arc::new(handler),
             self.shared.clone(),
@@ -110,16 +110,26 @@ impl Server {
             }
         };
         accept_until(&self.listener, &admission, signal).await;
+        let grace = limits.shutdown_grace;
+        self.stop_accepting(&admission).await;
+        admission.finish(grace).await;
+        Ok(())
+    }
+
+    /// Shutdown steps 1 to 3 of [`serve_with_shutdown`](Self::serve_with_shutdown):
+    /// the health action fails, the delay passes (still accepting), the
+    /// connections queued in the kernel are taken and the listener closed.
+    async fn stop_accepting<H: Handler>(self, admission: &Admission<H>) {
         self.shutdown.cancel();
         self.shared.draining.cancel();
-        let delay = limits.shutdown_delay;
+        let delay = self.shared.limits.shutdown_delay;
         info!(
             ?delay,
             health_check = self.shared.health.is_some(),
             "shutdown started: health check failing; still accepting for the delay"
         );
         if !delay.is_zero() {
-            accept_until(&self.listener, &admission, tokio::time::sleep(delay)).await;
+            accept_until(&self.listener, admission, tokio::time::sleep(delay)).await;
         }
         let queued = self
             .listener
@@ -128,26 +138,6 @@ impl Server {
             queued,
             "listener closed after taking the connections queued in the kernel"
         );
-        admission.closing.cancel();
-        let tracker = &admission.tracker;
-        tracker.close();
-        let grace = limits.shutdown_grace;
-        info!(
-            in_flight = tracker.len(),
-            ?grace,
-            "waiting for in-flight requests and streams"
-        );
-        let waited = Instant::now();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            warn!(
-                remaining = tracker.len(),
-                "shutdown grace period over; dropping connections"
-            );
-            admission.force_close.cancel();
-            tracker.wait().await;
-        }
-        info!(took = ?waited.elapsed(), "tpp server stopped");
-        Ok(())
     }
 }
 
@@ -186,6 +176,30 @@ impl<H: Handler> Admission<H> {
         }
     }
 
+    /// Shutdown step 4: idle connections close and streams end; requests
+    /// already received are served for up to `grace`, then what is left is
+    /// dropped.
+    async fn finish(&self, grace: Duration) {
+        self.closing.cancel();
+        let tracker = &self.tracker;
+        tracker.close();
+        info!(
+            in_flight = tracker.len(),
+            ?grace,
+            "waiting for in-flight requests and streams"
+        );
+        let waited = Instant::now();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            warn!(
+                remaining = tracker.len(),
+                "shutdown grace period over; dropping connections"
+            );
+            self.force_close.cancel();
+            tracker.wait().await;
+        }
+        info!(took = ?waited.elapsed(), "tpp server stopped");
+    }
+
     pub(super) fn admit(&self, socket: Socket, peer: SocketAddr) {
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             warn!(%peer, "connection limit reached; answering busy");
@@ -195,7 +209,7 @@ impl<H: Handler> Admission<H> {
             if let Ok(p) = self.busy_answers.clone().try_acquire_owned() {
                 let shared = self.shared.clone();
                 self.tracker.spawn(async move {
-                    answer_busy(socket, &shared).await;
+                    answer_busy(socket, peer, &shared).await;
                     drop(p);
                 });
             }
@@ -250,26 +264,16 @@ async fn accept_until<H: Handler>(
     }
 }
 
-async fn answer_busy(socket: Socket, shared: &Shared) {
-    let limits = &shared.limits;
+/// Answers "Server busy" to a connection over the limit, and closes it.
+async fn answer_busy(socket: Socket, peer: SocketAddr, shared: &Arc<Shared>) {
     let work = async {
         let stream = match &shared.tls {
             None => Stream::Plain(socket),
             Some(acceptor) => acceptor.accept(socket).await.ok()?,
         };
-        let mut io =
-            FramedRead::with_capacity(stream, FrameCodec::new(limits.max_frame_size), READ_BUFFER);
-        let mut out = Vec::new();
-        write_response(
-            &mut out,
-            1,
-            &ErrorBody {
-                error: "Server busy",
-            },
-        )
-        .ok()?;
-        write_frame(&mut io, &out).await.ok()?;
-        io.get_mut().shutdown().await.ok()
+        let mut link = Link::new(stream, peer, shared, CancellationToken::new());
+        link.end(Ending::Refused(Refusal::Busy)).await;
+        Some(())
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), work).await;
 }

@@ -3,19 +3,16 @@
 //! verification whose client has left.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::codec::FramedRead;
 use tracing::{debug, warn};
 
-use super::peer_watch::{Input, PeerWatch};
 use super::{Limits, Shared};
 use crate::server::auth::{AuthCheck, Identity, Refused};
-use crate::transport::Stream;
-use crate::wire::frame::FrameCodec;
 
 /// Addresses tracked at most; past it, addresses not over the limit are
 /// forgotten first.
@@ -147,16 +144,17 @@ impl FailureLimiter {
     }
 }
 
-/// The verdict on a token, or `None` when the client left while its token
-/// was being verified (the verification is then dropped).
+/// The verdict on a token, or `None` when the client left (the future
+/// `client_left` makes resolved) while its token was being verified (the
+/// verification is then dropped). The future is made only for a slow check.
 ///
 /// `check` is called once, or twice for a token that needs slow work: once
 /// to see whether the verdict is known, then again when this address's turn
 /// comes (a token verified meanwhile, as when a client opens several
 /// connections at once, is then answered from the cache).
-pub(super) async fn verdict<'a>(
+pub(super) async fn verdict<'a, Left: Future<Output = &'static str>>(
     check: impl Fn() -> AuthCheck<'a>,
-    io: &mut FramedRead<Stream, FrameCodec>,
+    client_left: impl FnOnce() -> Left,
     shared: &Shared,
     peer: SocketAddr,
 ) -> Option<Result<Option<Identity>, Refused>> {
@@ -174,7 +172,6 @@ pub(super) async fn verdict<'a>(
         warn!(%peer, "too many failed token verifications from this address; refused without verifying");
         return Some(Err(Refused));
     }
-    let mut watch = PeerWatch::default();
     let verify = async {
         let _turn = limiter.turn(peer.ip()).await;
         check().identity().await
@@ -182,7 +179,7 @@ pub(super) async fn verdict<'a>(
     let verdict = tokio::select! {
         biased;
         verdict = verify => verdict,
-        gone = watch.gone(io, Input::Keep) => {
+        gone = client_left() => {
             debug!(%peer, reason = gone, "client left during token verification");
             return None;
         }

@@ -23,7 +23,7 @@ use super::{
 #[cfg(feature = "bcrypt")]
 use crate::server::auth::BcryptToken;
 use crate::server::auth::{Authenticator, PlainToken};
-use crate::server::Error;
+use crate::server::ServerError;
 #[cfg(feature = "tls")]
 use crate::transport::tls::{server_config_from_pem_files_with_client_auth, ClientAuth};
 #[cfg(feature = "tls")]
@@ -307,7 +307,7 @@ impl ServerBuilder {
     /// they are read.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), tpp_rpc::Error> {
+    /// # async fn run() -> Result<(), tpp_rpc::ServerError> {
     /// let server = tpp_rpc::Server::builder()
     ///     .token("s3cret")
     ///     .proxy_protocol(["127.0.0.1".parse().unwrap()]) // where HAProxy connects from
@@ -366,7 +366,7 @@ impl ServerBuilder {
 
     /// Binds the listening socket (port 0 picks a free port; see
     /// [`Server::local_addr`]). Fails on an unusable configuration.
-    pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, Error> {
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> Result<Server, ServerError> {
         let (backlog, reuse_port) = (self.backlog, self.reuse_port);
         let shared = self.into_shared()?;
         let listener = listen(addr, backlog, reuse_port).await?;
@@ -382,7 +382,7 @@ impl ServerBuilder {
     /// Peers have no address: [`Context::peer_addr`](super::Context::peer_addr)
     /// is `0.0.0.0:0`, and PROXY protocol headers are not expected.
     #[cfg(unix)]
-    pub async fn bind_unix(self, path: impl AsRef<Path>) -> Result<Server, Error> {
+    pub async fn bind_unix(self, path: impl AsRef<Path>) -> Result<Server, ServerError> {
         let (backlog, mode) = (self.backlog, self.unix_mode);
         let shared = self.into_shared()?;
         let listener = super::listener::bind_unix(path.as_ref(), backlog, mode)?;
@@ -414,7 +414,7 @@ impl ServerBuilder {
     /// assert_eq!(client.hello("ana").await?, "hello, ana");
     /// # Ok(()) }
     /// ```
-    pub fn in_process(self, handler: impl Handler) -> Result<InProcess, Error> {
+    pub fn in_process(self, handler: impl Handler) -> Result<InProcess, ServerError> {
         let shared = Arc::new(self.into_shared()?);
         let connections = Arc::new(Semaphore::new(shared.limits.max_connections));
         let admission = Admission::new(Arc::new(handler), shared, connections);
@@ -431,26 +431,29 @@ impl ServerBuilder {
     /// refused or reset. [`backlog`](Self::backlog) and
     /// [`reuse_port`](Self::reuse_port) do not apply. Call it inside a Tokio
     /// runtime.
-    pub async fn bind_listener(self, listener: std::net::TcpListener) -> Result<Server, Error> {
+    pub async fn bind_listener(
+        self,
+        listener: std::net::TcpListener,
+    ) -> Result<Server, ServerError> {
         let shared = self.into_shared()?;
         listener.set_nonblocking(true)?;
         server(Listener::Tcp(TcpListener::from_std(listener)?), shared)
     }
 
     /// Checks the configuration and builds what connections share.
-    fn into_shared(self) -> Result<Shared, Error> {
+    fn into_shared(self) -> Result<Shared, ServerError> {
         if let Some(e) = self.config_error {
-            return Err(Error::Config(e));
+            return Err(ServerError::Config(e));
         }
         let auth = self.auth.ok_or_else(|| {
-            Error::Config(
+            ServerError::Config(
                 "no authenticator: call token_hash(), token() or auth() on the builder".into(),
             )
         })?;
         let limits = self.limits.checked()?;
         #[cfg(feature = "tls")]
         if self.client_auth.is_some() && !matches!(self.tls, Tls::PemFiles(..)) {
-            return Err(Error::Config(
+            return Err(ServerError::Config(
                 "client_auth needs tls_pem_files (with tls(config), build the config with \
                  tls::server_config_with_client_auth)"
                     .into(),
@@ -463,7 +466,7 @@ impl ServerBuilder {
             #[cfg(feature = "tls")]
             Tls::PemFiles(cert, key) => Some(Acceptor::new(
                 server_config_from_pem_files_with_client_auth(cert, key, self.client_auth.as_ref())
-                    .map_err(|e| Error::Config(e.0))?,
+                    .map_err(|e| ServerError::Config(e.0))?,
             )),
         };
         Ok(Shared {
@@ -488,7 +491,7 @@ impl ServerBuilder {
     }
 }
 
-fn server(listener: Listener, shared: Shared) -> Result<Server, Error> {
+fn server(listener: Listener, shared: Shared) -> Result<Server, ServerError> {
     Ok(Server {
         local_addr: match &listener {
             Listener::Tcp(l) => l.local_addr()?,

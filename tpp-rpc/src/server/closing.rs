@@ -1,31 +1,40 @@
-//! How a server connection ends: an answer to a peer that broke the
-//! protocol, a prepared answer (the health probe's), or a close after the last
-//! response that does not reset the peer's unread answers.
+//! How a server connection ends: [`Ending`] says what is left to write
+//! (the link writes it), and the closes that follow, one of which does not
+//! reset the peer's unread answers.
 
 use std::time::Duration;
 
-use serde::Serialize;
+use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
-use tokio_util::codec::FramedRead;
 
-use super::connection::write_frame;
-use super::Limits;
+use super::refusal::Refusal;
 use crate::transport::Stream;
-use crate::wire::frame::FrameCodec;
-use crate::wire::message::write_response;
 
-/// Sends an error to a peer that broke the protocol, then lets the caller close.
-pub(super) async fn answer_and_close(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    code: i64,
-    body: &impl Serialize,
-    limits: &Limits,
-) {
-    let mut out = Vec::new();
-    if write_response(&mut out, code, body).is_ok() {
-        let _ = tokio::time::timeout(limits.write_timeout, write_frame(io, &out)).await;
+/// How a connection ends, decided by the reads, the checks or the last
+/// request; [`Link::end`](super::link::Link::end) carries it out.
+pub(super) enum Ending {
+    /// Nothing to write: the client closed, left or went silent, or the
+    /// read failed.
+    Drop,
+    /// The last request was answered: the answers held back leave, then a
+    /// close that lets the client read them all ([`close_after_answering`]).
+    Answered,
+    /// A request refused before its handler: its answer from the table in
+    /// refusal.rs, then the close.
+    Refused(Refusal),
+    /// A health probe: its prepared answer, then the close.
+    Probe(Bytes),
+}
+
+impl From<Refusal> for Ending {
+    fn from(refusal: Refusal) -> Self {
+        Ending::Refused(refusal)
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
+}
+
+/// Shuts our side down after a last answer, briefly.
+pub(super) async fn shut_down(stream: &mut Stream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
 /// Closes after the last response: our side first (so the server, not the
@@ -34,11 +43,10 @@ pub(super) async fn answer_and_close(
 /// socket would send a reset, and a reset can destroy responses the client
 /// has not read yet (requests pipelined behind a stream or behind a request
 /// that did not ask for keep-alive).
-pub(super) async fn close_after_answering(io: &mut FramedRead<Stream, FrameCodec>) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
+pub(super) async fn close_after_answering(stream: &mut Stream) {
+    shut_down(stream).await;
     let drain = async {
         let mut sink = [0u8; 4096];
-        let stream = io.get_mut();
         while let Ok(n) = tokio::io::AsyncReadExt::read(stream, &mut sink).await {
             if n == 0 {
                 break;
@@ -50,18 +58,3 @@ pub(super) async fn close_after_answering(io: &mut FramedRead<Stream, FrameCodec
 
 /// How long [`close_after_answering`] waits for the client's close.
 const LINGER: Duration = Duration::from_secs(1);
-
-/// Sends an already framed answer, then closes (the health probe's).
-pub(super) async fn answer_frame_and_close(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    frame: &[u8],
-    limits: &Limits,
-) {
-    let write = async {
-        let stream = io.get_mut();
-        stream.write_all(frame).await?;
-        stream.flush().await
-    };
-    let _ = tokio::time::timeout(limits.write_timeout, write).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), io.get_mut().shutdown()).await;
-}

@@ -1,52 +1,33 @@
-//! [`Connection`]: the request being handled and the means to answer it
-//! (single-write responses, further reads, close, peer-gone detection).
+//! [`Connection`]: what a handler holds: the request being handled and the
+//! means to answer it (single-write responses, further reads, close,
+//! peer-gone detection). The socket itself belongs to the [`Link`] inside,
+//! which does every write.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::task::Poll;
 
-use bytes::{Buf, Bytes};
-use futures_util::StreamExt;
+use bytes::Bytes;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
-use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
 
-use super::large_answer::{serialize_into, write_in_turns, INLINE_LIMIT};
-use super::peer_watch::{Input, PeerWatch};
-use super::{observe::Observer, Context, Limits};
+use super::auth::Identity;
+use super::context::Context;
+use super::large_answer::serialize_into;
+use super::link::Link;
+use super::observe::Observer;
 use crate::server::Error;
-use crate::transport::Stream;
-use crate::wire::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
 use crate::wire::message::{append_response, append_result, ErrorBody, Request};
 
 /// The authenticated request being handled, and the connection it came on.
 pub struct Connection {
-    pub(super) io: FramedRead<Stream, FrameCodec>,
-    pub(super) ctx: Context,
-    pub(super) scratch: Vec<u8>,
-    pub(super) sent: usize,
-    pub(super) first_code: Option<i64>,
-    pub(super) last_code: Option<i64>,
-    /// The request ended without a response on purpose (a stream whose client left, or
-    /// that shutdown ended, before its first item): nothing to warn about.
-    pub(super) ended_quietly: bool,
-    pub(super) keep_open: bool,
-    /// The request asked for keep-alive and the server allows it: the first
-    /// response carries `"tpp_keep_alive": true`.
-    pub(super) promise_keep_alive: bool,
-    /// More requests are already buffered: the first response to this one
-    /// waits in `pending` to leave with theirs, in one write.
-    pub(super) batch: bool,
-    /// Responses not written yet (see `batch`), in order.
-    pub(super) pending: Vec<u8>,
-    pub(super) observer: Option<Box<Observer>>,
-    pub(super) limits: Arc<Limits>,
-    pub(super) shutdown: CancellationToken,
-    pub(super) watch: PeerWatch,
+    ctx: Context,
+    link: Link,
+    /// Per-action metrics and the layers' response hook, when the server has either.
+    observer: Option<Box<Observer>>,
+    /// The identity of the client's verified certificate (mutual TLS): the
+    /// caller's identity when the authenticator names none.
+    certificate_identity: Option<Identity>,
     /// The `tpp.connection` span: the parent of every request's span.
-    pub(super) span: tracing::Span,
+    span: tracing::Span,
 }
 
 impl Connection {
@@ -89,18 +70,18 @@ impl Connection {
 
     /// How many responses were sent for this request so far.
     pub fn responses_sent(&self) -> usize {
-        self.sent
+        self.link.sent()
     }
 
     /// Resolves when the shutting-down server stops accepting (after its
-    /// [`Limits::shutdown_delay`]): long streams should end.
+    /// [`Limits::shutdown_delay`](super::Limits::shutdown_delay)): long streams should end.
     pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.shutdown.clone().cancelled_owned()
+        self.link.shutdown().clone().cancelled_owned()
     }
 
     /// Whether the server is shutting down and no longer accepting.
     pub fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_cancelled()
+        self.link.shutdown().is_cancelled()
     }
 
     /// Sends `{"code": code, "body": body}`.
@@ -109,104 +90,45 @@ impl Connection {
         code: i64,
         body: &B,
     ) -> Result<(), Error> {
-        start_frame(&mut self.scratch);
-        serialize_into(&mut self.scratch, |out| append_response(out, code, body)).await?;
-        self.send_scratch(code).await
+        let buf = self.link.answer_buffer();
+        serialize_into(buf, |out| append_response(out, code, body)).await?;
+        self.send_answer(code).await
     }
 
     /// Sends `{"code": 0, "body": {"<action>": value}}`, the shape toxiccore's
     /// `request2server` unwraps.
     pub async fn send_result<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let action = self.ctx.request.action().unwrap_or_default();
-        start_frame(&mut self.scratch);
-        serialize_into(&mut self.scratch, |out| append_result(out, action, value)).await?;
-        self.send_scratch(0).await
+        let buf = self.link.answer_buffer();
+        serialize_into(buf, |out| append_result(out, action, value)).await?;
+        self.send_answer(0).await
     }
 
-    async fn send_scratch(&mut self, code: i64) -> Result<(), Error> {
-        let size = self.scratch.len().saturating_sub(HEADER_ROOM);
-        if size > self.limits.max_answer_size {
+    /// Sends the answer serialized in the link's buffer.
+    async fn send_answer(&mut self, code: i64) -> Result<(), Error> {
+        if let Some(size) = self.link.oversized_answer() {
             return self.refuse_large_answer(size).await;
         }
-        let sent = self.write_scratch(code).await;
-        // A large answer's buffers are not kept for the connection's next ones.
-        if self.scratch.capacity() > INLINE_LIMIT {
-            self.scratch = Vec::new();
-        }
-        if self.pending.capacity() > INLINE_LIMIT {
-            self.pending = Vec::new();
-        }
-        sent
+        self.observe_response(code);
+        self.link.send_answer(code).await
     }
 
-    async fn write_scratch(&mut self, code: i64) -> Result<(), Error> {
-        if self.sent == 0 && self.promise_keep_alive && self.keep_open {
-            promise_keep_alive(&mut self.scratch);
-        }
-        self.first_code.get_or_insert(code);
-        self.watch.frame_written();
-        self.last_code = Some(code);
-        self.sent += 1;
-        if let Some(observer) = self.observer.as_deref_mut() {
-            observer.on_response(&self.ctx, code);
-        }
-        let frame = finish_frame(&mut self.scratch);
-        let out = if self.pending.is_empty() && !self.batch {
-            frame
-        } else {
-            self.pending.extend_from_slice(frame);
-            // The first answer of a batched request waits for the next ones;
-            // anything else leaves now, with the answers before it.
-            if self.batch && self.keep_open && self.sent == 1 && self.pending.len() < BATCH_BYTES {
-                return Ok(());
-            }
-            &self.pending[..]
-        };
-        let keep_open = &mut self.keep_open;
-        let limits = &self.limits;
-        let result = {
-            let io = &mut self.io;
-            let write = async {
-                let stream = io.get_mut();
-                write_in_turns(stream, out).await?;
-                stream.flush().await?;
-                Ok(())
-            };
-            let mut write = std::pin::pin!(write);
-            // Most responses fit in the socket's send buffer and leave on the
-            // first poll: only a write that has to wait pays for a timer.
-            let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-            match first {
-                Poll::Ready(result) => result,
-                Poll::Pending => match tokio::time::timeout(limits.write_timeout, write).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        *keep_open = false;
-                        Err(Error::Timeout)
-                    }
-                },
-            }
-        };
-        self.pending.clear();
-        result
-    }
-
-    /// An answer of `size` bytes over [`Limits::max_answer_size`]: nothing
-    /// of it is written; the client gets code 1 and the handler an error.
+    /// An answer of `size` bytes over [`Limits::max_answer_size`](super::Limits::max_answer_size):
+    /// nothing of it is written; the client gets code 1 and the handler an error.
     #[cold]
     async fn refuse_large_answer(&mut self, size: usize) -> Result<(), Error> {
-        let max = self.limits.max_answer_size;
+        let max = self.link.max_answer_size();
         let action = self.ctx.request.action().unwrap_or_default().to_owned();
         tracing::warn!(peer = %self.ctx.peer_addr, ?action, size, max, "answer too large; not sent");
         let message =
             format!("the answer is too large ({size} bytes; the server sends at most {max})");
-        self.scratch = Vec::new();
-        start_frame(&mut self.scratch);
-        serialize_into(&mut self.scratch, |out| {
+        let buf = self.link.fresh_answer_buffer();
+        serialize_into(buf, |out| {
             append_response(out, 1, &ErrorBody { error: &message })
         })
         .await?;
-        self.write_scratch(1).await?;
+        self.observe_response(1);
+        self.link.send_answer(1).await?;
         Err(Error::Handler(message))
     }
 
@@ -217,13 +139,9 @@ impl Connection {
     }
 
     /// Reads the peer's next message on this connection, if it sends one
-    /// (`None` when it closes). Bounded by [`Limits::read_timeout`].
+    /// (`None` when it closes). Bounded by [`Limits::read_timeout`](super::Limits::read_timeout).
     pub async fn read_message(&mut self) -> Result<Option<Bytes>, Error> {
-        match tokio::time::timeout(self.limits.read_timeout, self.io.next()).await {
-            Err(_) => Err(Error::Timeout),
-            Ok(None) => Ok(None),
-            Ok(Some(frame)) => Ok(Some(frame?)),
-        }
+        self.link.read_message().await
     }
 
     /// Closes the connection after this request instead of keeping it alive
@@ -231,15 +149,23 @@ impl Connection {
     /// keep-alive is told in that response that the connection stays open;
     /// it will find the connection closed and use another).
     pub fn close(&mut self) {
-        self.keep_open = false;
+        self.link.close();
+    }
+
+    /// Refuses the request: answers `{"code": code, "body": {"error":
+    /// message}}` and closes the connection afterwards, as the server does
+    /// for every refused request. For layers that stop a call before the
+    /// handler.
+    pub async fn refuse(&mut self, code: i64, message: &str) -> Result<(), Error> {
+        self.close();
+        self.send_error(code.max(1), message).await
     }
 
     /// Closes the connection after this request, which deliberately gets no
     /// response (the client left, or the server is shutting down): the server
     /// does not warn about it.
     pub(crate) fn end_quietly(&mut self) {
-        self.ended_quietly = true;
-        self.keep_open = false;
+        self.link.end_quietly();
     }
 
     /// Resolves when the client is gone (used while streaming, when the
@@ -255,92 +181,79 @@ impl Connection {
     /// one that reset at once. A client
     /// whose host vanished is found by TCP keepalive (armed by the first
     /// call) within 25 s of silence. A stream that keeps writing also learns
-    /// from its writes' errors, or from [`Limits::write_timeout`].
+    /// from its writes' errors, or from [`Limits::write_timeout`](super::Limits::write_timeout).
     pub async fn peer_gone(&mut self) -> &'static str {
-        self.watch.arm_keepalive(self.io.get_ref().socket().tcp());
-        self.watch.gone(&mut self.io, Input::Drop).await
+        self.link.peer_gone().await
     }
 }
 
-/// Most bytes of responses held back for one write.
-const BATCH_BYTES: usize = 64 * 1024;
-
-/// Writes the responses held back for a batch (see [`Connection::batch`]),
-/// bounded by the write timeout.
-pub(super) async fn flush_pending(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    pending: &mut Vec<u8>,
-    limits: &Limits,
-) -> Result<(), Error> {
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let write = async {
-        let stream = io.get_mut();
-        stream.write_all(pending).await?;
-        stream.flush().await
-    };
-    let result = tokio::time::timeout(limits.write_timeout, write).await;
-    pending.clear();
-    match result {
-        Ok(r) => Ok(r?),
-        Err(_) => Err(Error::Timeout),
-    }
-}
-
-/// Adds `"tpp_keep_alive":true` to the response object serialized in `buf`
-/// (which ends with the object's `}`), telling the client that the
-/// connection stays open for its next request.
-fn promise_keep_alive(buf: &mut Vec<u8>) {
-    if buf.last() == Some(&b'}') {
-        buf.pop();
-        buf.extend_from_slice(KEEP_ALIVE_PROMISE);
-    }
-}
-
-const KEEP_ALIVE_PROMISE: &[u8] = br#","tpp_keep_alive":true}"#;
-
-/// Empties `buf` and reserves the header room. A new connection's buffer
-/// starts with room for a small response, so the serializer does not grow it
-/// from a few bytes by doubling.
-pub(super) fn start_frame(buf: &mut Vec<u8>) {
-    buf.clear();
-    buf.reserve(HEADER_ROOM + SMALL_RESPONSE);
-    buf.resize(HEADER_ROOM, 0);
-}
-
-/// See [`start_frame`].
-const SMALL_RESPONSE: usize = 256;
-
-/// Writes the header of the payload that follows the header room; returns
-/// the whole frame. (A response buffer starts with [`HEADER_ROOM`] bytes:
-/// the payload is serialized after them, then the header is written right
-/// before the payload, so a response leaves in one contiguous write.)
-pub(super) fn finish_frame(buf: &mut [u8]) -> &[u8] {
-    let len = buf.len().saturating_sub(HEADER_ROOM);
-    let start = match buf.first_chunk_mut::<HEADER_ROOM>() {
-        Some(room) => header_at_end(room, len),
-        None => 0, // never: start_frame reserved the room
-    };
-    &buf[start..]
-}
-
-/// Writes one frame straight from `payload`, without copying it into the
-/// codec's buffer (vectored: header and payload in one system call).
-pub(super) async fn write_frame(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    payload: &[u8],
-) -> Result<(), Error> {
-    let mut header = bytes::BytesMut::with_capacity(24);
-    put_header(&mut header, payload.len());
-    let stream = io.get_mut();
-    let mut chained = header.chain(payload);
-    stream.write_all_buf(&mut chained).await?;
-    stream.flush().await?;
-    Ok(())
-}
-
+/// What the connection's own code does with it (conn_loop.rs, pipeline.rs,
+/// request_watch.rs).
 impl Connection {
+    pub(super) fn new(
+        link: Link,
+        ctx: Context,
+        observer: Option<Box<Observer>>,
+        certificate_identity: Option<Identity>,
+        span: tracing::Span,
+    ) -> Connection {
+        Connection {
+            ctx,
+            link,
+            observer,
+            certificate_identity,
+            span,
+        }
+    }
+
+    /// The socket's owner.
+    pub(super) fn link(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    /// The next request, accepted: the authenticator's name for the caller,
+    /// else the certificate's.
+    pub(super) fn begin(&mut self, request: Request, identity: Option<Identity>) {
+        self.link.begin_request(request.wants_keep_alive());
+        self.ctx.request = request;
+        self.ctx.identity = identity.or_else(|| self.certificate_identity.clone());
+    }
+
+    /// The request has been answered: the connection keeps nothing of it
+    /// (kept alive, it would otherwise hold a large request's bytes, and
+    /// keep them charged to the request memory budget, while it is idle).
+    pub(super) fn end_request(&mut self) {
+        self.ctx.request = Request::empty();
+    }
+
+    /// What request_watch.rs records: the context, the connection's span
+    /// and the observer.
+    pub(super) fn watched(&mut self) -> (&mut Context, &tracing::Span, Option<&mut Observer>) {
+        (&mut self.ctx, &self.span, self.observer.as_deref_mut())
+    }
+
+    /// The last response's code, if any.
+    pub(super) fn last_code(&self) -> Option<i64> {
+        self.link.last_code()
+    }
+
+    /// The first response's code, if any.
+    pub(super) fn first_code(&self) -> Option<i64> {
+        self.link.first_code()
+    }
+
+    /// The request ended without a response on purpose.
+    pub(super) fn ended_quietly(&self) -> bool {
+        self.link.ended_quietly()
+    }
+
+    /// A response with `code` is about to be sent.
+    fn observe_response(&mut self, code: i64) {
+        if let Some(observer) = self.observer.as_deref_mut() {
+            observer.on_response(&self.ctx, code);
+        }
+    }
+
     /// The request reached the handler: no layer refused it.
     pub(super) fn observe_reached_handler(&mut self) {
         if let Some(o) = self.observer.as_deref_mut() {

@@ -1,9 +1,13 @@
-//! The server side's error type.
+//! The server side's two error types: [`Error`], what a handler (and a
+//! [`Connection`](super::Connection)'s sends and reads) fails with, and
+//! [`ServerError`], what binding or serving fails with.
 
 use crate::wire::frame::FrameError;
 
-/// An error on the server side: I/O, framing, JSON, timeouts, configuration,
-/// or a handler's own failure.
+/// What a handler fails with, and what answering or reading on its
+/// [`Connection`](super::Connection) fails with: I/O, framing, JSON,
+/// timeouts, or the handler's own failure (answered with code 1 when
+/// nothing was answered yet).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -22,9 +26,6 @@ pub enum Error {
     /// The peer closed the connection.
     #[error("connection closed by the peer")]
     Closed,
-    /// The server's configuration is unusable (missing authenticator, bad TLS files…).
-    #[error("configuration error: {0}")]
-    Config(String),
     /// A handler failed; the message is sent to the client (code 1) when it
     /// has not been answered yet.
     #[error("{0}")]
@@ -36,4 +37,20 @@ impl Error {
     pub fn handler(message: impl std::fmt::Display) -> Self {
         Error::Handler(message.to_string())
     }
+}
+
+/// What starting a server fails with ([`ServerBuilder::bind`](super::ServerBuilder::bind)
+/// and its siblings, [`Server::serve`](super::Server::serve)): distinct from
+/// [`Error`], which is about one request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The address could not be bound or the listener could not be used
+    /// (address in use, permission denied…).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server's configuration is unusable (missing authenticator, bad TLS
+    /// files, an unusable limit…).
+    #[error("configuration error: {0}")]
+    Config(String),
 }

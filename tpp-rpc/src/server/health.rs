@@ -4,12 +4,9 @@
 //! it stops accepting.
 
 use bytes::Bytes;
-use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::{closing::answer_frame_and_close, Limits};
-use crate::transport::Stream;
-use crate::wire::frame::{encode_frame, FrameCodec};
+use crate::wire::frame::encode_frame;
 use crate::wire::message::Request;
 
 /// The health action's name unless configured otherwise, as toxicbuild's
@@ -42,20 +39,15 @@ impl HealthCheck {
         request.action() == Some(self.action.as_str())
     }
 
-    /// Answers the probe (code 0, or code 1 once `draining` is cancelled) and
-    /// closes the connection, so a balancer's check never waits for more bytes.
-    pub(super) async fn answer(
-        &self,
-        io: &mut FramedRead<Stream, FrameCodec>,
-        draining: &CancellationToken,
-        limits: &Limits,
-    ) {
-        let answer = if draining.is_cancelled() {
-            &self.draining
+    /// The probe's framed answer: code 0, or code 1 once `draining` is
+    /// cancelled. The connection closes after it, so a balancer's check never
+    /// waits for more bytes.
+    pub(super) fn answer(&self, draining: &CancellationToken) -> Bytes {
+        if draining.is_cancelled() {
+            self.draining.clone()
         } else {
-            &self.healthy
-        };
-        answer_frame_and_close(io, answer, limits).await;
+            self.healthy.clone()
+        }
     }
 }
 

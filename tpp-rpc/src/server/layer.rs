@@ -144,17 +144,6 @@ impl<H: Handler> DynHandler for H {
     }
 }
 
-impl Connection {
-    /// Refuses the request: answers `{"code": code, "body": {"error":
-    /// message}}` and closes the connection afterwards, as the server does
-    /// for every refused request. For layers that stop a call before the
-    /// handler.
-    pub async fn refuse(&mut self, code: i64, message: &str) -> Result<(), Error> {
-        self.close();
-        self.send_error(code.max(1), message).await
-    }
-}
-
 /// At most `n` requests handled at once across the server; further ones
 /// wait their turn, or are refused at once with [`refuse_when_full`]
 /// (tower's `ConcurrencyLimit` and `LoadShed`). The permit is held until the
@@ -163,7 +152,7 @@ impl Connection {
 /// [`refuse_when_full`]: Self::refuse_when_full
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), tpp_rpc::Error> {
+/// # async fn run() -> Result<(), tpp_rpc::ServerError> {
 /// use tpp_rpc::server::ConcurrencyLimit;
 /// let server = tpp_rpc::Server::builder()
 ///     .token("secret")

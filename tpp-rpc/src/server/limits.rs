@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Error;
+use super::ServerError;
 use crate::settings;
 use crate::wire::frame::DEFAULT_MAX_FRAME_SIZE;
 
@@ -193,8 +193,8 @@ impl Limits {
 
     /// These limits with every extreme value given its documented meaning,
     /// or the first unusable one named.
-    pub(super) fn checked(mut self) -> Result<Limits, Error> {
-        let e = Error::Config;
+    pub(super) fn checked(mut self) -> Result<Limits, ServerError> {
+        let e = ServerError::Config;
         self.max_frame_size = settings::size("max_frame_size", self.max_frame_size).map_err(e)?;
         self.request_memory = settings::size("request_memory", self.request_memory).map_err(e)?;
         self.max_answer_size =

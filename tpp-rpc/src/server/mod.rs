@@ -12,13 +12,20 @@
 //! (observe.rs applies all three to each request).
 //!
 //! Layout: [`ServerBuilder`] (builder.rs) binds a [`Server`] (accept.rs),
-//! whose accept loop hands each connection to conn_loop.rs; every request
-//! there goes through pipeline.rs before reaching the [`Handler`] with a
-//! [`Connection`] (connection.rs); a request refused on the way is answered
-//! from the one table in refusal.rs; closing.rs ends a connection, spans.rs and
-//! request_watch.rs trace and time each request. [`Limits`] (limits.rs) and
-//! [`Context`] (context.rs) are the plain data they share. The server builds
-//! on the shared wire layer and the transport, never on the client.
+//! whose accept loop hands each connection to conn_loop.rs. One type owns
+//! each connection's socket, `Link` (link.rs): it reads the frames (with the
+//! envelope scan of request_codec.rs), writes every answer through one path
+//! (link/write.rs) and applies the keep-alive, batching and close rules.
+//! Every request goes through the checks of pipeline.rs, which answer
+//! nothing themselves: a refused request gets its answer from the one table
+//! in refusal.rs, written by the link as the connection ends (closing.rs).
+//! An accepted one reaches the [`Handler`] with a [`Connection`]
+//! (connection.rs), the handler's handle on the request and its answers;
+//! spans.rs and request_watch.rs trace and time each request. [`Limits`]
+//! (limits.rs) and [`Context`] (context.rs) are the plain data they share.
+//! Binding and serving fail with [`ServerError`], a handler with [`Error`]
+//! (error.rs). The server builds on the shared wire layer and the transport,
+//! never on the client.
 
 mod accept;
 pub mod auth;
@@ -33,6 +40,7 @@ mod health;
 mod large_answer;
 mod layer;
 mod limits;
+mod link;
 mod listener;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -48,6 +56,7 @@ mod proxy;
 #[cfg(feature = "proxy-protocol")]
 mod proxy;
 mod refusal;
+mod request_codec;
 mod request_watch;
 mod spans;
 
@@ -62,7 +71,7 @@ pub use accept::{Server, ShutdownHandle};
 pub use builder::ServerBuilder;
 pub use connection::Connection;
 pub use context::Context;
-pub use error::Error;
+pub use error::{Error, ServerError};
 pub use health::DEFAULT_HEALTH_ACTION;
 pub use layer::{ConcurrencyLimit, Layer, Next};
 pub use limits::{Limits, DEFAULT_FIRST_REQUEST_TIMEOUT};

@@ -19,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
+use super::request_codec::RequestCodec;
 use crate::transport::Stream;
-use crate::wire::frame::FrameCodec;
 
 /// Silence before the first keepalive probe.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
@@ -94,7 +94,7 @@ impl PeerWatch {
     /// to write, then call it again.
     pub(super) async fn gone(
         &mut self,
-        io: &mut FramedRead<Stream, FrameCodec>,
+        io: &mut FramedRead<Stream, RequestCodec>,
         input: Input,
     ) -> &'static str {
         let mut reading = true;
@@ -127,7 +127,10 @@ impl PeerWatch {
 
     /// After the FIN: probes now and then (see [`FIRST_PROBE_GAP`]) until
     /// the socket shows an error.
-    async fn probe_until_gone(&mut self, io: &mut FramedRead<Stream, FrameCodec>) -> &'static str {
+    async fn probe_until_gone(
+        &mut self,
+        io: &mut FramedRead<Stream, RequestCodec>,
+    ) -> &'static str {
         loop {
             if self.probes >= MAX_PROBES {
                 return socket_error(io.get_ref()).await;

@@ -1,102 +1,122 @@
-//! One request from frame to handler: envelope, token, action, then the
-//! handler (with panic catching and its optional timeout).
+//! One request from frame to handler: the checks (envelope, health probe,
+//! token, action), which answer nothing themselves but say how the
+//! connection ends when the request does not pass, then the handler (with
+//! panic catching and its optional timeout) and what its outcome answers.
 
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
-use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::FutureExt;
-use tokio_util::codec::FramedRead;
-use tracing::warn;
+use tracing::{debug, warn};
 
+use super::closing::Ending;
+use super::connection::Connection;
 use super::layer::{Layer, Next};
+use super::link::Link;
 use super::refusal::Refusal;
-use super::{
-    auth_guard, closing::answer_and_close, connection::flush_pending, Connection, Handler, Limits,
-    Shared,
-};
+use super::request_codec::RequestFrame;
+use super::request_watch::RequestWatch;
+use super::{auth_guard, Handler, Limits, Shared};
 use crate::server::auth::{Authenticator, Identity};
 use crate::server::Error;
-use crate::transport::Stream;
-use crate::wire::frame::FrameCodec;
-use crate::wire::message::{ActionField, ErrorBody, Request, TokenField};
+use crate::wire::message::{ActionField, Request, TokenField};
 
-/// The outcome of the checks before the handler runs.
-// A request (with the places of its extra fields inline) is moved once into
-// the connection: boxing it would cost an allocation per request.
-#[allow(clippy::large_enum_variant)]
-pub(super) enum Checked {
-    /// Passed, by this caller (`None`: anonymous).
-    Ok(Request, Option<Identity>),
-    /// Answered here (refused, or a health probe): the connection closes.
-    Refused,
+/// A request that passed its checks, by this caller (`None`: anonymous).
+pub(super) struct Accepted {
+    pub(super) request: Request,
+    pub(super) identity: Option<Identity>,
 }
 
+/// The checks before the handler runs. `link` is only watched, for a client
+/// that leaves while its token is verified: nothing is written here.
 pub(super) async fn check_request(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    pending: &mut Vec<u8>,
-    frame: Bytes,
+    frame: RequestFrame,
     shared: &Shared,
-    peer: SocketAddr,
-) -> Checked {
-    let limits = &shared.limits;
+    link: &mut Link,
+) -> Result<Accepted, Ending> {
     // The envelope only: the body is validated and located, not built. Typed
     // parameters are deserialized by the handler, which runs only once the
-    // token and the action below have passed.
-    // A large request was scanned while it arrived (`FrameCodec`).
-    let scanned = io.decoder_mut().take_scan();
-    let request = match Request::parse_scanned(frame, scanned) {
-        Ok(r) => r,
-        Err(e) => return refuse(io, pending, Refusal::BadData(e), shared, peer).await,
-    };
+    // token and the action below have passed. (A large request was scanned
+    // while it arrived.)
+    let request = frame.parse().map_err(Refusal::BadData)?;
     // The balancer's probe carries no token: answered (and closed) here.
     if let Some(health) = shared.health.as_ref().filter(|h| h.is_probe(&request)) {
-        if flush_pending(io, pending, limits).await.is_ok() {
-            health.answer(io, &shared.draining, limits).await;
-        }
-        return Checked::Refused;
+        return Err(Ending::Probe(health.answer(&shared.draining)));
     }
     let identity = match request.token_field() {
-        TokenField::Missing => return refuse(io, pending, Refusal::NoToken, shared, peer).await,
-        TokenField::NotAString => {
-            return refuse(io, pending, Refusal::BadToken, shared, peer).await
-        }
+        TokenField::Missing => return Err(Refusal::NoToken.into()),
+        TokenField::NotAString => return Err(Refusal::BadToken.into()),
         TokenField::Present(token) => {
-            match auth_guard::verdict(|| shared.auth.check(token), io, shared, peer).await {
+            let peer = link.peer();
+            let check = || shared.auth.check(token);
+            // Made only for a slow check (its read buffer stays off this future).
+            let client_left = move || {
+                let link = link;
+                link.client_left()
+            };
+            match auth_guard::verdict(check, client_left, shared, peer).await {
                 Some(Ok(identity)) => identity,
-                Some(Err(_)) => return refuse(io, pending, Refusal::BadToken, shared, peer).await,
-                None => return Checked::Refused,
+                Some(Err(_)) => return Err(Refusal::BadToken.into()),
+                None => return Err(Ending::Drop),
             }
         }
     };
     match request.action_field() {
-        ActionField::Present(_) => Checked::Ok(request, identity),
-        ActionField::Missing => refuse(io, pending, Refusal::NoAction, shared, peer).await,
-        ActionField::NotAString => {
-            refuse(io, pending, Refusal::ActionNotAString, shared, peer).await
-        }
+        ActionField::Present(_) => Ok(Accepted { request, identity }),
+        ActionField::Missing => Err(Refusal::NoAction.into()),
+        ActionField::NotAString => Err(Refusal::ActionNotAString.into()),
     }
 }
 
-/// Answers a refused request (its code and message from [`Refusal::answer`])
-/// and closes, after the answers still held back for earlier requests of the
-/// batch (they were served).
-async fn refuse(
-    io: &mut FramedRead<Stream, FrameCodec>,
-    pending: &mut Vec<u8>,
-    refusal: Refusal,
+/// Runs an accepted request's handler, watched (span, metrics, layers),
+/// and answers its failure. `started`: when its frame arrived, for the
+/// debug log.
+pub(super) async fn serve_request<H: Handler>(
+    conn: &mut Connection,
+    accepted: Accepted,
+    started: Option<Instant>,
     shared: &Shared,
-    peer: SocketAddr,
-) -> Checked {
-    refusal.record(peer, shared);
-    let (code, message) = refusal.answer();
-    let limits = &shared.limits;
-    if flush_pending(io, pending, limits).await.is_ok() {
-        answer_and_close(io, code, &ErrorBody { error: &message }, limits).await;
+    handler: &H,
+) {
+    conn.begin(accepted.request, accepted.identity);
+    let watch = RequestWatch::start(conn, shared, handler);
+    let outcome = watch
+        .around(run_handler(handler, conn, &shared.limits, &shared.layers))
+        .await;
+    conclude(conn, outcome, started).await;
+    watch.finish(conn, shared);
+}
+
+/// Logs how the handler ended; a failure before any response is answered
+/// with code 1 and its message, and the connection closes after it.
+async fn conclude(conn: &mut Connection, outcome: Result<(), Failure>, started: Option<Instant>) {
+    let peer = conn.peer_addr();
+    let action = conn.action();
+    let elapsed = started.map(|t| t.elapsed()).unwrap_or_default();
+    let sent = conn.responses_sent();
+    match outcome {
+        Ok(()) if sent == 0 && conn.ended_quietly() => {
+            debug!(%peer, ?action, "request ended without a response (client left or shutdown)");
+        }
+        Ok(()) if sent == 0 => {
+            warn!(%peer, ?action, "handler returned without a response; closing");
+            conn.close();
+        }
+        Ok(()) => {
+            let code = conn.first_code();
+            debug!(%peer, ?action, code, ?elapsed, "request served");
+        }
+        Err(failure) => {
+            warn!(%peer, ?action, error = %failure, "handler failed");
+            if sent == 0 {
+                let msg = failure.to_string();
+                let _ = conn.send_error(1, &msg).await;
+            }
+            conn.close();
+        }
     }
-    Checked::Refused
 }
 
 /// Why a handler call failed, as the client is told.

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use tracing::Span;
 
+use super::connection::Connection;
 use super::spans;
-use super::{Connection, Handler, Shared};
+use super::{Handler, Shared};
 use crate::wire::trace::TraceContext;
 
 /// One request being watched, from the checks passed to its last response.
@@ -20,23 +21,24 @@ pub(super) struct RequestWatch {
 
 impl RequestWatch {
     pub(super) fn start(conn: &mut Connection, shared: &Shared, handler: &impl Handler) -> Self {
-        let span = spans::request_span(&mut conn.ctx, &conn.span);
+        let (ctx, connection_span, observer) = conn.watched();
+        let span = spans::request_span(ctx, connection_span);
         let metrics = shared.metrics.as_ref();
         if let Some(m) = metrics {
             m.request_started();
         }
-        if let Some(o) = conn.observer.as_deref_mut() {
+        if let Some(o) = observer {
             o.streaming = false;
             o.unknown_action = false;
             o.reached_handler = false;
             o.has_action = match metrics {
-                Some(_) => handler.has_action(conn.ctx.action()),
+                Some(_) => handler.has_action(ctx.action()),
                 None => None,
             };
         }
         let timed = metrics.is_some() || !span.is_disabled();
         Self {
-            trace: conn.ctx.trace.clone(),
+            trace: ctx.trace.clone(),
             started: timed.then(Instant::now),
             span,
         }
@@ -64,14 +66,16 @@ impl RequestWatch {
             return;
         };
         let elapsed = started.elapsed();
-        let code = conn.last_code;
+        let code = conn.last_code();
+        let sent = conn.responses_sent();
         if !self.span.is_disabled() {
-            let responses = (conn.sent > 1).then_some(conn.sent);
+            let responses = (sent > 1).then_some(sent);
             spans::record_end(&self.span, code, responses, elapsed);
         }
-        if let (Some(m), Some(o)) = (&shared.metrics, conn.observer.as_deref_mut()) {
+        let (ctx, _, observer) = conn.watched();
+        if let (Some(m), Some(o)) = (&shared.metrics, observer) {
             m.request_ended();
-            let action = o.label(conn.ctx.action());
+            let action = o.label(ctx.action());
             o.actions.request_done(action, code, elapsed);
         }
     }

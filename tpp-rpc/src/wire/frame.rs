@@ -12,12 +12,8 @@
 //! decoder also charges each frame to the server's request memory budget
 //! ([`Limits::request_memory`](crate::Limits::request_memory)).
 //!
-//! A server's decoder also scans a large request's envelope while the
-//! request arrives: after each read, the scan goes on over the bytes read so
-//! far and stops where they run out, so the validation of a 16 MiB body
-//! keeps pace with its transfer instead of following it. What it finds goes
-//! with the frame to the request's parse; what it cannot read (Python's
-//! literals, an error), the parse reads whole, as for a small request.
+//! (A server reads requests through a wrapper around this codec that also
+//! scans a large request's envelope while it arrives.)
 
 use std::sync::Arc;
 
@@ -25,7 +21,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
 use crate::wire::budget::{Charge, RequestBudget};
-use crate::wire::message::{EnvelopeScan, Fields};
 
 /// Default maximum payload size: 64 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
@@ -33,11 +28,6 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 /// Initial read buffer of a connection: small, so idle connections cost
 /// little; it grows to the declared size of a larger frame in one step.
 pub(crate) const READ_BUFFER: usize = 1024;
-
-/// Requests from this size on are scanned while they arrive, when the
-/// decoder is a server's ([`FrameCodec::scanning_requests`]): smaller ones
-/// come in one or two reads, with nothing to overlap.
-pub(crate) const SCAN_WHILE_ARRIVING: usize = 64 * 1024;
 
 /// Largest read buffer a connection keeps once a frame has been taken out
 /// of it. After a larger frame the rest of the buffer (the start of the
@@ -117,11 +107,6 @@ enum State {
 pub struct FrameCodec {
     max_frame_size: usize,
     state: State,
-    /// On a server: requests of at least [`SCAN_WHILE_ARRIVING`] bytes
-    /// have their envelope scanned as their bytes come in.
-    scan_requests: bool,
-    /// The scan of the payload being read, or of the one just decoded.
-    scan: Option<Box<EnvelopeScan>>,
     /// On a server: the budget frames are charged to, and the charge of
     /// the frame being read (it goes with the frame's bytes once decoded).
     budget: Option<Arc<RequestBudget>>,
@@ -140,8 +125,6 @@ impl FrameCodec {
         Self {
             max_frame_size,
             state: State::Header,
-            scan_requests: false,
-            scan: None,
             budget: None,
             charge: None,
         }
@@ -155,22 +138,13 @@ impl FrameCodec {
         self
     }
 
-    /// A server's decoder: a large request's envelope (and body) is scanned
-    /// while the request arrives, between reads, instead of all at once
-    /// after its last byte; [`take_scan`](Self::take_scan) hands the result
-    /// over with the frame.
-    pub(crate) fn scanning_requests(mut self) -> Self {
-        self.scan_requests = true;
-        self
-    }
-
-    /// The envelope of the frame just decoded, when it was scanned while it
-    /// arrived and the fast scan could read it; `None` otherwise (the
-    /// request is then scanned as a whole).
-    pub(crate) fn take_scan(&mut self) -> Option<Fields> {
+    /// The declared length of the payload being read, when its header has
+    /// been decoded and the payload has not all arrived yet (what follows the
+    /// header in the read buffer is the payload so far).
+    pub(crate) fn awaiting_payload(&self) -> Option<usize> {
         match self.state {
-            State::Header => self.scan.take()?.finish(),
-            State::Payload(_) => None,
+            State::Header => None,
+            State::Payload(len) => Some(len),
         }
     }
 
@@ -292,23 +266,15 @@ impl Decoder for FrameCodec {
             // Room for what may come at once; more as it arrives.
             src.reserve(len.saturating_sub(src.len()).min(FIRST_CHUNK));
             self.state = State::Payload(len);
-            self.scan = (self.scan_requests && len >= SCAN_WHILE_ARRIVING)
-                .then(|| Box::new(EnvelopeScan::new()));
         }
         let State::Payload(len) = self.state else {
             return Ok(None);
         };
         if src.len() < len {
-            if let Some(scan) = &mut self.scan {
-                scan.advance(src, false);
-            }
             // Grow with the data: double what has arrived, never past the
             // declared length (a no-op while there is room).
             src.reserve((len - src.len()).min(src.len().max(FIRST_CHUNK)));
             return Ok(None);
-        }
-        if let Some(scan) = &mut self.scan {
-            scan.advance(&src[..len], true);
         }
         self.state = State::Header;
         let frame = src.split_to(len).freeze();

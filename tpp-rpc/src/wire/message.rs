@@ -20,9 +20,10 @@
 //! was refused never gets to it, so an unauthenticated peer can make the
 //! server validate bytes but never allocate a `Vec` or a tree from them.
 //! A large request (from 64 KiB) is scanned while it arrives: the server's
-//! frame decoder runs `fast_scan`'s resumable `EnvelopeScan` over the bytes
-//! read so far after every read ([`crate::frame`]), so once the last byte is
-//! in, little is left to scan; the request then only needs its UTF-8 check.
+//! request decoder (`server/request_codec.rs`) runs `fast_scan`'s resumable
+//! `EnvelopeScan` over the bytes read so far after every read, so once the
+//! last byte is in, little is left to scan; the request then only needs its
+//! UTF-8 check.
 //! Answers are written by [`crate::json::to_writer`] (serde_json's bytes,
 //! strings escaped a block at a time) straight into the frame buffer, after
 //! the room left for the length header.

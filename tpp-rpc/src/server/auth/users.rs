@@ -17,7 +17,7 @@ use super::{sha256, BadHash, BcryptToken, BCRYPT_MAX_TOKEN_LEN};
 /// wins.
 ///
 /// ```
-/// # async fn run() -> Result<(), tpp_rpc::Error> {
+/// # async fn run() -> Result<(), tpp_rpc::ServerError> {
 /// let users = tpp_rpc::auth::UserTokens::new()
 ///     .user("master", "token-of-master")
 ///     .user("slave-1", "token-of-slave-1");

@@ -2,57 +2,6 @@ use super::*;
 use proptest::prelude::*;
 use tokio_util::codec::Encoder;
 
-/// Feeds `input` to a server's decoder `chunk` bytes at a time: each
-/// frame, with the envelope scanned while it arrived (if it was).
-fn decode_scanning(input: &[u8], chunk: usize) -> Vec<(Bytes, Option<Fields>)> {
-    let mut codec = FrameCodec::new(1 << 24).scanning_requests();
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    for piece in input.chunks(chunk) {
-        buf.extend_from_slice(piece);
-        while let Some(frame) = codec.decode(&mut buf).unwrap() {
-            out.push((frame, codec.take_scan()));
-        }
-    }
-    out
-}
-
-#[test]
-fn a_large_request_is_scanned_while_it_arrives() {
-    use crate::wire::message::Request;
-    let body = format!(
-        r#"{{"log":"{}","n":[1,2.5,true,null]}}"#,
-        "é\\n".repeat(30_000)
-    );
-    let big = format!(r#"{{"token":"t","action":"echo","body":{body}}}"#);
-    let nan = format!(r#"{{"token":"t","action":"echo","body":[NaN,{body}]}}"#);
-    let small = r#"{"token":"t","action":"echo","body":1}"#;
-    let mut input = Vec::new();
-    for payload in [big.as_str(), small, nan.as_str(), big.as_str()] {
-        input.extend(encode_frame(payload.as_bytes()));
-    }
-    for chunk in [1000, 65_536, 100_003, input.len()] {
-        let frames = decode_scanning(&input, chunk);
-        assert_eq!(frames.len(), 4);
-        // Scanned: the large request the fast scan reads; not: the small
-        // one, and the one with Python's NaN (left to the full scan).
-        let scanned: Vec<bool> = frames.iter().map(|(_, f)| f.is_some()).collect();
-        assert_eq!(scanned, [true, false, false, true], "chunks of {chunk}");
-        for (frame, fields) in frames {
-            let whole = Request::parse(frame.clone()).unwrap();
-            let read = Request::parse_scanned(frame, fields).unwrap();
-            assert_eq!(read.token(), whole.token());
-            assert_eq!(read.action(), whole.action());
-            assert_eq!(read.body_json(), whole.body_json());
-        }
-    }
-    // A client's decoder scans nothing.
-    let mut codec = FrameCodec::new(1 << 24);
-    let mut buf = BytesMut::from(&encode_frame(big.as_bytes())[..]);
-    assert!(codec.decode(&mut buf).unwrap().is_some());
-    assert!(codec.take_scan().is_none());
-}
-
 fn decode_all(codec: &mut FrameCodec, input: &[u8]) -> Result<Vec<Bytes>, FrameError> {
     let mut buf = BytesMut::from(input);
     let mut out = Vec::new();

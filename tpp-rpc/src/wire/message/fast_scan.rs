@@ -26,9 +26,10 @@ impl Fields {
 }
 
 /// The fast envelope scan, able to stop where the bytes run out and to go
-/// on when more have come: the frame decoder runs it over a large request
-/// while the request arrives, so that little of it is left to scan once
-/// the last byte is in (`crate::frame`). Over a whole payload at once it is
+/// on when more have come: the server's request decoder runs it over a large
+/// request while the request arrives, so that little of it is left to scan
+/// once the last byte is in (`server/request_codec.rs`). Over a whole
+/// payload at once it is
 /// [`Fields::scan_fast`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EnvelopeScan {
