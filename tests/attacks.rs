@@ -15,8 +15,9 @@
 //! nice cargo test --release -p tpp-tests --test attacks -- --ignored --nocapture
 //! ```
 //!
-//! For diagnosis: `TPP_ATTACKS=2,3` runs only those attacks, and
-//! `TPP_ATTACKS_MALLOC_CONF` replaces the replica's jemalloc settings.
+//! For diagnosis: `TPP_ATTACKS=2,3` runs only those attacks,
+//! `TPP_ATTACKS_MALLOC_CONF` replaces the replica's jemalloc settings, and
+//! `--features system-allocator` puts the replica on the system allocator.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -287,6 +288,13 @@ async fn measure<T, F: std::future::Future<Output = T>>(
     println!("{}", after.against(baseline));
     // What the server itself holds (live allocations) against what the
     // allocator keeps for itself: the 10 % target applies to the former.
+    if baseline.jemalloc["allocator"] != "jemalloc" {
+        println!(
+            "  (the replica is on the system allocator: its live allocations are not measured)"
+        );
+        drop(left);
+        return;
+    }
     let held_kib = after.jemalloc_kib("allocated") - baseline.jemalloc_kib("allocated");
     let rss_growth_kib = after_kib as i64 - baseline_kib as i64;
     println!(

@@ -14,7 +14,9 @@
 // jemalloc, told (by `_RJEM_MALLOC_CONF`, as deploy/tpp-service.service sets
 // it) to give freed pages back after a second: after hostile bursts the
 // resident memory returns near its baseline, which the system allocator's
-// arenas keep (BENCHMARKS.md, Hostile peers, has the figures).
+// arenas keep (BENCHMARKS.md, Hostile peers, has the figures). The feature
+// `system-allocator` leaves the system's, for comparison.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -53,8 +55,15 @@ impl Handler for Replica {
 /// jemalloc's statistics, in bytes (see its manual, `stats.*`): `allocated`
 /// is what the program holds, `active` the pages holding it, `resident` and
 /// `metadata` include the allocator's own caches and bookkeeping.
+/// On the system allocator, only `tasks` and `"allocator": "system"`.
 fn memory() -> serde_json::Value {
     use tikv_jemalloc_ctl::{epoch, stats};
+    if cfg!(feature = "system-allocator") {
+        return serde_json::json!({
+            "allocator": "system",
+            "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        });
+    }
     let read = |r: tikv_jemalloc_ctl::Result<usize>| r.ok();
     let _ = epoch::advance();
     serde_json::json!({
@@ -64,6 +73,7 @@ fn memory() -> serde_json::Value {
         "resident": read(stats::resident::read()),
         "mapped": read(stats::mapped::read()),
         "retained": read(stats::retained::read()),
+        "allocator": "jemalloc",
         "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
     })
 }
