@@ -26,7 +26,7 @@ const TOKEN: &str = "tok";
 struct Catalog {
     runtime: tokio::runtime::Runtime,
     shutdown: tpp_rpc::ShutdownHandle,
-    task: Option<tokio::task::JoinHandle<Result<(), tpp_rpc::Error>>>,
+    task: Option<tokio::task::JoinHandle<Result<(), tpp_rpc::ServerError>>>,
     /// The CLI's name for the server: `unix:PATH` or `127.0.0.1:PORT`.
     target: String,
 }
