@@ -14,6 +14,10 @@
 //! ```text
 //! nice cargo test --release -p tpp-tests --test attacks -- --ignored --nocapture
 //! ```
+//!
+//! For diagnosis: `TPP_ATTACKS=2,3` runs only those attacks,
+//! `TPP_ATTACKS_MALLOC_CONF` replaces the replica's jemalloc settings, and
+//! `--features system-allocator` puts the replica on the system allocator.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -27,12 +31,162 @@ use tpp_tests::{frame, within};
 
 const MIB: usize = 1024 * 1024;
 
+/// The replica's jemalloc settings, as deploy/tpp-service.service has them.
+const JEMALLOC_CONF: &str = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
+/// Whether attack `n` (1 to 3) runs: all unless `TPP_ATTACKS` lists some.
+fn runs(n: u32) -> bool {
+    std::env::var("TPP_ATTACKS").map_or(true, |only| {
+        only.split(',').any(|a| a.trim() == n.to_string())
+    })
+}
+
 /// The replica's resident memory now, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Where the replica's resident memory is, in KiB, from /proc/PID/smaps:
+/// thread stacks (the mappings the threads' stack pointers are in), other anonymous memory (the allocator's: jemalloc
+/// maps everything, it does not use `brk`), the heap (`brk`, the C
+/// runtime's), and file-backed pages (the binary and libraries); and the
+/// thread count.
+#[derive(Clone, Copy, Debug, Default)]
+struct Breakdown {
+    stacks: u64,
+    anon: u64,
+    heap: u64,
+    files: u64,
+    threads: u64,
+}
+
+impl Breakdown {
+    fn of(pid: u32) -> Breakdown {
+        let stack_pointers: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| {
+                        // "NR arg1 … arg6 SP PC" while in a system call (an
+                        // idle thread is, in epoll_wait or futex).
+                        let call = std::fs::read_to_string(t.ok()?.path().join("syscall")).ok()?;
+                        let sp = call.split_whitespace().nth(7)?;
+                        u64::from_str_radix(sp.trim_start_matches("0x"), 16).ok()
+                    })
+                    .filter(|&sp| sp != 0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut out = Breakdown {
+            threads: status_field(pid, "Threads:"),
+            ..Breakdown::default()
+        };
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+        let mut range = (0u64, 0u64);
+        let mut name = String::new();
+        for line in smaps.lines() {
+            let mut fields = line.split_whitespace();
+            let first = fields.next().unwrap_or("");
+            if let Some((lo, hi)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+                range = (
+                    u64::from_str_radix(lo, 16).unwrap_or(0),
+                    u64::from_str_radix(hi, 16).unwrap_or(0),
+                );
+                name = fields.nth(4).unwrap_or("").to_owned();
+            } else if first == "Rss:" {
+                let kib: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                let is_stack = name == "[stack]"
+                    || stack_pointers
+                        .iter()
+                        .any(|&sp| range.0 <= sp && sp < range.1);
+                match name.as_str() {
+                    _ if is_stack => out.stacks += kib,
+                    "[heap]" => out.heap += kib,
+                    "" => out.anon += kib,
+                    _ => out.files += kib,
+                }
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Breakdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "anonymous {} KiB, stacks {} KiB ({} threads), brk heap {} KiB, files {} KiB",
+            self.anon, self.stacks, self.threads, self.heap, self.files
+        )
+    }
+}
+
+/// The replica's memory at one moment: resident, where, and what its
+/// allocator says (the replica's `memory` action).
+struct Snapshot {
+    rss_kib: u64,
+    breakdown: Breakdown,
+    jemalloc: serde_json::Value,
+}
+
+impl Snapshot {
+    async fn of(pid: u32, client: &tpp_rpc::Client) -> Snapshot {
+        let jemalloc = within(client.request2server("memory", &()))
+            .await
+            .unwrap_or_default();
+        Snapshot {
+            rss_kib: rss_kib(pid),
+            breakdown: Breakdown::of(pid),
+            jemalloc,
+        }
+    }
+
+    fn jemalloc_kib(&self, key: &str) -> i64 {
+        self.jemalloc[key].as_i64().unwrap_or(0) / 1024
+    }
+
+    /// This snapshot against `baseline`, one line each.
+    fn against(&self, baseline: &Snapshot) -> String {
+        let (a, b) = (&self.breakdown, &baseline.breakdown);
+        let d = |x: u64, y: u64| x as i64 - y as i64;
+        let j = |key: &str| {
+            format!(
+                "{key} {} KiB ({:+})",
+                self.jemalloc_kib(key),
+                self.jemalloc_kib(key) - baseline.jemalloc_kib(key)
+            )
+        };
+        format!(
+            "  where, against the baseline: anonymous {:+} KiB, stacks {:+} KiB ({} threads, \
+             {:+}), brk heap {:+} KiB, files {:+} KiB\n  jemalloc: {}, {}, {}, {}, {}; \
+             tasks alive {} ({:+})",
+            d(a.anon, b.anon),
+            d(a.stacks, b.stacks),
+            a.threads,
+            d(a.threads, b.threads),
+            d(a.heap, b.heap),
+            d(a.files, b.files),
+            j("allocated"),
+            j("active"),
+            j("metadata"),
+            j("resident"),
+            j("retained"),
+            self.jemalloc["tasks"],
+            self.jemalloc["tasks"].as_i64().unwrap_or(0)
+                - baseline.jemalloc["tasks"].as_i64().unwrap_or(0),
+        )
+    }
+}
+
+fn status_field(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
@@ -92,18 +246,21 @@ fn percentile(latencies: &mut [Duration], p: f64) -> Duration {
 }
 
 /// Runs `attack` against the replica and prints what it cost.
-async fn measure<F: std::future::Future<Output = ()>>(
+/// What the attack left it returns (connections it keeps open) is held
+/// until the figures 5 s later have been taken.
+async fn measure<T, F: std::future::Future<Output = T>>(
     name: &str,
     pid: u32,
     port: u16,
-    baseline_kib: u64,
+    baseline: &Snapshot,
+    client: &tpp_rpc::Client,
     attack: F,
 ) {
     let stop = Arc::new(AtomicBool::new(false));
     let peak = sample_peak(pid, stop.clone());
     let good = good_client(port, stop.clone());
     let started = Instant::now();
-    attack.await;
+    let left = attack.await;
     let took = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let peak_kib = peak.await.unwrap();
@@ -112,7 +269,8 @@ async fn measure<F: std::future::Future<Output = ()>>(
         .unwrap();
     let first = latencies.first().copied().unwrap_or_default();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let after_kib = rss_kib(pid);
+    let after = Snapshot::of(pid, client).await;
+    let (after_kib, baseline_kib) = (after.rss_kib, baseline.rss_kib);
     let p50 = percentile(&mut latencies, 0.5);
     let p90 = percentile(&mut latencies, 0.9);
     let p99 = percentile(&mut latencies, 0.99);
@@ -127,6 +285,30 @@ async fn measure<F: std::future::Future<Output = ()>>(
         after_kib as f64 / 1024.0,
         (after_kib as f64 / baseline_kib as f64 - 1.0) * 100.0,
     );
+    println!("{}", after.against(baseline));
+    // What the server itself holds (live allocations) against what the
+    // allocator keeps for itself: the 10 % target applies to the former.
+    if baseline.jemalloc["allocator"] != "jemalloc" {
+        println!(
+            "  (the replica is on the system allocator: its live allocations are not measured)"
+        );
+        drop(left);
+        return;
+    }
+    let held_kib = after.jemalloc_kib("allocated") - baseline.jemalloc_kib("allocated");
+    let rss_growth_kib = after_kib as i64 - baseline_kib as i64;
+    println!(
+        "  held by the server (live allocations): {held_kib:+} KiB ({:+.1} % of the baseline); \
+         kept by the allocator (metadata for the address space it mapped, partly used \
+         pages): {:+} KiB",
+        held_kib as f64 / baseline_kib as f64 * 100.0,
+        rss_growth_kib - held_kib,
+    );
+    assert!(
+        (held_kib as f64) < baseline_kib as f64 * 0.1,
+        "{name}: the server still holds {held_kib} KiB 5 s after the attack"
+    );
+    drop(left);
 }
 
 /// `n` connections that each declare `declared` bytes and send the first
@@ -167,7 +349,7 @@ async fn peak_memory_under_three_attacks_with_the_default_limits() {
         .args(["--name", "attacked", "--addr", "127.0.0.1:0"])
         .env(
             "_RJEM_MALLOC_CONF",
-            "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0",
+            std::env::var("TPP_ATTACKS_MALLOC_CONF").unwrap_or_else(|_| JEMALLOC_CONF.to_owned()),
         )
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
@@ -188,7 +370,18 @@ async fn peak_memory_under_three_attacks_with_the_default_limits() {
         let _: serde_json::Value = within(client.request2server("whoami", &())).await.unwrap();
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let baseline = rss_kib(pid);
+    let baseline = Snapshot::of(pid, &client).await;
+    println!(
+        "baseline: RSS {} KiB: {}\n  jemalloc: allocated {} KiB, active {} KiB, metadata {} KiB, \
+         resident {} KiB; tasks alive {}",
+        baseline.rss_kib,
+        baseline.breakdown,
+        baseline.jemalloc_kib("allocated"),
+        baseline.jemalloc_kib("active"),
+        baseline.jemalloc_kib("metadata"),
+        baseline.jemalloc_kib("resident"),
+        baseline.jemalloc["tasks"],
+    );
     println!(
         "budget for requests (default, a quarter of this machine's memory): {} MiB",
         default_budget_mib()
@@ -207,77 +400,135 @@ async fn peak_memory_under_three_attacks_with_the_default_limits() {
         p.push_str("]}");
         Arc::new(frame(&p))
     };
-    measure(
-        "32 × 32 MiB wrong-token requests with large extras",
-        pid,
-        addr.port(),
-        baseline,
-        async {
-            let sends: Vec<_> = (0..32)
-                .map(|_| {
-                    let big = big.clone();
-                    tokio::spawn(async move {
-                        let mut s = TcpStream::connect(addr).await.ok()?;
-                        let _ = s.write_all(&big).await;
-                        let mut out = Vec::new();
-                        let _ = s.read_to_end(&mut out).await;
-                        Some(out)
+    if runs(1) {
+        measure(
+            "32 × 32 MiB wrong-token requests with large extras",
+            pid,
+            addr.port(),
+            &baseline,
+            &client,
+            async {
+                let sends: Vec<_> = (0..32)
+                    .map(|_| {
+                        let big = big.clone();
+                        tokio::spawn(async move {
+                            let mut s = TcpStream::connect(addr).await.ok()?;
+                            let _ = s.write_all(&big).await;
+                            let mut out = Vec::new();
+                            let _ = s.read_to_end(&mut out).await;
+                            Some(out)
+                        })
                     })
-                })
-                .collect();
-            let mut refused = 0;
-            for s in sends {
-                let answer = s.await.ok().flatten();
-                let code = answer
-                    .as_deref()
-                    .and_then(tpp_tests::split_frame)
-                    .and_then(|(p, _)| serde_json::from_slice::<serde_json::Value>(p).ok())
-                    .and_then(|v| v["code"].as_i64());
-                if code == Some(3) {
-                    refused += 1;
+                    .collect();
+                let mut refused = 0;
+                for s in sends {
+                    let answer = s.await.ok().flatten();
+                    let code = answer
+                        .as_deref()
+                        .and_then(tpp_tests::split_frame)
+                        .and_then(|(p, _)| serde_json::from_slice::<serde_json::Value>(p).ok())
+                        .and_then(|v| v["code"].as_i64());
+                    if code == Some(3) {
+                        refused += 1;
+                    }
                 }
-            }
-            println!("  {refused} of 32 answered code 3");
-        },
-    )
-    .await;
-    measure(
-        "4 000 connections declaring 60 MB, sending 4 KiB",
-        pid,
-        addr.port(),
-        baseline,
-        async {
-            declare_and_stall(
-                addr,
-                4000,
-                60_000_000,
-                "wrong",
-                "whoami",
-                Duration::from_secs(3),
-            )
-            .await
-        },
-    )
-    .await;
-    measure(
-        "4 000 connections declaring 60 MB with a valid token, body a Value",
-        pid,
-        addr.port(),
-        baseline,
-        async {
-            declare_and_stall(
-                addr,
-                4000,
-                60_000_000,
-                "tok",
-                "work",
-                Duration::from_secs(3),
-            )
-            .await
-        },
-    )
-    .await;
+                println!("  {refused} of 32 answered code 3");
+            },
+        )
+        .await;
+    }
+    if runs(2) {
+        measure(
+            "4 000 connections declaring 60 MB, sending 4 KiB",
+            pid,
+            addr.port(),
+            &baseline,
+            &client,
+            async {
+                declare_and_stall(
+                    addr,
+                    4000,
+                    60_000_000,
+                    "wrong",
+                    "whoami",
+                    Duration::from_secs(3),
+                )
+                .await
+            },
+        )
+        .await;
+    }
+    if runs(3) {
+        measure(
+            "4 000 connections declaring 60 MB with a valid token, body a Value",
+            pid,
+            addr.port(),
+            &baseline,
+            &client,
+            async {
+                declare_and_stall(
+                    addr,
+                    4000,
+                    60_000_000,
+                    "tok",
+                    "work",
+                    Duration::from_secs(3),
+                )
+                .await
+            },
+        )
+        .await;
+    }
+    if runs(4) {
+        measure(
+            "16 keep-alive connections, one valid 16 MiB request each, answered, then idle",
+            pid,
+            addr.port(),
+            &baseline,
+            &client,
+            answered_then_idle(addr, 16, 16 * MIB),
+        )
+        .await;
+    }
     let _ = child.kill().await;
+}
+
+/// `n` connections that each send one valid request of `size` bytes for
+/// `work` asking to be kept alive, read its answer and stay open (idle):
+/// what the server keeps for an idle connection after a large request.
+async fn answered_then_idle(addr: SocketAddr, n: usize, size: usize) -> Vec<TcpStream> {
+    let head = r#"{"token":"tok","action":"work","tpp_keep_alive":true,"body":{"ms":0,"pad":""#;
+    let tail = r#""}}"#;
+    let mut payload = String::with_capacity(size);
+    payload.push_str(head);
+    payload.extend(std::iter::repeat_n('x', size - head.len() - tail.len()));
+    payload.push_str(tail);
+    let request = Arc::new(frame(&payload));
+    let sends: Vec<_> = (0..n)
+        .map(|_| {
+            let request = request.clone();
+            tokio::spawn(async move {
+                let mut s = TcpStream::connect(addr).await.ok()?;
+                s.write_all(&request).await.ok()?;
+                // The answer: "N\n" then N bytes.
+                let mut reader = BufReader::new(&mut s);
+                let mut header = String::new();
+                reader.read_line(&mut header).await.ok()?;
+                let mut answer = vec![0; header.trim().parse().ok()?];
+                reader.read_exact(&mut answer).await.ok()?;
+                let answer: serde_json::Value = serde_json::from_slice(&answer).ok()?;
+                (answer["code"] == 0).then_some(s)
+            })
+        })
+        .collect();
+    let mut open = Vec::new();
+    for s in sends {
+        if let Ok(Some(s)) = within(s).await {
+            open.push(s);
+        }
+    }
+    println!("  {} of {n} answered code 0 and stay open", open.len());
+    open
 }
 
 fn default_budget_mib() -> usize {

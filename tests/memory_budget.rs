@@ -272,3 +272,65 @@ async fn messages_a_handler_reads_are_charged_alongside_its_request() {
     assert!(served, "room came back once the conversation ended");
     running.stop().await;
 }
+
+/// Reads one frame's payload from `s`.
+async fn one_frame(s: &mut TcpStream) -> Vec<u8> {
+    let mut header = Vec::new();
+    loop {
+        let byte = within(s.read_u8()).await.expect("a frame header");
+        if byte == b'\n' {
+            break;
+        }
+        header.push(byte);
+    }
+    let len: usize = String::from_utf8(header).unwrap().trim().parse().unwrap();
+    let mut payload = vec![0; len];
+    within(s.read_exact(&mut payload)).await.unwrap();
+    payload
+}
+
+#[tokio::test]
+async fn a_connection_kept_alive_holds_nothing_of_the_request_it_has_answered() {
+    let running = start(
+        Server::builder()
+            .token(TOKEN)
+            .request_memory(MIB)
+            .max_frame_size(4 * MIB),
+        TestService,
+    )
+    .await;
+    // 700 KiB, answered, and the connection kept open, idle.
+    let payload = format!(
+        r#"{{"token":"{TOKEN}","action":"echo","tpp_keep_alive":true,"body":"{}"}}"#,
+        "x".repeat(700 * KIB)
+    );
+    let mut idle = within(TcpStream::connect(running.addr)).await.unwrap();
+    within(idle.write_all(&tpp_tests::frame(&payload)))
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&one_frame(&mut idle).await).unwrap();
+    assert_eq!(answer["code"], 0);
+    // Another 700 KiB fits the 1 MiB budget only if the idle connection
+    // gave its request back.
+    let mut served = None;
+    for _ in 0..50 {
+        let answer = response_json(&raw_exchange(running.addr, &echo_of(700 * KIB)).await);
+        if answer["code"] == 0 {
+            served = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        served.is_some(),
+        "the idle connection still holds its answered request"
+    );
+    // And the idle connection is still usable.
+    within(idle.write_all(&tpp_tests::frame(&payload)))
+        .await
+        .unwrap();
+    let again: Value = serde_json::from_slice(&one_frame(&mut idle).await).unwrap();
+    assert_eq!(again["code"], 0);
+    drop(idle);
+    running.stop().await;
+}

@@ -4,71 +4,15 @@
 //! certificate is refused with an error naming why, on both sides. Also
 //! from Python's `ssl` with a client certificate.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair};
 use serde_json::{json, Value};
 use tpp_rpc::server::{Layer, Next};
 use tpp_rpc::tls::ClientAuth;
 use tpp_rpc::{BoxFuture, Client, ClientBuilder, Connection, Error, Handler, Server};
-use tpp_tests::{reference_python, temp_dir, within, LogSink, Running, TOKEN};
-
-/// A CA and certificates it issued, as PEM files in a temporary directory.
-struct Pki {
-    dir: PathBuf,
-    ca: PathBuf,
-    ca_cert: Certificate,
-    ca_key: KeyPair,
-}
-
-impl Pki {
-    fn new(tag: &str) -> Pki {
-        let dir = temp_dir(tag);
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("{tag} CA"));
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        let ca = dir.join("ca.pem");
-        std::fs::write(&ca, cert.pem()).unwrap();
-        Pki {
-            dir,
-            ca,
-            ca_cert: cert,
-            ca_key: key,
-        }
-    }
-
-    /// A certificate for `cn` (with the SANs), valid now unless `expired`:
-    /// its (cert, key) files.
-    fn issue(&self, cn: &str, sans: &[&str], expired: bool) -> (PathBuf, PathBuf) {
-        let mut params =
-            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, cn);
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
-        let (c, k) = (
-            self.dir.join(format!("{cn}.pem")),
-            self.dir.join(format!("{cn}.key")),
-        );
-        std::fs::write(&c, cert.pem()).unwrap();
-        std::fs::write(&k, key.serialize_pem()).unwrap();
-        (c, k)
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use tpp_tests::pki::Pki;
+use tpp_tests::{reference_python, within, LogSink, Running, TOKEN};
 
 /// `whoami`: the caller's identity and whether the certificate reached the context.
 struct WhoAmI;

@@ -58,6 +58,7 @@ ENVIRONMENT:
 Prints one markdown table on stdout (progress goes to stderr).
 Internal subcommands (also handy for profiling one side by hand):
     tpp-bench serve-tpp --token T | --hash H [--tls CERT KEY] [--dyn] [--threads N] [--observe] [--unix PATH]
+                        [--request-memory BYTES|off]
     tpp-bench serve-floor --token T [--threads N]
     tpp-bench load --port P [--pid SERVER_PID] [--tls] [--one-shot] [--size BYTES]
                    [--action echo|echo_raw] [--clients N] [--secs S] [--token T]

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! tpp-bench serve-tpp   --threads N (--token T | --hash BCRYPT) [--tls CERT KEY] [--dyn] [--observe]
+//!                       [--unix PATH] [--request-memory BYTES|off]
 //! tpp-bench serve-floor --threads N --token T [--copy]
 //! ```
 //!
@@ -28,6 +29,9 @@ struct Opts {
     copy: bool,
     /// `--unix PATH`: also serve the same service on this Unix domain socket.
     unix: Option<String>,
+    /// `--request-memory BYTES|off`: the request memory budget (default: the
+    /// library's; `off` turns it off).
+    request_memory: Option<usize>,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -40,6 +44,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         observe: false,
         copy: false,
         unix: None,
+        request_memory: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -57,6 +62,14 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--dyn" => o.dyn_mode = true,
             "--copy" => o.copy = true,
             "--unix" => o.unix = Some(value()?),
+            "--request-memory" => {
+                o.request_memory = Some(match value()?.as_str() {
+                    "off" => usize::MAX,
+                    bytes => bytes
+                        .parse()
+                        .map_err(|e| format!("--request-memory: {e}"))?,
+                })
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -95,6 +108,9 @@ pub fn main_tpp(args: &[String]) -> Result<(), String> {
         };
         if let Some((cert, key)) = &o.tls {
             builder = builder.tls_pem_files(cert, key);
+        }
+        if let Some(bytes) = o.request_memory {
+            builder = builder.request_memory(bytes);
         }
         let server = builder
             .bind("127.0.0.1:0")

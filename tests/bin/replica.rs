@@ -7,12 +7,16 @@
 //!
 //! Prints `listening <addr>` on stdout once bound; logs (tracing, `info`) go
 //! to stderr. Actions: `whoami` answers `{"replica": name, "peer": "<ip:port>"}`
-//! (the address the handler sees), `work` sleeps `body.ms` milliseconds first.
+//! (the address the handler sees), `work` sleeps `body.ms` milliseconds first,
+//! `memory` answers what the allocator holds and the tasks alive (for
+//! tests/attacks.rs: live bytes the program holds against resident pages).
 
 // jemalloc, told (by `_RJEM_MALLOC_CONF`, as deploy/tpp-service.service sets
 // it) to give freed pages back after a second: after hostile bursts the
 // resident memory returns near its baseline, which the system allocator's
-// arenas keep (BENCHMARKS.md, Hostile peers, has the figures).
+// arenas keep (BENCHMARKS.md, Hostile peers, has the figures). The feature
+// `system-allocator` leaves the system's, for comparison.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -42,9 +46,36 @@ impl Handler for Replica {
                 tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
                 conn.send_result(&self.name).await
             }
+            "memory" => conn.send_result(&memory()).await,
             _ => tpp_rpc::service::answer_unknown_action(conn).await,
         }
     }
+}
+
+/// jemalloc's statistics, in bytes (see its manual, `stats.*`): `allocated`
+/// is what the program holds, `active` the pages holding it, `resident` and
+/// `metadata` include the allocator's own caches and bookkeeping.
+/// On the system allocator, only `tasks` and `"allocator": "system"`.
+fn memory() -> serde_json::Value {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    if cfg!(feature = "system-allocator") {
+        return serde_json::json!({
+            "allocator": "system",
+            "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        });
+    }
+    let read = |r: tikv_jemalloc_ctl::Result<usize>| r.ok();
+    let _ = epoch::advance();
+    serde_json::json!({
+        "allocated": read(stats::allocated::read()),
+        "active": read(stats::active::read()),
+        "metadata": read(stats::metadata::read()),
+        "resident": read(stats::resident::read()),
+        "mapped": read(stats::mapped::read()),
+        "retained": read(stats::retained::read()),
+        "allocator": "jemalloc",
+        "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+    })
 }
 
 /// Resolves on SIGTERM or ctrl-c.

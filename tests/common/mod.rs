@@ -3,6 +3,7 @@
 //! server and its client), and timeouts on every wait.
 
 pub mod contract;
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

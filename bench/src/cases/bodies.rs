@@ -33,7 +33,65 @@ impl Bench {
         // otherwise be freed and regrown around the `echo` it is compared with.
         let tree = self.spawn_tpp("tpp (echo_value)", &["--token", TOKEN])?;
         sanity(tree.port, false, true).await?;
-        self.big_echo([tpp, &tree, floor, &copy], baseline).await
+        self.big_echo([tpp, &tree, floor, &copy], baseline).await?;
+        self.budget_cost(tpp).await
+    }
+
+    /// The request memory budget's cost on large bodies: the same echo on a
+    /// server with the default budget and on one with it off
+    /// (`--request-memory off`), alternating in the same rounds. Every
+    /// request from 4 KiB on is charged (one semaphore operation when its
+    /// header arrives, one when its bytes are dropped). Reads are fair
+    /// (64 KiB at most per read) on both sides: that cost is in every tpp
+    /// row, against the floor and the socket copy.
+    async fn budget_cost(&mut self, tpp: &ServerProc) -> Result<(), String> {
+        let off = self.spawn_tpp(
+            "tpp (budget off)",
+            &["--token", TOKEN, "--request-memory", "off"],
+        )?;
+        sanity(off.port, false, true).await?;
+        for (size, clients) in [
+            (MEDIUM, self.cfg.clients),
+            (ONE_MIB, self.cfg.clients),
+            (BIG, 1),
+        ] {
+            let case = format!(
+                "Body {}, keep-alive, {clients} client{}: request memory budget",
+                size_name(size),
+                if clients == 1 { "" } else { "s" }
+            );
+            // Mode::KeepAlive adds the keep-alive field.
+            let echo: Arc<[u8]> = request_frame(TOKEN, "echo", &body(size)).into();
+            let mut on_spec = self.spec(Target::tcp(tpp.port), Mode::KeepAlive, &echo);
+            on_spec.clients = clients;
+            let mut off_spec = self.spec(Target::tcp(off.port), Mode::KeepAlive, &echo);
+            off_spec.clients = clients;
+            let (o, ratios) = self
+                .compare(
+                    &case,
+                    &[
+                        ("budget off", &off, &off_spec),
+                        ("budget on", tpp, &on_spec),
+                    ],
+                )
+                .await;
+            let mb_s = |o: &Outcome| o.rps() * size as f64 / 1e6;
+            let mut row = load_row(
+                &case,
+                "tpp echo, budget off (`request_memory(usize::MAX)`)",
+                &o[0],
+            );
+            row.result = format!("{} ({:.0} MB/s of body each way)", row.result, mb_s(&o[0]));
+            self.rows.push(row);
+            let (shown, m) = report::ratio_summary(&ratios[1]);
+            let cpu = o[1].server_us_per_request() / o[0].server_us_per_request();
+            let shown = format!("on/off {shown}; server CPU/req {}", report::times(cpu));
+            let mut row = load_row(&case, "tpp echo, default budget (on)", &o[1]);
+            row.result = format!("{} ({:.0} MB/s of body each way)", row.result, mb_s(&o[1]));
+            self.rows
+                .push(row.judge(shown, m, Goal::None, "× budget off"));
+        }
+        Ok(())
     }
 
     /// 16 MiB: one client, keep-alive, requests one after the other, against

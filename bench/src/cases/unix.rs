@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{load_row, sanity, Bench, SMALL, TOKEN};
 use crate::docs::{body, request_frame};
-use crate::load::{self, Mode, Target};
+use crate::load::{Mode, Target};
 use crate::report;
 
 impl Bench {
@@ -15,7 +15,8 @@ impl Bench {
         let path_arg = path.display().to_string();
         let server = self.spawn_tpp("tpp tcp+unix", &["--token", TOKEN, "--unix", &path_arg])?;
         sanity(server.port, false, true).await?;
-        let echo: Arc<[u8]> = load::asking_keep_alive(&request_frame(TOKEN, "echo", &body(SMALL)));
+        // Mode::KeepAlive adds the keep-alive field.
+        let echo: Arc<[u8]> = request_frame(TOKEN, "echo", &body(SMALL)).into();
         let tcp = self.spec(Target::tcp(server.port), Mode::KeepAlive, &echo);
         let unix = self.spec(Target::unix(path), Mode::KeepAlive, &echo);
         let case = "Unix socket: keep-alive, 100 B body";

@@ -62,6 +62,7 @@ async fn serve_requests<H: Handler>(
             Err(ending) => return ending,
         };
         serve_request(conn, accepted, started, shared, handler).await;
+        conn.end_request();
         if let Some(ending) = conn.link().after_request().await {
             return ending;
         }

@@ -230,6 +230,13 @@ impl Connection {
         self.ctx.identity = identity.or_else(|| self.certificate_identity.clone());
     }
 
+    /// The request has been answered: the connection keeps nothing of it
+    /// (kept alive, it would otherwise hold a large request's bytes, and
+    /// keep them charged to the request memory budget, while it is idle).
+    pub(super) fn end_request(&mut self) {
+        self.ctx.request = Request::empty();
+    }
+
     /// What request_watch.rs records: the context, the connection's span
     /// and the observer.
     pub(super) fn watched(&mut self) -> (&mut Context, &tracing::Span, Option<&mut Observer>) {

@@ -6,7 +6,9 @@
 //! maximum before reading the payload. Memory is never reserved for bytes
 //! that have not arrived: a payload's buffer starts at [`FIRST_CHUNK`] and
 //! grows with the data (doubling, never past the declared length), so a peer
-//! that declares 60 MB and sends 4 KiB costs 64 KiB, not 60 MB. A server's
+//! that declares 60 MB and sends 4 KiB costs 64 KiB, not 60 MB; once a large
+//! frame has been taken out, its connection goes back to a small buffer
+//! (4 KiB at most) instead of keeping the frame's. A server's
 //! decoder also charges each frame to the server's request memory budget
 //! ([`Limits::request_memory`](crate::Limits::request_memory)).
 //!
@@ -26,6 +28,13 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 /// Initial read buffer of a connection: small, so idle connections cost
 /// little; it grows to the declared size of a larger frame in one step.
 pub(crate) const READ_BUFFER: usize = 1024;
+
+/// Largest read buffer a connection keeps once a frame has been taken out
+/// of it. After a larger frame the rest of the buffer (the start of the
+/// next frame, if any) moves to a fresh small one: left where it was, it
+/// would keep the large frame's whole allocation alive, outside the request
+/// memory budget, for as long as the connection stays open.
+pub(crate) const KEPT_BUFFER: usize = 4 * 1024;
 
 /// What a payload's buffer reserves at first; beyond it, the buffer grows
 /// as the bytes arrive.
@@ -269,6 +278,11 @@ impl Decoder for FrameCodec {
         }
         self.state = State::Header;
         let frame = src.split_to(len).freeze();
+        if len > KEPT_BUFFER {
+            let mut rest = BytesMut::with_capacity(src.len().max(READ_BUFFER));
+            rest.extend_from_slice(src);
+            *src = rest;
+        }
         // Charged for as long as its bytes are held, by whoever holds them.
         Ok(Some(match self.charge.take() {
             Some(charge) => charge.attach(frame),

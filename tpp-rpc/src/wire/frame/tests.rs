@@ -164,3 +164,43 @@ proptest! {
         prop_assert_eq!(out, payloads);
     }
 }
+
+#[test]
+fn a_large_frame_leaves_a_small_buffer_that_does_not_share_its_memory() {
+    let mut codec = FrameCodec::default();
+    let payload = vec![b'x'; 1 << 20];
+    let mut buf = BytesMut::new();
+    buf.extend_from_slice(format!("{}\n", payload.len()).as_bytes());
+    // The payload arrives in reads, then the start of the next frame.
+    let mut frames = Vec::new();
+    for chunk in payload.chunks(64 * 1024) {
+        buf.extend_from_slice(chunk);
+        frames.extend(codec.decode(&mut buf).unwrap());
+    }
+    buf.extend_from_slice(b"2\n{");
+    frames.extend(codec.decode(&mut buf).unwrap());
+    assert_eq!(frames.len(), 1);
+    // The next frame's header has been read; its first byte waits.
+    assert!(buf.capacity() <= READ_BUFFER, "kept: {}", buf.capacity());
+    assert_eq!(&buf[..], b"{");
+    // Nothing else holds the frame's allocation: dropping it frees it.
+    let frame = frames.pop().unwrap();
+    assert!(frame.try_into_mut().is_ok());
+    buf.extend_from_slice(b"}");
+    assert_eq!(codec.decode(&mut buf).unwrap().as_deref(), Some(&b"{}"[..]));
+}
+
+#[test]
+fn small_frames_keep_their_buffer() {
+    let mut codec = FrameCodec::default();
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let ptr = buf.as_ptr();
+    buf.extend_from_slice(b"2\n{}2\n[]");
+    let first = codec.decode(&mut buf).unwrap();
+    assert_eq!(first.as_deref(), Some(&b"{}"[..]));
+    assert_eq!(
+        buf.as_ptr(),
+        ptr.wrapping_add(4),
+        "no copy for a small frame"
+    );
+}
