@@ -166,7 +166,10 @@ async fn the_budget_runs_from_arrival_so_the_token_check_is_inside_it() {
     // (done 700 ms after arrival) runs out at 500 ms.
     let (answer, took) = raw_call(server.port(), sleep_request(400, json!(500))).await;
     assert_eq!(answer["body"]["error"], "deadline exceeded", "{answer}");
-    assert!(took >= Duration::from_millis(490), "answered early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(490),
+        "answered early: {took:?}"
+    );
     assert!(
         took < Duration::from_millis(500) + MARGIN,
         "answered late: {took:?}"

@@ -4,8 +4,11 @@
 //! panic catching and its time limit: the caller's budget, the action's
 //! timeout, the server's ceiling) and what its outcome answers.
 
+use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::future::Either;
@@ -97,15 +100,18 @@ pub(super) async fn serve_request<H: Handler>(
     conn.begin(accepted.request, accepted.identity);
     let watch = RequestWatch::start(conn, shared, handler);
     let budget_from = accepted.budget_from;
-    let outcome = watch
-        .around(run_handler(
+    // Pinned where it is made: the handler's future is large, and moving it
+    // into `around` would copy it on every request.
+    let outcome = {
+        let work = pin!(run_handler(
             handler,
             conn,
             budget_from,
             &shared.limits,
             &shared.layers,
-        ))
-        .await;
+        ));
+        watch.around(work).await
+    };
     conclude(conn, outcome, started).await;
     watch.finish(conn, shared);
 }
@@ -249,10 +255,15 @@ pub(super) async fn run_handler<H: Handler>(
     // The clients it uses send what is left and wait no longer (`deadline`).
     let result = match limit {
         Some(limit) => {
-            let call = crate::wire::deadline::scope(limit.at, call);
-            match tokio::time::timeout_at(limit.at, call).await {
-                Ok(r) => r,
-                Err(_) => return Err(limit.failure()),
+            let mut call = pin!(crate::wire::deadline::scope(limit.at, call));
+            // A handler done at its first poll (the common case) needs no
+            // timer: the limit was checked above, before any of its work.
+            match poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+                Poll::Ready(r) => r,
+                Poll::Pending => match tokio::time::timeout_at(limit.at, call).await {
+                    Ok(r) => r,
+                    Err(_) => return Err(limit.failure()),
+                },
             }
         }
         None => call.await,

@@ -20,13 +20,16 @@ const SCAN_WHILE_ARRIVING: usize = 64 * 1024;
 /// arrived and the fast scan could read it.
 pub(super) struct RequestFrame {
     pub(super) bytes: Bytes,
-    pub(super) scan: Option<Fields>,
+    /// Boxed: only large requests have one, and every frame is moved
+    /// through the codec's layers, so an inline envelope would be copied
+    /// with each small one.
+    pub(super) scan: Option<Box<Fields>>,
 }
 
 impl RequestFrame {
     /// The request, parsed once (from the scan, when there is one).
     pub(super) fn parse(self) -> Result<Request, BadData> {
-        Request::parse_scanned(self.bytes, self.scan)
+        Request::parse_scanned(self.bytes, self.scan.map(|scan| *scan))
     }
 }
 
@@ -66,7 +69,7 @@ impl RequestCodec {
         if let Some(bytes) = decoded {
             let scan = self.scan.take().and_then(|mut scan| {
                 scan.advance(&bytes, true);
-                scan.finish()
+                scan.finish().map(Box::new)
             });
             return Ok(Some(RequestFrame { bytes, scan }));
         }

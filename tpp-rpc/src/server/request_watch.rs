@@ -3,6 +3,7 @@
 //! nothing records the `tpp.request` span.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use tracing::Span;
@@ -47,10 +48,9 @@ impl RequestWatch {
 
     /// Runs the handler's future in the request's span, with its trace
     /// context as the current one (for the clients the handler uses).
-    pub(super) async fn around<F: Future>(&self, work: F) -> F::Output {
+    pub(super) async fn around<F: Future>(&self, mut work: Pin<&mut F>) -> F::Output {
         // `Instrumented` would need its own handle on the span (a clone and a
         // close in the subscriber per request); entering by reference does not.
-        let mut work = std::pin::pin!(work);
         let in_span = std::future::poll_fn(|cx| {
             let _entered = self.span.enter();
             work.as_mut().poll(cx)
