@@ -1,6 +1,7 @@
-//! `tpp-peers`: tpp against tarpc (JSON and bincode) and jsonrpsee
-//! (WebSocket) on the same echo, each framework with its own server and its
-//! own generated client, in one run on one machine. See BENCHMARKS.md, "Peers".
+//! `tpp-peers`: tpp against tarpc (JSON and bincode), jsonrpsee (WebSocket)
+//! and tonic (gRPC) on the same echo, each peer at its defaults and tuned,
+//! each framework with its own server and its own generated client, in one
+//! run on one machine. See BENCHMARKS.md, "Peers".
 //!
 //! ```text
 //! cargo run --release --manifest-path bench/peers/Cargo.toml              # full (~3 min)
@@ -38,7 +39,8 @@ use procs::ServerProc;
 use table::{Case, Measured};
 
 const USAGE: &str = "\
-tpp-peers: tpp against tarpc (JSON, bincode) and jsonrpsee (WebSocket).
+tpp-peers: tpp against tarpc (JSON, bincode), jsonrpsee (WebSocket) and tonic (gRPC),
+each peer at its defaults and tuned.
 
 USAGE:
     tpp-peers [--quick] [--rounds N] [--secs S] [--no-strace] [--only NAMES]
@@ -52,7 +54,7 @@ OPTIONS:
     -h, --help      this text
 
 Prints markdown on stdout (progress on stderr). Internal subcommand:
-    tpp-peers serve tpp|tarpc-json|tarpc-bincode|jsonrpsee
+    tpp-peers serve tpp|tarpc-json|tarpc-bincode|tarpc-json-nodelay|tarpc-bincode-nodelay|jsonrpsee|tonic|tonic-tuned
 (prints its port, serves on 127.0.0.1 until its stdin closes).";
 
 struct Config {
