@@ -56,7 +56,7 @@ pub(crate) mod skip;
 mod wrap;
 
 pub use ser::{to_vec, to_writer};
-pub(crate) use wrap::{raw_of_checked, RawOnly, Seed, Wrap};
+pub(crate) use wrap::{raw_of_checked, RawOnly, Seed, Wrap, NUMBER_TOKEN};
 
 /// A value that could not be deserialized, and where in the JSON.
 #[derive(Debug)]

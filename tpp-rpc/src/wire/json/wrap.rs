@@ -17,7 +17,7 @@ const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 /// The key under which serde_json, with its `arbitrary_precision` feature,
 /// hands every number to `deserialize_any`: a one-entry map
 /// `{NUMBER_TOKEN: "<the number's text>"}`.
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+pub(crate) const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// A [`RawValue`] borrowed from `text`, which the caller has already read as
 /// JSON (or Python's JSON): no second validation.

@@ -296,8 +296,30 @@ impl<'de> Deserialize<'de> for DeadlineField {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                // serde_json with `arbitrary_precision` (on anywhere in the
+                // build) hands every number over as a map holding its text.
+                let mut found = DeadlineField::Invalid;
+                if let Some(key) = map.next_key::<String>()? {
+                    if key == crate::wire::json::NUMBER_TOKEN {
+                        found = number_text(&map.next_value::<String>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(DeadlineField::Invalid)
+                Ok(found)
+            }
+        }
+
+        /// A number given as its JSON text, read as the visitor reads numbers.
+        fn number_text(text: &str) -> DeadlineField {
+            if let Ok(n) = text.parse::<i64>() {
+                return DeadlineField::Millis(n);
+            }
+            match text.parse::<f64>() {
+                // `as` saturates: beyond 64 bits is the most time there is.
+                Ok(n) if !n.is_nan() => DeadlineField::Millis(n.floor() as i64),
+                _ => DeadlineField::Invalid,
             }
         }
 
