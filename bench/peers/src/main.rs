@@ -43,7 +43,7 @@ tpp-peers: tpp against tarpc (JSON, bincode), jsonrpsee (WebSocket) and tonic (g
 each peer at its defaults and tuned.
 
 USAGE:
-    tpp-peers [--quick] [--rounds N] [--secs S] [--no-strace] [--only NAMES]
+    tpp-peers [--quick] [--rounds N] [--secs S] [--no-strace] [--only NAMES] [--case NAME]
 
 OPTIONS:
     --quick         2 short rounds (~20 s) instead of the full run (9 rounds, ~3 min)
@@ -51,6 +51,7 @@ OPTIONS:
     --secs S        measured seconds per window (default 1.5, quick 0.3)
     --no-strace     skip the syscall rounds (strace -c)
     --only NAMES    comma-separated substrings of contender names (e.g. tpp,bincode)
+    --case NAME     only the case whose name contains NAME (100 B or 1 MiB)
     -h, --help      this text
 
 Prints markdown on stdout (progress on stderr). Internal subcommand:
@@ -65,6 +66,7 @@ struct Config {
     strace_window: Duration,
     strace: bool,
     only: Option<Vec<String>>,
+    case: Option<String>,
     args: Vec<String>,
 }
 
@@ -79,6 +81,7 @@ impl Config {
             strace_window: Duration::from_millis(if quick { 300 } else { 1000 }),
             strace: true,
             only: None,
+            case: None,
             args: args.to_vec(),
         };
         let mut it = args.iter();
@@ -94,6 +97,7 @@ impl Config {
                         Duration::try_from_secs_f64(s).map_err(|e| format!("--secs: {e}"))?;
                 }
                 "--only" => c.only = Some(value()?.split(',').map(str::to_owned).collect()),
+                "--case" => c.case = Some(value()?),
                 other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
             }
         }
@@ -152,8 +156,7 @@ async fn run(config: Config) -> Result<(), String> {
     if contenders.is_empty() {
         return Err("--only matched no contender".to_owned());
     }
-    let cases = [
-        // The first case is the one the throughput target is about.
+    let cases: Vec<Case> = [
         Case {
             name: "100 B × 32".to_owned(),
             callers: 32,
@@ -164,7 +167,13 @@ async fn run(config: Config) -> Result<(), String> {
             callers: 4,
             size: 1 << 20,
         },
-    ];
+    ]
+    .into_iter()
+    .filter(|case| config.case.as_ref().is_none_or(|c| case.name.contains(c.as_str())))
+    .collect();
+    if cases.is_empty() {
+        return Err("--case matched no case".to_owned());
+    }
     let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
     let mut servers = Vec::new();
     let mut callers = Vec::new();

@@ -160,7 +160,7 @@ pub fn targets(contenders: &[Contender], measured: &[Measured]) -> String {
         out.push_str(&format!("| {target} | {case} | {shown} | {met} |\n"));
     };
     let default = contenders.iter().position(|c| !c.is_peer);
-    for (k, m) in measured.iter().enumerate() {
+    for m in measured {
         let f = figures(contenders, m);
         let name = |i: usize| contenders[i].name.as_str();
         let case = m.case.name.as_str();
@@ -169,7 +169,8 @@ pub fn targets(contenders: &[Contender], measured: &[Measured]) -> String {
             .max_by(|&a, &b| f.rps[a].total_cmp(&f.rps[b]));
         let Some(t) = tarpc else { continue };
         let tpp = [("tpp's best", f.best_tpp), ("the default client", default)];
-        if k == 0 {
+        // Small calls: throughput and CPU per call; large ones: the server's CPU.
+        if m.case.size <= 4096 {
             for ((who, i), at_least) in tpp.into_iter().zip([1.2, 1.0]) {
                 if let Some(i) = i {
                     line(

@@ -36,8 +36,10 @@ impl Client {
                 result => return check_code(result?),
             }
         }
+        // Opening a connection is boxed: its future is large and rarely
+        // polled, and every call's future would otherwise carry its size.
         if !pool.enabled() {
-            let mut conn = self.open().await?;
+            let mut conn = Box::pin(self.open()).await?;
             conn.send_request(&request).await.map_err(|f| f.error)?;
             return conn.get_response().await;
         }
@@ -45,7 +47,7 @@ impl Client {
         loop {
             let (mut conn, reused) = match pool.take_idle(&lease) {
                 Some(conn) => (conn, true),
-                None => (self.open().await?, false),
+                None => (Box::pin(self.open()).await?, false),
             };
             match conn.send_request(&request).await {
                 Ok(()) => {}

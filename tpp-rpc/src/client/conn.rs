@@ -13,7 +13,7 @@ use tokio_util::codec::FramedRead;
 
 use super::{action_result, ClientError, ResponseStream};
 use crate::transport::Stream;
-use crate::wire::frame::{put_header, FrameCodec};
+use crate::wire::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
 use crate::wire::message::{OutgoingRequest, Response};
 
 /// One open connection: raw messages, request/response, response streams.
@@ -67,33 +67,46 @@ impl ClientConnection {
         &mut self,
         request: &OutgoingRequest<'_, B>,
     ) -> Result<(), SendFailure> {
+        // The payload after room for the longest header, the header written
+        // right before it: one buffer, one write.
         self.scratch.clear();
+        self.scratch.extend_from_slice(&[0; HEADER_ROOM]);
         if let Err(e) = crate::wire::json::to_writer(&mut self.scratch, request) {
             return Err(SendFailure {
                 error: ClientError::Serialize(e),
                 unsent: false,
             });
         }
-        let mut header = BytesMut::with_capacity(24);
-        put_header(&mut header, self.scratch.len());
-        let total = header.len() + self.scratch.len();
+        let mut room = [0u8; HEADER_ROOM];
+        let start = header_at_end(&mut room, self.scratch.len() - HEADER_ROOM);
+        self.scratch[start..HEADER_ROOM].copy_from_slice(&room[start..]);
+        let frame = &self.scratch[start..];
         let stream = self.io.get_mut();
         // TLS accepts plaintext into its own buffer before the socket does,
         // so only plain TCP can tell that nothing was sent.
         let tracks = !stream.is_tls();
-        let mut chained = header.chain(&self.scratch[..]);
-        let written = stream.write_all_buf(&mut chained).await;
-        let unsent = tracks && chained.remaining() == total;
-        match written {
-            Ok(()) => stream.flush().await.map_err(|e| SendFailure {
-                error: e.into(),
-                unsent: false,
-            }),
-            Err(e) => Err(SendFailure {
-                error: e.into(),
-                unsent,
-            }),
+        let mut done = 0;
+        while done < frame.len() {
+            match stream.write(&frame[done..]).await {
+                Ok(0) => {
+                    return Err(SendFailure {
+                        error: std::io::Error::from(std::io::ErrorKind::WriteZero).into(),
+                        unsent: tracks && done == 0,
+                    })
+                }
+                Ok(n) => done += n,
+                Err(e) => {
+                    return Err(SendFailure {
+                        error: e.into(),
+                        unsent: tracks && done == 0,
+                    })
+                }
+            }
         }
+        stream.flush().await.map_err(|e| SendFailure {
+            error: e.into(),
+            unsent: false,
+        })
     }
 
     /// Whether a kept connection cannot take a request: the server closed
@@ -167,11 +180,17 @@ impl ClientConnection {
 pub(super) fn encode_request<B: Serialize + ?Sized>(
     request: &OutgoingRequest<'_, B>,
 ) -> Result<bytes::Bytes, ClientError> {
-    let payload = serde_json::to_vec(request).map_err(ClientError::Serialize)?;
-    let mut framed = BytesMut::with_capacity(payload.len() + 24);
-    put_header(&mut framed, payload.len());
-    framed.extend_from_slice(&payload);
-    Ok(framed.freeze())
+    // Serialized after room for the longest header, which is then written
+    // right before the payload: one buffer, no copy.
+    let mut out = Vec::with_capacity(HEADER_ROOM + 256);
+    out.extend_from_slice(&[0; HEADER_ROOM]);
+    crate::wire::json::to_writer(&mut out, request).map_err(ClientError::Serialize)?;
+    let mut room = [0u8; HEADER_ROOM];
+    let start = header_at_end(&mut room, out.len() - HEADER_ROOM);
+    out[start..HEADER_ROOM].copy_from_slice(&room[start..]);
+    let mut framed = bytes::Bytes::from(out);
+    framed.advance(start);
+    Ok(framed)
 }
 
 /// Why a pooled request could not be sent.

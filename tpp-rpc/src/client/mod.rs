@@ -106,16 +106,25 @@ pub async fn within_timeout<T>(
 }
 
 /// [`within_timeout`] until an instant (`limit`: the instant, and the
-/// timeout it stands for, which an overrun reports).
-async fn within_deadline<T>(
+/// timeout it stands for, which an overrun reports). Built from combinators,
+/// not an `async fn`, so that `work` is held once (see [`spans::client_call`]).
+fn within_deadline<T, F>(
     limit: Option<(tokio::time::Instant, Duration)>,
-    work: impl std::future::Future<Output = Result<T, ClientError>>,
-) -> Result<T, ClientError> {
+    work: F,
+) -> impl std::future::Future<Output = Result<T, ClientError>>
+where
+    F: std::future::Future<Output = Result<T, ClientError>>,
+{
+    use futures_util::future::{lazy, Either, FutureExt};
     match limit {
-        Some((at, timeout)) => tokio::time::timeout_at(at, work)
-            .await
-            .unwrap_or(Err(ClientError::Timeout(timeout))),
-        None => work.await,
+        // The timer is made on the first poll: a call may be built outside
+        // the runtime that awaits it.
+        Some((at, timeout)) => Either::Left(
+            lazy(move |_| tokio::time::timeout_at(at, work))
+                .flatten()
+                .map(move |r| r.unwrap_or(Err(ClientError::Timeout(timeout)))),
+        ),
+        None => Either::Right(work),
     }
 }
 
@@ -263,17 +272,19 @@ impl Client {
 
     /// Sends `{"action", "body", "token", …extra fields}` and returns the
     /// successful response (a code > 0 becomes [`ClientError::Server`]).
-    pub async fn request<B: Serialize + ?Sized>(
-        &self,
-        action: &str,
-        body: &B,
-    ) -> Result<Response, ClientError> {
+    pub fn request<'a, B: Serialize + ?Sized>(
+        &'a self,
+        action: &'a str,
+        body: &'a B,
+    ) -> impl std::future::Future<Output = Result<Response, ClientError>> + 'a {
         // The call's timeout, or less when a handler's deadline comes first
         // (see `crate::deadline`): sent as `tpp_deadline_ms`, and the wait.
+        // Built without an `async fn` layer, so the call's future holds the
+        // exchange once and stays small (it is moved, and often boxed).
         let limit = crate::wire::deadline::call_deadline(self.timeout);
         let deadline = limit.map(|(at, _)| at);
         let call = within_deadline(limit, self.exchange(action, body, deadline));
-        spans::client_call(action, self.addr(), call).await
+        spans::client_call(action, self.addr(), call)
     }
 
     /// [`request`](Self::request) for an action that is safe to run twice

@@ -23,14 +23,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use futures_util::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use super::{Client, ClientConnection, ClientError};
-use crate::transport::Stream;
+use crate::transport::{ReadHalf, WriteHalf};
 use crate::wire::frame::FrameCodec;
 use crate::wire::message::Response;
 
@@ -52,7 +52,7 @@ struct Job {
 
 /// The pipelined connections of one client (shared by its clones).
 pub(super) struct Pipelines {
-    slots: Vec<tokio::sync::Mutex<Option<mpsc::Sender<Job>>>>,
+    slots: Vec<Slot>,
     next: AtomicUsize,
     /// The server answered without promising keep-alive: pipelining is
     /// pointless there, calls use the pool.
@@ -65,9 +65,7 @@ impl Pipelines {
     pub(super) fn new(connections: usize, write_timeout: Duration) -> Pipelines {
         Pipelines {
             write_timeout,
-            slots: (0..connections.max(1))
-                .map(|_| tokio::sync::Mutex::new(None))
-                .collect(),
+            slots: (0..connections.max(1)).map(|_| Slot::default()).collect(),
             next: AtomicUsize::new(0),
             refused: Arc::new(AtomicBool::new(false)),
         }
@@ -112,20 +110,47 @@ impl Pipelines {
     /// The sender of a live connection, opening one if its slot has none.
     async fn sender(&self, client: &Client) -> Result<mpsc::Sender<Job>, ClientError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-        let mut slot = self.slots[i].lock().await;
-        if let Some(tx) = slot.as_ref().filter(|tx| !tx.is_closed()) {
-            return Ok(tx.clone());
+        let slot = &self.slots[i];
+        if let Some(tx) = slot.live() {
+            return Ok(tx);
         }
-        let conn = client.open().await?;
+        // One opener per slot; the others wait for its connection.
+        let _opening = slot.opening.lock().await;
+        if let Some(tx) = slot.live() {
+            return Ok(tx);
+        }
+        let conn = Box::pin(client.open()).await?;
         let tx = start(conn, self.refused.clone(), self.write_timeout);
-        *slot = Some(tx.clone());
+        if let Ok(mut live) = slot.live.lock() {
+            *live = Some(tx.clone());
+        }
         Ok(tx)
+    }
+}
+
+/// One pipelined connection of a client, once opened.
+#[derive(Default)]
+struct Slot {
+    /// Its sender: looked up by every call, so a lock held for a clone only
+    /// (never across an await).
+    live: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Held while a connection is opened for the slot.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn live(&self) -> Option<mpsc::Sender<Job>> {
+        let live = self.live.lock().ok()?;
+        live.as_ref().filter(|tx| !tx.is_closed()).cloned()
     }
 }
 
 /// What the writer and the reader of one connection share.
 struct Shared {
     state: Mutex<State>,
+    /// The first response promised keep-alive: more than one request may
+    /// be written at once. Read by the writer without the lock.
+    confirmed: AtomicBool,
     /// Woken when the first response confirmed keep-alive, or at the end.
     changed: Notify,
     /// Cancelled when the connection is over.
@@ -134,7 +159,6 @@ struct Shared {
 
 struct State {
     in_flight: VecDeque<Reply>,
-    confirmed: bool,
 }
 
 impl Shared {
@@ -160,15 +184,15 @@ fn start(
     let (tx, rx) = mpsc::channel(QUEUE);
     let parts = conn.io.into_parts();
     let codec = parts.codec;
-    let (read, write) = tokio::io::split(parts.io);
+    let (read, write) = parts.io.split();
     let mut reader = FramedRead::new(read, codec);
     // Nothing was read on a new connection, but keep anything that was.
     reader.read_buffer_mut().extend_from_slice(&parts.read_buf);
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             in_flight: VecDeque::new(),
-            confirmed: false,
         }),
+        confirmed: AtomicBool::new(false),
         changed: Notify::new(),
         over: CancellationToken::new(),
     });
@@ -178,7 +202,7 @@ fn start(
 }
 
 async fn write_requests(
-    mut write: WriteHalf<Stream>,
+    mut write: WriteHalf,
     mut rx: mpsc::Receiver<Job>,
     shared: Arc<Shared>,
     write_timeout: Duration,
@@ -196,7 +220,13 @@ async fn write_requests(
             shared.over.cancel();
             break;
         };
-        let confirmed = shared.state.lock().map(|s| s.confirmed).unwrap_or(false);
+        let confirmed = shared.confirmed.load(Ordering::Acquire);
+        if confirmed {
+            // Callers woken by the same read are about to queue their next
+            // requests: one turn of the scheduler lets them, and one write
+            // then carries them all instead of one write each.
+            tokio::task::yield_now().await;
+        }
         let mut batch = vec![first];
         // Before the server promised keep-alive, one request alone.
         while confirmed && out_len(&batch) < BATCH_BYTES {
@@ -255,16 +285,26 @@ async fn write_requests(
 }
 
 /// Writes `out` and flushes, each write allowed `stall` to make progress;
-/// returns how many bytes were written (all of them when it succeeded).
-async fn write_bounded(write: &mut WriteHalf<Stream>, out: &[u8], stall: Duration) -> usize {
+/// returns how many bytes were written (all of them when it succeeded). A
+/// timer is armed only when the socket does not take the bytes at once.
+async fn write_bounded(write: &mut WriteHalf, out: &[u8], stall: Duration) -> usize {
     let mut done = 0;
     while done < out.len() {
-        match tokio::time::timeout(stall, write.write(&out[done..])).await {
+        let now = write.write(&out[done..]).now_or_never();
+        let result = match now {
+            Some(result) => Ok(result),
+            None => tokio::time::timeout(stall, write.write(&out[done..])).await,
+        };
+        match result {
             Ok(Ok(n)) if n > 0 => done += n,
             _ => return done,
         }
     }
-    match tokio::time::timeout(stall, write.flush()).await {
+    let flushed = match write.flush().now_or_never() {
+        Some(result) => Ok(result),
+        None => tokio::time::timeout(stall, write.flush()).await,
+    };
+    match flushed {
         Ok(Ok(())) => done,
         // Not flushed: the last bytes may not have left.
         _ => done.saturating_sub(1),
@@ -288,8 +328,7 @@ async fn wait_for_confirmation(shared: &Shared) {
         let notified = shared.changed.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let done =
-            shared.over.is_cancelled() || shared.state.lock().map(|s| s.confirmed).unwrap_or(true);
+        let done = shared.over.is_cancelled() || shared.confirmed.load(Ordering::Acquire);
         if done {
             return;
         }
@@ -316,7 +355,7 @@ async fn wait_until_answered(shared: &Shared) {
 }
 
 async fn read_responses(
-    mut reader: FramedRead<ReadHalf<Stream>, FrameCodec>,
+    mut reader: FramedRead<ReadHalf, FrameCodec>,
     shared: Arc<Shared>,
     refused: Arc<AtomicBool>,
 ) {
@@ -335,14 +374,16 @@ async fn read_responses(
         // A well-formed answer without the promise: this server closes
         // after every answer, pipelining it is pointless.
         let refuses = matches!(&response, Ok(r) if !r.keeps_alive());
-        let reply = match shared.state.lock() {
+        // Waiters (the writer before the first promise, a closing writer
+        // until every answer is in) are woken only when what they wait for
+        // may have happened, not on every answer.
+        let newly_confirmed = keeps_alive && !shared.confirmed.swap(true, Ordering::AcqRel);
+        let (reply, drained) = match shared.state.lock() {
             Ok(mut state) => {
-                if keeps_alive {
-                    state.confirmed = true;
-                }
-                state.in_flight.pop_front()
+                let reply = state.in_flight.pop_front();
+                (reply, state.in_flight.is_empty())
             }
-            Err(_) => None,
+            Err(_) => (None, true),
         };
         // An answer nobody asked for: the stream cannot be trusted.
         let Some(reply) = reply else {
@@ -355,7 +396,9 @@ async fn read_responses(
             }
             break;
         }
-        shared.changed.notify_waiters();
+        if newly_confirmed || drained {
+            shared.changed.notify_waiters();
+        }
     }
     shared.end();
 }

@@ -9,6 +9,7 @@ mod no_tls;
 #[cfg(feature = "tls")]
 mod peer_cert;
 mod socket;
+mod split;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -18,6 +19,7 @@ pub(crate) use no_tls::{Acceptor, Connector, TlsName};
 #[cfg(feature = "tls")]
 pub use peer_cert::PeerCertificate;
 pub use socket::{Socket, Transport};
+pub(crate) use split::{ReadHalf, WriteHalf};
 #[cfg(feature = "tls")]
 pub(crate) use tls::{Acceptor, Connector, TlsName};
 
