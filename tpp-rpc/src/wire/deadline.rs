@@ -43,10 +43,15 @@ tokio::task_local! {
 
 /// Runs `work` with `deadline` as the [`current`] one: the clients it uses
 /// send no more than what is left of it, and stop waiting when it passes.
-/// An outer deadline that comes sooner stays in force.
-pub async fn scope<F: Future>(deadline: Instant, work: F) -> F::Output {
+/// An outer deadline that comes sooner stays in force (the one current where
+/// `scope` is called).
+///
+/// Not an `async fn`: the returned future holds `work` once, so a large
+/// future (a handler's, on every request with a budget) is not copied into
+/// a second place.
+pub fn scope<F: Future>(deadline: Instant, work: F) -> impl Future<Output = F::Output> {
     let deadline = current().map_or(deadline, |outer| outer.min(deadline));
-    CURRENT.scope(deadline, work).await
+    CURRENT.scope(deadline, work)
 }
 
 /// The deadline of the work running on this task (the handler's limit, or
