@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,7 @@ impl Server {
     /// connections queued in the kernel are taken and the listener closed.
     async fn stop_accepting<H: Handler>(self, admission: &Admission<H>) {
         self.shutdown.cancel();
+        self.shared.draining_now.store(true, Ordering::Release);
         self.shared.draining.cancel();
         let delay = self.shared.limits.shutdown_delay;
         info!(
@@ -180,6 +182,7 @@ impl<H: Handler> Admission<H> {
     /// already received are served for up to `grace`, then what is left is
     /// dropped.
     async fn finish(&self, grace: Duration) {
+        self.shared.closing_now.store(true, Ordering::Release);
         self.closing.cancel();
         let tracker = &self.tracker;
         tracker.close();

@@ -478,6 +478,8 @@ impl ServerBuilder {
             limits: Arc::new(limits),
             health: self.health_action.map(HealthCheck::new),
             draining: CancellationToken::new(),
+            draining_now: std::sync::atomic::AtomicBool::new(false),
+            closing_now: std::sync::atomic::AtomicBool::new(false),
             #[cfg(feature = "proxy-protocol")]
             proxy: self.proxy_trusted.map(ProxyProtocol::new),
             #[cfg(not(feature = "proxy-protocol"))]

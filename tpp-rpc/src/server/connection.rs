@@ -81,7 +81,7 @@ impl Connection {
 
     /// Whether the server is shutting down and no longer accepting.
     pub fn is_shutting_down(&self) -> bool {
-        self.link.shutdown().is_cancelled()
+        self.link.closing_now()
     }
 
     /// Sends `{"code": code, "body": body}`.

@@ -9,6 +9,7 @@ mod read;
 mod write;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -93,6 +94,12 @@ impl Link {
         &self.shutdown
     }
 
+    /// Whether the server is closing its connections (the `shutdown`
+    /// token's state, read without its lock).
+    pub(super) fn closing_now(&self) -> bool {
+        self.shared.closing_now.load(Ordering::Acquire)
+    }
+
     pub(super) fn max_answer_size(&self) -> usize {
         self.shared.limits.max_answer_size
     }
@@ -107,7 +114,7 @@ impl Link {
         self.first_code = None;
         self.promise_keep_alive = self.shared.limits.keep_alive
             && wants_keep_alive
-            && !self.shared.draining.is_cancelled();
+            && !self.shared.draining_now.load(Ordering::Acquire);
         // Requests already waiting behind this one: its answer leaves with
         // theirs, in one write (as Redis does), instead of one write each.
         self.batch = self.promise_keep_alive && self.holds_whole_frame();
@@ -160,10 +167,8 @@ impl Link {
     /// that promised it; the answers held back for a batch leave once no
     /// further request is waiting.
     pub(super) async fn after_request(&mut self) -> Option<Ending> {
-        let reusable = self.promise_keep_alive
-            && self.keep_open
-            && self.sent == 1
-            && !self.shutdown.is_cancelled();
+        let reusable =
+            self.promise_keep_alive && self.keep_open && self.sent == 1 && !self.closing_now();
         if !reusable {
             return Some(Ending::Answered);
         }

@@ -169,6 +169,11 @@ pub(super) struct Shared {
     pub(super) health: Option<health::HealthCheck>,
     /// Cancelled when shutdown starts: the health action fails from then on.
     pub(super) draining: tokio_util::sync::CancellationToken,
+    /// `draining` and the connections' closing signal as flags set just
+    /// before the tokens are cancelled: every request reads them, and a
+    /// token's `is_cancelled` takes a lock that all connections share.
+    pub(super) draining_now: std::sync::atomic::AtomicBool,
+    pub(super) closing_now: std::sync::atomic::AtomicBool,
     /// PROXY protocol, if enabled (see proxy.rs).
     pub(super) proxy: Option<proxy::ProxyProtocol>,
     pub(super) layers: Box<[Arc<dyn Layer>]>,
