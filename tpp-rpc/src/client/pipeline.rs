@@ -209,10 +209,16 @@ async fn write_requests(
 ) {
     let mut out = Vec::new();
     let mut ends = Vec::new();
+    // Made once: a token's `cancelled()` takes its lock to register and to
+    // drop the waiter, which once per request would cost the reader and the
+    // writer a lock they contend for.
+    let over = shared.over.cancelled();
+    tokio::pin!(over);
     loop {
         let first = tokio::select! {
+            biased;
             job = rx.recv() => job,
-            _ = shared.over.cancelled() => break,
+            _ = &mut over => break,
         };
         let Some(first) = first else {
             // Every handle is gone: finish what is in flight, then close.
@@ -359,10 +365,13 @@ async fn read_responses(
     shared: Arc<Shared>,
     refused: Arc<AtomicBool>,
 ) {
+    let over = shared.over.cancelled();
+    tokio::pin!(over);
     loop {
         let frame = tokio::select! {
+            biased;
             frame = reader.next() => frame,
-            _ = shared.over.cancelled() => break,
+            _ = &mut over => break,
         };
         let frame = match frame {
             Some(Ok(frame)) => frame,
