@@ -366,6 +366,11 @@ impl ClientBuilder {
     /// they may have run), and those not written yet are sent on a new
     /// connection.
     ///
+    /// Answers come in order (TPP has no request ids), so a slow call holds
+    /// back the answers of every call behind it on its connection
+    /// (head-of-line blocking). Pipeline many short calls of similar length;
+    /// keep slow actions on a pooled client.
+    ///
     /// ```no_run
     /// # async fn run() -> Result<(), tpp_rpc::ClientError> {
     /// let client = tpp_rpc::Client::builder("127.0.0.1", 7777)
