@@ -52,6 +52,17 @@ impl RequestCodec {
         self.frames.is_idle()
     }
 
+    /// Whether the read buffer holds a large frame's allocation, kept for
+    /// the next requests.
+    pub(super) fn holds_large_buffer(&self) -> bool {
+        self.frames.holds_large_buffer()
+    }
+
+    /// Frees the large frame's allocation kept in `buf`, between frames.
+    pub(super) fn release_buffer(&mut self, buf: &mut BytesMut) {
+        self.frames.release_buffer(buf);
+    }
+
     /// Whether `buf` starts with a whole frame the next decode is sure to
     /// return (see [`FrameCodec`]'s own).
     pub(super) fn holds_whole_frame(&self, buf: &[u8]) -> bool {

@@ -68,7 +68,7 @@ impl RequestBudget {
 
     /// Bytes charged now.
     #[cfg(test)]
-    fn in_use(&self) -> usize {
+    pub(crate) fn in_use(&self) -> usize {
         (self.total_units - self.units.available_permits()) * UNIT
     }
 }
