@@ -36,7 +36,9 @@ pub fn body(size: usize) -> String {
 
 /// `{"text":"abc…"}`: one string of `size` letters, as the peers' echo sends.
 pub fn text_body(size: usize) -> String {
-    let text: String = (0..size).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let text: String = (0..size)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     format!(r#"{{"text":"{text}"}}"#)
 }
 
