@@ -215,7 +215,7 @@ fn a_server_keeps_a_large_frames_buffer_for_the_next_one_until_released() {
     let mut framed = format!("{}\n", payload.len()).into_bytes();
     framed.extend_from_slice(&payload);
     let mut buf = BytesMut::new();
-    let mut read_frame = |codec: &mut FrameCodec, buf: &mut BytesMut| {
+    let read_frame = |codec: &mut FrameCodec, buf: &mut BytesMut| {
         let mut frames = Vec::new();
         for chunk in framed.chunks(64 * 1024) {
             // As FramedRead does before each read.
