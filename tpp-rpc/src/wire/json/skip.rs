@@ -209,8 +209,6 @@ impl Walk {
             mut depth,
             mut expect,
         } = *self;
-        // The string this walk stopped inside, if any: it starts at `i`.
-        let mut resumed_string = string.map(|inside| (i, inside));
         // Stops at the token starting at `$from`: the walk resumes there
         // (inside it, for a string crossed up to `$string`).
         macro_rules! stop {
@@ -242,6 +240,17 @@ impl Walk {
                 }
             };
         }
+        // Stopped inside a string (starting at `i`): on from where it got.
+        if let Some((upto, escaped)) = string {
+            match cross_string(b, upto, escaped) {
+                Crossed::Ended(end, _) => {
+                    i = end;
+                    expect = Expect::Next;
+                }
+                Crossed::Cut(upto, escaped) => stop!(i, Expect::Value, Some((upto, escaped))),
+                Crossed::Invalid => return Step::Invalid,
+            }
+        }
         'value: loop {
             match expect {
                 Expect::Next => {}
@@ -270,19 +279,13 @@ impl Walk {
                                 continue 'value;
                             }
                         }
-                        b'"' => {
-                            let (from, escaped) = match resumed_string.take() {
-                                Some((at, inside)) if at == start => inside,
-                                _ => (start + 1, false),
-                            };
-                            match cross_string(b, from, escaped) {
-                                Crossed::Ended(end, _) => i = end,
-                                Crossed::Cut(upto, escaped) => {
-                                    stop!(start, Expect::Value, Some((upto, escaped)))
-                                }
-                                Crossed::Invalid => return Step::Invalid,
+                        b'"' => match cross_string(b, i + 1, false) {
+                            Crossed::Ended(end, _) => i = end,
+                            Crossed::Cut(upto, escaped) => {
+                                stop!(start, Expect::Value, Some((upto, escaped)))
                             }
-                        }
+                            Crossed::Invalid => return Step::Invalid,
+                        },
                         b't' => i = or_stop!(literal(b, i, b"true"), start, Expect::Value),
                         b'f' => i = or_stop!(literal(b, i, b"false"), start, Expect::Value),
                         b'n' => i = or_stop!(literal(b, i, b"null"), start, Expect::Value),
