@@ -11,7 +11,8 @@
 //! (4 KiB at most) instead of keeping the frame's. A server's
 //! decoder also charges each frame to the server's request memory budget
 //! ([`Limits::request_memory`](crate::Limits::request_memory)), and keeps a
-//! large frame's buffer, still charged, for the connection's next requests
+//! large frame's buffer (from [`KEEP_FROM`], 128 KiB), still charged, for
+//! the connection's next requests
 //! until the server releases it ([`FrameCodec::release_buffer`]) once the
 //! connection has been idle for a moment: a client sending large requests
 //! one after another reuses one buffer instead of growing a new one for
@@ -39,6 +40,15 @@ pub(crate) const READ_BUFFER: usize = 1024;
 /// next frame, if any) moves to a fresh small one, at once or (on a server)
 /// once the connection is idle.
 pub(crate) const KEPT_BUFFER: usize = 4 * 1024;
+
+/// Frames from this size on leave their buffer to the connection's next
+/// frames when the codec is [keeping](FrameCodec::keeping_buffer) buffers.
+/// Smaller ones' buffers come from the allocator's free lists at little
+/// cost (shared by all connections, they stay in the CPU's caches, where
+/// one kept per connection would not: measured slower at 64 KiB); glibc's
+/// malloc maps larger ones afresh (from 128 KiB on, by default), and the
+/// server paid for each in page faults.
+pub(crate) const KEEP_FROM: usize = 128 * 1024;
 
 /// What a payload's buffer reserves at first; beyond it, the buffer grows
 /// as the bytes arrive.
@@ -145,9 +155,10 @@ impl FrameCodec {
         }
     }
 
-    /// Keeps a large frame's buffer (and its charge) after the frame is taken
-    /// out, for the next frames to reuse, until
-    /// [`release_buffer`](Self::release_buffer).
+    /// Keeps a large frame's buffer (from [`KEEP_FROM`] bytes, and its
+    /// charge) after the frame is taken out, for the next frames to reuse,
+    /// until [`release_buffer`](Self::release_buffer) or a frame under
+    /// [`KEEP_FROM`] bytes but over [`KEPT_BUFFER`].
     pub(crate) fn keeping_buffer(mut self) -> Self {
         self.keep_buffer = true;
         self
@@ -326,7 +337,7 @@ impl Decoder for FrameCodec {
         let frame = src.split_to(len).freeze();
         let charge = self.charge.take();
         if len > KEPT_BUFFER {
-            if self.keep_buffer {
+            if self.keep_buffer && len >= KEEP_FROM {
                 // `src` goes on in the frame's allocation: once the frame is
                 // dropped, the next one reclaims it whole.
                 self.holds_large = true;
@@ -335,6 +346,8 @@ impl Decoder for FrameCodec {
                 }
             } else {
                 move_to_small_buffer(src);
+                self.holds_large = false;
+                self.kept_charge = None;
             }
         }
         // Charged for as long as its bytes are held, by whoever holds them.

@@ -254,3 +254,16 @@ fn a_server_keeps_a_large_frames_buffer_for_the_next_one_until_released() {
     assert!(buf.capacity() <= READ_BUFFER, "kept: {}", buf.capacity());
     assert_eq!(budget.in_use(), 0);
 }
+
+#[test]
+fn a_frame_under_the_keeping_size_leaves_a_small_buffer_even_when_kept() {
+    let mut codec = FrameCodec::default().keeping_buffer();
+    let mut buf = BytesMut::new();
+    for size in [1 << 20, KEEP_FROM - 1] {
+        buf.extend_from_slice(format!("{size}\n").as_bytes());
+        buf.extend_from_slice(&vec![b'x'; size]);
+        assert_eq!(codec.decode(&mut buf).unwrap().map(|f| f.len()), Some(size));
+        assert_eq!(codec.holds_large_buffer(), size >= KEEP_FROM);
+    }
+    assert!(buf.capacity() <= READ_BUFFER, "kept: {}", buf.capacity());
+}
