@@ -153,10 +153,16 @@ impl Handler for RawEcho {
 }
 
 /// A request with a body of at least 64 KiB (the size from which a server scans a request
-/// while it arrives): records with escapes, numbers and non-ASCII text.
+/// while it arrives): records with escapes, numbers and non-ASCII text, then one long string
+/// (which the scan crosses in as many reads as the pieces cut it into).
 fn large_request(records: usize) -> String {
     let record = r#"{"id":12,"ok":true,"t":1.5e3,"s":"a\"b\u00e9 é","n":null,"l":[1,-2.5e-3]}"#;
-    let body = format!("[{}]", vec![record; records].join(","));
+    let long = format!(
+        "{}\\n\\u00e9{}",
+        "abcdefgh".repeat(records * 4),
+        "é".repeat(records)
+    );
+    let body = format!("[{},\"{long}\"]", vec![record; records].join(","));
     format!(r#"{{"token":"{TOKEN}","action":"echo","body":{body}}}"#)
 }
 

@@ -311,7 +311,8 @@ async fn a_connection_kept_alive_holds_nothing_of_the_request_it_has_answered() 
     let answer: Value = serde_json::from_slice(&one_frame(&mut idle).await).unwrap();
     assert_eq!(answer["code"], 0);
     // Another 700 KiB fits the 1 MiB budget only if the idle connection
-    // gave its request back.
+    // gave its request back, and (a moment later) the buffer it kept for
+    // its next requests.
     let mut served = None;
     for _ in 0..50 {
         let answer = response_json(&raw_exchange(running.addr, &echo_of(700 * KIB)).await);

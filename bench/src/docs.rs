@@ -34,6 +34,14 @@ pub fn body(size: usize) -> String {
     doc
 }
 
+/// `{"text":"abc…"}`: one string of `size` letters, as the peers' echo sends.
+pub fn text_body(size: usize) -> String {
+    let text: String = (0..size)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    format!(r#"{{"text":"{text}"}}"#)
+}
+
 /// The framed request `{"action":…,"body":…,"token":…}` (token: plain ASCII).
 pub fn request_frame(token: &str, action: &str, body: &str) -> Vec<u8> {
     assert!(token.bytes().all(|b| b.is_ascii_alphanumeric()));

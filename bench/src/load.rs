@@ -402,8 +402,9 @@ pub async fn read_response<S: AsyncRead + Unpin>(
 }
 
 /// `tpp-bench load --port P [--pid PID] [--tls] [--one-shot] [--size BYTES]
-/// [--action A] [--clients N] [--secs S]`: the load generator alone, against
-/// a server started by hand (for profiling it).
+/// [--action A] [--clients N] [--secs S] [--text]`: the load generator alone,
+/// against a server started by hand (for profiling it). `--text`: the body is
+/// `{"text": "abc…"}`, one string of `--size` letters (for `--action echo_text`).
 pub fn main_load(args: &[String]) -> Result<(), String> {
     let mut port = None;
     let mut pid = None;
@@ -414,6 +415,7 @@ pub fn main_load(args: &[String]) -> Result<(), String> {
     let mut clients = 32usize;
     let mut secs = 10.0f64;
     let mut token = "benchT0ken".to_owned();
+    let mut text = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
@@ -428,6 +430,7 @@ pub fn main_load(args: &[String]) -> Result<(), String> {
             "--clients" => clients = value()?.parse().map_err(|e| bad(&e))?,
             "--secs" => secs = value()?.parse().map_err(|e| bad(&e))?,
             "--token" => token = value()?,
+            "--text" => text = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -436,7 +439,11 @@ pub fn main_load(args: &[String]) -> Result<(), String> {
     if tls {
         target.tls = Some(insecure_tls());
     }
-    let frame = crate::docs::request_frame(&token, &action, &crate::docs::body(size));
+    let body = match text {
+        true => crate::docs::text_body(size),
+        false => crate::docs::body(size),
+    };
+    let frame = crate::docs::request_frame(&token, &action, &body);
     let spec = Spec {
         target,
         mode,

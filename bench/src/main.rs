@@ -61,7 +61,7 @@ Internal subcommands (also handy for profiling one side by hand):
                         [--request-memory BYTES|off]
     tpp-bench serve-floor --token T [--threads N]
     tpp-bench load --port P [--pid SERVER_PID] [--tls] [--one-shot] [--size BYTES]
-                   [--action echo|echo_raw] [--clients N] [--secs S] [--token T]
+                   [--action echo|echo_value|echo_text] [--text] [--clients N] [--secs S] [--token T]
 Servers print their port, then serve until their stdin closes.";
 
 /// What to run and for how long.

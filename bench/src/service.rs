@@ -16,6 +16,10 @@ pub trait Bench {
     /// Deserializes the body into a `serde_json::Value` and serializes it
     /// back: what a typed action pays for its parameters and its result.
     async fn echo_value(&self, #[body] body: Value) -> Result<Value, ActionError>;
+
+    /// Returns its `text` parameter: one long string deserialized and
+    /// written back escaped (the body `{"text": "…"}` of `load --text`).
+    async fn echo_text(&self, text: String) -> Result<String, ActionError>;
 }
 
 /// The implementation: nothing but the echo.
@@ -28,6 +32,10 @@ impl Bench for EchoImpl {
 
     async fn echo_value(&self, body: Value) -> Result<Value, ActionError> {
         Ok(body)
+    }
+
+    async fn echo_text(&self, text: String) -> Result<String, ActionError> {
+        Ok(text)
     }
 }
 

@@ -26,6 +26,10 @@ use crate::wire::message::{append_response, ErrorBody};
 
 pub(super) use read::{ReadClock, SHUTDOWN_READ_GRACE};
 
+/// Answer buffers larger than this are freed once the connection is idle
+/// (smaller ones stay for the connection's life).
+const LARGE_ANSWER_BUFFER: usize = crate::server::large_answer::INLINE_LIMIT;
+
 /// The socket of one server connection and everything that decides what is
 /// written on it.
 pub(super) struct Link {
@@ -63,7 +67,7 @@ impl Link {
         shared: &Arc<Shared>,
         shutdown: CancellationToken,
     ) -> Link {
-        let mut frames = FrameCodec::new(shared.limits.max_frame_size);
+        let mut frames = FrameCodec::new(shared.limits.max_frame_size).keeping_buffer();
         if let Some(budget) = &shared.budget {
             frames = frames.charging(budget.clone());
         }
@@ -176,6 +180,28 @@ impl Link {
             return Some(Ending::Drop);
         }
         None
+    }
+
+    /// Whether the connection keeps a large request's or answer's buffer
+    /// for its next requests (freed by [`release_buffers`](Self::release_buffers)).
+    fn holds_large_buffers(&self) -> bool {
+        self.io.decoder().holds_large_buffer()
+            || self.scratch.capacity() > LARGE_ANSWER_BUFFER
+            || self.pending.capacity() > LARGE_ANSWER_BUFFER
+    }
+
+    /// Frees the large buffers kept since the last large request or answer:
+    /// the connection went idle.
+    fn release_buffers(&mut self) {
+        let mut buf = std::mem::take(self.io.read_buffer_mut());
+        self.io.decoder_mut().release_buffer(&mut buf);
+        *self.io.read_buffer_mut() = buf;
+        if self.scratch.capacity() > LARGE_ANSWER_BUFFER {
+            self.scratch = Vec::new();
+        }
+        if self.pending.capacity() > LARGE_ANSWER_BUFFER {
+            self.pending = Vec::new();
+        }
     }
 
     fn holds_whole_frame(&self) -> bool {

@@ -9,6 +9,7 @@
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
+use crate::transport::MAX_READ;
 use crate::wire::frame::{FrameCodec, FrameError};
 use crate::wire::message::{BadData, EnvelopeScan, Fields, Request};
 
@@ -52,6 +53,17 @@ impl RequestCodec {
         self.frames.is_idle()
     }
 
+    /// Whether the read buffer holds a large frame's allocation, kept for
+    /// the next requests.
+    pub(super) fn holds_large_buffer(&self) -> bool {
+        self.frames.holds_large_buffer()
+    }
+
+    /// Frees the large frame's allocation kept in `buf`, between frames.
+    pub(super) fn release_buffer(&mut self, buf: &mut BytesMut) {
+        self.frames.release_buffer(buf);
+    }
+
     /// Whether `buf` starts with a whole frame the next decode is sure to
     /// return (see [`FrameCodec`]'s own).
     pub(super) fn holds_whole_frame(&self, buf: &[u8]) -> bool {
@@ -90,7 +102,11 @@ impl Decoder for RequestCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<RequestFrame>, FrameError> {
         let decoded = self.frames.decode(src);
-        self.with_scan(decoded, src)
+        let frame = self.with_scan(decoded, src);
+        if let Ok(None) = frame {
+            offer_one_read(src);
+        }
+        frame
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<RequestFrame>, FrameError> {
@@ -99,10 +115,23 @@ impl Decoder for RequestCodec {
     }
 }
 
+/// Before the next read: leaves `src` room for one read of [`MAX_READ`] at
+/// most. The transport zeroes the room of a read into more (it cannot
+/// offer uninitialized memory to a smaller read without `unsafe`); a large
+/// request's buffer, or one kept from a large request, would otherwise cost
+/// every read a 64 KiB `memset`. The room cut off stays in the buffer's
+/// allocation: the next `reserve` takes it back without copying, once the
+/// allocation is the buffer's alone (the previous frame was dropped).
+fn offer_one_read(src: &mut BytesMut) {
+    if src.capacity() - src.len() > MAX_READ {
+        drop(src.split_off(src.len() + MAX_READ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::frame::encode_frame;
+    use crate::wire::frame::{encode_frame, MAX_HEADER_LEN};
 
     /// Feeds `input` to a server's decoder `chunk` bytes at a time.
     fn decode_scanning(input: &[u8], chunk: usize) -> Vec<RequestFrame> {
@@ -167,5 +196,33 @@ mod tests {
         assert!(codec.scan.is_some());
         assert!(codec.decode_eof(&mut buf).is_err());
         assert!(codec.scan.is_none() && codec.is_idle());
+    }
+
+    #[test]
+    fn reads_are_offered_one_reads_room_in_a_buffer_that_is_kept() {
+        let payload = format!(
+            r#"{{"token":"t","action":"echo","body":"{}"}}"#,
+            "a".repeat(1 << 20)
+        );
+        let framed = encode_frame(payload.as_bytes());
+        let mut codec = RequestCodec::new(FrameCodec::new(1 << 24).keeping_buffer());
+        let mut buf = BytesMut::new();
+        let mut allocations = Vec::new();
+        for _ in 0..3 {
+            let mut frames = Vec::new();
+            for chunk in framed.chunks(MAX_READ) {
+                // As FramedRead does before each read.
+                buf.reserve(1);
+                assert!(buf.capacity() - buf.len() <= MAX_READ);
+                buf.extend_from_slice(chunk);
+                frames.extend(codec.decode(&mut buf).unwrap());
+            }
+            let frame = frames.pop().unwrap();
+            assert!(frames.is_empty() && frame.scan.is_some());
+            allocations.push(frame.bytes.as_ptr() as usize);
+        }
+        // The first request's buffer serves the next ones.
+        assert!(allocations[1].abs_diff(allocations[0]) <= MAX_HEADER_LEN);
+        assert_eq!(allocations[2], allocations[1]);
     }
 }

@@ -75,8 +75,10 @@ macro_rules! each {
     };
 }
 
-/// Most bytes one read takes, however much room its buffer has.
-const MAX_READ: usize = 64 * 1024;
+/// Most bytes one read takes, however much room its buffer has. (A read
+/// into more room zeroes this much of it first: the server's request
+/// decoder offers no more than this, so that its reads need not.)
+pub(crate) const MAX_READ: usize = 64 * 1024;
 
 /// Bytes read that cost the task one unit of tokio's cooperative budget
 /// (128 units a turn): a task that reads more than 128 KiB in one turn

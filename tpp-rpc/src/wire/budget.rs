@@ -4,7 +4,9 @@
 //! buffered; once the frame is whole the charge goes with its bytes
 //! ([`Charge::attach`]) and is given back when the last handle to them is
 //! dropped (the request was answered and the next one replaced it, or the
-//! connection ended). A handler that reads further messages while it holds
+//! connection ended) and, on a kept-alive connection that keeps the frame's
+//! buffer for its next requests, once that buffer is freed too (the next
+//! large frame's charge replaces it, or the connection goes idle). A handler that reads further messages while it holds
 //! its request's bytes is charged for all of them. A frame the budget cannot
 //! take is refused at once, with an answer saying the server is busy.
 //!
@@ -68,7 +70,7 @@ impl RequestBudget {
 
     /// Bytes charged now.
     #[cfg(test)]
-    fn in_use(&self) -> usize {
+    pub(crate) fn in_use(&self) -> usize {
         (self.total_units - self.units.available_permits()) * UNIT
     }
 }

@@ -10,7 +10,13 @@
 //! frame has been taken out, its connection goes back to a small buffer
 //! (4 KiB at most) instead of keeping the frame's. A server's
 //! decoder also charges each frame to the server's request memory budget
-//! ([`Limits::request_memory`](crate::Limits::request_memory)).
+//! ([`Limits::request_memory`](crate::Limits::request_memory)), and keeps a
+//! large frame's buffer (from [`KEEP_FROM`], 128 KiB), still charged, for
+//! the connection's next requests
+//! until the server releases it ([`FrameCodec::release_buffer`]) once the
+//! connection has been idle for a moment: a client sending large requests
+//! one after another reuses one buffer instead of growing a new one for
+//! each.
 //!
 //! (A server reads requests through a wrapper around this codec that also
 //! scans a large request's envelope while it arrives.)
@@ -31,10 +37,18 @@ pub(crate) const READ_BUFFER: usize = 1024;
 
 /// Largest read buffer a connection keeps once a frame has been taken out
 /// of it. After a larger frame the rest of the buffer (the start of the
-/// next frame, if any) moves to a fresh small one: left where it was, it
-/// would keep the large frame's whole allocation alive, outside the request
-/// memory budget, for as long as the connection stays open.
+/// next frame, if any) moves to a fresh small one, at once or (on a server)
+/// once the connection is idle.
 pub(crate) const KEPT_BUFFER: usize = 4 * 1024;
+
+/// Frames from this size on leave their buffer to the connection's next
+/// frames when the codec is [keeping](FrameCodec::keeping_buffer) buffers.
+/// Smaller ones' buffers come from the allocator's free lists at little
+/// cost (shared by all connections, they stay in the CPU's caches, where
+/// one kept per connection would not: measured slower at 64 KiB); glibc's
+/// malloc maps larger ones afresh (from 128 KiB on, by default), and the
+/// server paid for each in page faults.
+pub(crate) const KEEP_FROM: usize = 128 * 1024;
 
 /// What a payload's buffer reserves at first; beyond it, the buffer grows
 /// as the bytes arrive.
@@ -111,6 +125,14 @@ pub struct FrameCodec {
     /// the frame being read (it goes with the frame's bytes once decoded).
     budget: Option<Arc<RequestBudget>>,
     charge: Option<Charge>,
+    /// Whether a large frame's buffer is kept for the next frames (see
+    /// [`keeping_buffer`](Self::keeping_buffer)) rather than replaced at
+    /// once by a small one.
+    keep_buffer: bool,
+    /// The buffer holds a large frame's allocation (kept: see `keep_buffer`).
+    holds_large: bool,
+    /// The charge of that frame, held while its allocation is.
+    kept_charge: Option<Charge>,
 }
 
 impl Default for FrameCodec {
@@ -127,6 +149,36 @@ impl FrameCodec {
             state: State::Header,
             budget: None,
             charge: None,
+            keep_buffer: false,
+            holds_large: false,
+            kept_charge: None,
+        }
+    }
+
+    /// Keeps a large frame's buffer (from [`KEEP_FROM`] bytes, and its
+    /// charge) after the frame is taken out, for the next frames to reuse,
+    /// until [`release_buffer`](Self::release_buffer) or a frame under
+    /// [`KEEP_FROM`] bytes but over [`KEPT_BUFFER`].
+    pub(crate) fn keeping_buffer(mut self) -> Self {
+        self.keep_buffer = true;
+        self
+    }
+
+    /// Whether the buffer holds a large frame's allocation, kept for the
+    /// next frames: [`release_buffer`](Self::release_buffer) would free it.
+    pub(crate) fn holds_large_buffer(&self) -> bool {
+        self.holds_large
+    }
+
+    /// Between frames, moves what `src` holds (the start of the next frame,
+    /// if any) to a small buffer of its own, so that a large frame's
+    /// allocation kept for reuse is freed, and gives back its charge.
+    /// Nothing changes while a frame is being read.
+    pub(crate) fn release_buffer(&mut self, src: &mut BytesMut) {
+        if self.state == State::Header && self.holds_large {
+            move_to_small_buffer(src);
+            self.holds_large = false;
+            self.kept_charge = None;
         }
     }
 
@@ -258,6 +310,11 @@ impl Decoder for FrameCodec {
                     max: self.max_frame_size,
                 })?;
             if let Some(budget) = &self.budget {
+                // A kept buffer's charge makes way for the frame that will
+                // use the buffer (once it is a frame that is charged).
+                if len >= crate::wire::budget::CHARGED_FROM {
+                    self.kept_charge = None;
+                }
                 self.charge = budget
                     .charge(len)
                     .map_err(|()| FrameError::OverBudget { declared: len })?;
@@ -278,13 +335,23 @@ impl Decoder for FrameCodec {
         }
         self.state = State::Header;
         let frame = src.split_to(len).freeze();
+        let charge = self.charge.take();
         if len > KEPT_BUFFER {
-            let mut rest = BytesMut::with_capacity(src.len().max(READ_BUFFER));
-            rest.extend_from_slice(src);
-            *src = rest;
+            if self.keep_buffer && len >= KEEP_FROM {
+                // `src` goes on in the frame's allocation: once the frame is
+                // dropped, the next one reclaims it whole.
+                self.holds_large = true;
+                if charge.is_some() {
+                    self.kept_charge.clone_from(&charge);
+                }
+            } else {
+                move_to_small_buffer(src);
+                self.holds_large = false;
+                self.kept_charge = None;
+            }
         }
         // Charged for as long as its bytes are held, by whoever holds them.
-        Ok(Some(match self.charge.take() {
+        Ok(Some(match charge {
             Some(charge) => charge.attach(frame),
             None => frame,
         }))
@@ -313,6 +380,15 @@ impl Decoder for FrameCodec {
             }
         }
     }
+}
+
+/// Moves what `src` holds to a small buffer of its own: left where it was,
+/// it would keep a large frame's whole allocation alive, outside the request
+/// memory budget, for as long as the connection stays open.
+fn move_to_small_buffer(src: &mut BytesMut) {
+    let mut rest = BytesMut::with_capacity(src.len().max(READ_BUFFER));
+    rest.extend_from_slice(src);
+    *src = rest;
 }
 
 mod encode;

@@ -11,7 +11,7 @@
 //! `body` and the extra fields are, but builds nothing of them (extra fields
 //! are built when first read, after the token was accepted: `members`).
 //! Its fast path (`fast_scan`, on the validator in `json/skip.rs`) crosses
-//! strings 32 bytes at a time, faster than serde_json's scan; anything it
+//! strings 64 bytes at a time, faster than serde_json's scan; anything it
 //! does not take is read by serde_json as before, with the same results and
 //! messages. Only after the server has
 //! checked the token and the action (`server/pipeline.rs`) does the

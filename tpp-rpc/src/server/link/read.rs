@@ -22,6 +22,13 @@ use crate::wire::frame::FrameError;
 /// [`Link::next_frame`].
 const TIMER_SLACK: Duration = Duration::from_millis(5);
 
+/// How long a connection keeps a large request's or answer's buffers once
+/// it is idle: a client sending large requests one after another reuses
+/// them (no allocation, page faults or copies as a new buffer grows), while
+/// an idle connection gives them (and their charge to the request memory
+/// budget) back after this long.
+const KEEP_LARGE_BUFFERS: Duration = Duration::from_millis(250);
+
 /// At shutdown, how long a connection may still take to deliver the request
 /// it is sending (or has sent but the server has not read yet).
 pub(in crate::server) const SHUTDOWN_READ_GRACE: Duration = Duration::from_secs(1);
@@ -107,23 +114,39 @@ impl Link {
         if deadline < current || deadline > current + TIMER_SLACK {
             timer.as_mut().reset(deadline);
         }
-        let next = self.io.next();
-        tokio::pin!(next);
+        // Only a connection holding large buffers pays for this timer.
+        let mut release = self
+            .holds_large_buffers()
+            .then(|| Box::pin(tokio::time::sleep(KEEP_LARGE_BUFFERS)));
         let mut draining = false;
         loop {
-            tokio::select! {
-                biased;
-                frame = &mut next => return Some(frame),
-                _ = timer.as_mut() => return None,
-                _ = clock.cancelled.as_mut(), if !draining => {
-                    if idle {
-                        return Some(None);
+            {
+                let next = self.io.next();
+                tokio::pin!(next);
+                loop {
+                    tokio::select! {
+                        biased;
+                        frame = &mut next => return Some(frame),
+                        _ = timer.as_mut() => return None,
+                        _ = clock.cancelled.as_mut(), if !draining => {
+                            if idle {
+                                return Some(None);
+                            }
+                            draining = true;
+                            let soon = tokio::time::Instant::now() + SHUTDOWN_READ_GRACE;
+                            timer.as_mut().reset(soon.min(deadline));
+                        }
+                        _ = async {
+                            if let Some(sleep) = release.as_mut() {
+                                sleep.as_mut().await;
+                            }
+                        }, if release.is_some() => break,
                     }
-                    draining = true;
-                    let soon = tokio::time::Instant::now() + SHUTDOWN_READ_GRACE;
-                    timer.as_mut().reset(soon.min(deadline));
                 }
             }
+            // Idle for a moment: the large buffers go.
+            self.release_buffers();
+            release = None;
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use super::Link;
-use crate::server::large_answer::{write_in_turns, INLINE_LIMIT};
+use crate::server::large_answer::write_in_turns;
 use crate::server::Error;
 use crate::transport::Stream;
 use crate::wire::frame::{header_at_end, HEADER_ROOM};
@@ -64,13 +64,8 @@ impl Link {
         if let Err(Error::Timeout) = sent {
             self.keep_open = false;
         }
-        // A large answer's buffers are not kept for the connection's next ones.
-        if self.scratch.capacity() > INLINE_LIMIT {
-            self.scratch = Vec::new();
-        }
-        if self.pending.capacity() > INLINE_LIMIT {
-            self.pending = Vec::new();
-        }
+        // A large answer's buffers are kept for the connection's next
+        // answers until it goes idle (`Link::release_buffers`).
         sent
     }
 

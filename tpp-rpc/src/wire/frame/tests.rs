@@ -204,3 +204,66 @@ fn small_frames_keep_their_buffer() {
         "no copy for a small frame"
     );
 }
+
+#[test]
+fn a_server_keeps_a_large_frames_buffer_for_the_next_one_until_released() {
+    let budget = crate::wire::budget::RequestBudget::new(4 << 20);
+    let mut codec = FrameCodec::default()
+        .charging(budget.clone())
+        .keeping_buffer();
+    let payload = vec![b'x'; 1 << 20];
+    let mut framed = format!("{}\n", payload.len()).into_bytes();
+    framed.extend_from_slice(&payload);
+    let mut buf = BytesMut::new();
+    let read_frame = |codec: &mut FrameCodec, buf: &mut BytesMut| {
+        let mut frames = Vec::new();
+        for chunk in framed.chunks(64 * 1024) {
+            // As FramedRead does before each read.
+            buf.reserve(1);
+            buf.extend_from_slice(chunk);
+            frames.extend(codec.decode(buf).unwrap());
+        }
+        assert_eq!(frames.len(), 1);
+        frames.pop().unwrap()
+    };
+    let first = read_frame(&mut codec, &mut buf);
+    let allocation = first.as_ptr();
+    assert!(codec.holds_large_buffer());
+    drop(first);
+    // Kept, and still charged, after the frame is gone.
+    assert!(budget.in_use() >= 1 << 20);
+    let second = read_frame(&mut codec, &mut buf);
+    // In the same allocation (a header's length apart at most).
+    let apart = (second.as_ptr() as usize).abs_diff(allocation as usize);
+    assert!(
+        apart <= MAX_HEADER_LEN,
+        "the second frame reuses the buffer"
+    );
+    assert!(budget.in_use() < 2 << 20, "one charge for one buffer");
+    // Not released while the frame's bytes are held (nor mid-frame).
+    drop(second);
+    buf.extend_from_slice(b"2\n{");
+    assert!(codec.decode(&mut buf).unwrap().is_none());
+    codec.release_buffer(&mut buf);
+    assert!(codec.holds_large_buffer());
+    buf.extend_from_slice(b"}");
+    assert_eq!(codec.decode(&mut buf).unwrap().as_deref(), Some(&b"{}"[..]));
+    // Between frames: the buffer and its charge go.
+    codec.release_buffer(&mut buf);
+    assert!(!codec.holds_large_buffer());
+    assert!(buf.capacity() <= READ_BUFFER, "kept: {}", buf.capacity());
+    assert_eq!(budget.in_use(), 0);
+}
+
+#[test]
+fn a_frame_under_the_keeping_size_leaves_a_small_buffer_even_when_kept() {
+    let mut codec = FrameCodec::default().keeping_buffer();
+    let mut buf = BytesMut::new();
+    for size in [1 << 20, KEEP_FROM - 1] {
+        buf.extend_from_slice(format!("{size}\n").as_bytes());
+        buf.extend_from_slice(&vec![b'x'; size]);
+        assert_eq!(codec.decode(&mut buf).unwrap().map(|f| f.len()), Some(size));
+        assert_eq!(codec.holds_large_buffer(), size >= KEEP_FROM);
+    }
+    assert!(buf.capacity() <= READ_BUFFER, "kept: {}", buf.capacity());
+}

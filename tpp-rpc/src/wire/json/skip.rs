@@ -1,13 +1,17 @@
 //! A fast JSON validator: finds where a value ends, checking it exactly as
 //! serde_json checks a value it skips, without building anything.
 //!
-//! Strings, most of a large body, are crossed 32 bytes at a time with the
+//! Strings, most of a large body, are crossed 64 bytes at a time with the
 //! same vectorized check as the escaper ([`super::escape`]); serde_json
 //! crosses them 8 bytes at a time. The validator is a fast path only: it
 //! never accepts what serde_json refuses (tests check this on generated
 //! documents), and whatever it does not accept (invalid JSON, Python's
 //! literals, nesting deeper than [`MAX_DEPTH`]) is read again by serde_json,
 //! whose result and errors are then the answer.
+//!
+//! A [`Walk`] over bytes still arriving that stops inside a long string
+//! goes on from where it stopped in the string, so each byte of a large
+//! body is checked once, however many reads it comes in.
 
 use super::escape::next_special;
 
@@ -36,18 +40,46 @@ pub(crate) fn skip_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let mut at = i + 1;
-    let mut escaped = false;
+    match cross_string(b, i + 1, false) {
+        Crossed::Ended(end, escaped) => Some((end, escaped)),
+        Crossed::Cut(..) | Crossed::Invalid => None,
+    }
+}
+
+/// How far [`cross_string`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crossed {
+    /// The string ends before this offset (after its closing quote); whether
+    /// it has escapes.
+    Ended(usize, bool),
+    /// The bytes ran out: the string is valid up to this offset (which is
+    /// never inside an escape), with escapes so far or not. An escape that
+    /// is not valid also stops here: only the whole string tells it apart
+    /// from one cut short.
+    Cut(usize, bool),
+    /// A control byte, which serde_json refuses in a string.
+    Invalid,
+}
+
+/// The inside of a string from `b[at]` on (after its opening quote, or
+/// where an earlier [`Crossed::Cut`] stopped).
+#[inline]
+fn cross_string(b: &[u8], mut at: usize, mut escaped: bool) -> Crossed {
     loop {
-        let special = next_special(b, at)?;
-        match b.get(special)? {
-            b'"' => return Some((special + 1, escaped)),
-            b'\\' => {
+        let Some(special) = next_special(b, at) else {
+            return Crossed::Cut(b.len(), escaped);
+        };
+        match b.get(special) {
+            Some(b'"') => return Crossed::Ended(special + 1, escaped),
+            Some(b'\\') => {
                 escaped = true;
-                at = special + skip_escape(b.get(special + 1..)?)?;
+                match b.get(special + 1..).and_then(skip_escape) {
+                    Some(len) => at = special + len,
+                    None => return Crossed::Cut(special, escaped),
+                }
             }
-            // A control byte: serde_json refuses it in a string.
-            _ => return None,
+            Some(_) => return Crossed::Invalid,
+            None => return Crossed::Cut(b.len(), escaped),
         }
     }
 }
@@ -109,6 +141,10 @@ pub(crate) struct Walk {
     /// Whether a number of [`WIDE_NUMBER`] bytes or more was crossed: an
     /// integer there may not fit in 64 bits.
     wide: bool,
+    /// When it stopped inside a long string (at `at`): how far the string
+    /// was found valid, and whether it had escapes up to there. The next
+    /// resume goes on from there instead of reading the string again.
+    string: Option<(usize, bool)>,
     /// Bit `d`: whether the container at depth `d + 1` is an object.
     objects: u64,
     depth: u32,
@@ -144,6 +180,7 @@ impl Walk {
         Walk {
             at: i,
             wide: false,
+            string: None,
             objects: 0,
             depth: 0,
             expect: Expect::Value,
@@ -167,19 +204,25 @@ impl Walk {
         let Walk {
             at: mut i,
             wide: _,
+            string,
             mut objects,
             mut depth,
             mut expect,
         } = *self;
-        // Stops at the token starting at `$from`: the walk resumes there.
+        // Stops at the token starting at `$from`: the walk resumes there
+        // (inside it, for a string crossed up to `$string`).
         macro_rules! stop {
-            ($from:expr, $expect:expr) => {{
+            ($from:expr, $expect:expr) => {
+                stop!($from, $expect, None)
+            };
+            ($from:expr, $expect:expr, $string:expr) => {{
                 if complete {
                     return Step::Invalid;
                 }
                 *self = Walk {
                     at: $from,
                     wide: self.wide,
+                    string: $string,
                     objects,
                     depth,
                     expect: $expect,
@@ -196,6 +239,17 @@ impl Walk {
                     None => stop!($from, $expect),
                 }
             };
+        }
+        // Stopped inside a string (starting at `i`): on from where it got.
+        if let Some((upto, escaped)) = string {
+            match cross_string(b, upto, escaped) {
+                Crossed::Ended(end, _) => {
+                    i = end;
+                    expect = Expect::Next;
+                }
+                Crossed::Cut(upto, escaped) => stop!(i, Expect::Value, Some((upto, escaped))),
+                Crossed::Invalid => return Step::Invalid,
+            }
         }
         'value: loop {
             match expect {
@@ -225,7 +279,13 @@ impl Walk {
                                 continue 'value;
                             }
                         }
-                        b'"' => i = or_stop!(skip_string(b, i), start, Expect::Value).0,
+                        b'"' => match cross_string(b, i + 1, false) {
+                            Crossed::Ended(end, _) => i = end,
+                            Crossed::Cut(upto, escaped) => {
+                                stop!(start, Expect::Value, Some((upto, escaped)))
+                            }
+                            Crossed::Invalid => return Step::Invalid,
+                        },
                         b't' => i = or_stop!(literal(b, i, b"true"), start, Expect::Value),
                         b'f' => i = or_stop!(literal(b, i, b"false"), start, Expect::Value),
                         b'n' => i = or_stop!(literal(b, i, b"null"), start, Expect::Value),

@@ -1,5 +1,5 @@
 //! The envelope scan's fast path: the same fields as [`Fields::scan`],
-//! found by [`crate::json::skip`] (strings crossed 32 bytes at a time)
+//! found by [`crate::json::skip`] (strings crossed 64 bytes at a time)
 //! instead of serde_json's deserializer.
 //!
 //! It takes only what it can read exactly as serde_json would: a top-level

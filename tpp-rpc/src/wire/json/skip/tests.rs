@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
-use super::{skip_ws, Step, Walk};
+use super::{skip_string, skip_ws, Step, Walk};
 
 /// The value at `b[i]`, read at once: where it ends, when it is valid.
 fn skip_value(b: &[u8], i: usize) -> Option<usize> {
@@ -255,5 +255,105 @@ proptest! {
         }
         let (whole, pieces) = in_pieces(&text, &cuts);
         prop_assert_eq!(whole, pieces, "{:?}", text);
+    }
+}
+
+/// The string at `b[i]` read a byte at a time, as serde_json reads it: the
+/// plain definition the fast scan must agree with.
+fn skip_string_bytewise(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut at = i + 1;
+    let mut escaped = false;
+    loop {
+        match *b.get(at)? {
+            b'"' => return Some((at + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                at += match *b.get(at + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                    b'u' if b.get(at + 2..at + 6)?.iter().all(u8::is_ascii_hexdigit) => 6,
+                    _ => return None,
+                };
+            }
+            0..=0x1f => return None,
+            _ => at += 1,
+        }
+    }
+}
+
+/// Bytes a string is made of, the ones that end a plain run often.
+fn string_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        4 => b'a'..=b'z',
+        1 => any::<u8>(),
+        1 => Just(b'"'),
+        1 => Just(b'\\'),
+        1 => 0u8..0x20,
+        1 => prop::sample::select(b"ubfnrt/0123456789abcdefABCDEFgG".to_vec()),
+    ]
+}
+
+/// A string's bytes: mostly long plain runs, so that whole blocks are crossed.
+fn string_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec((string_byte(), 0usize..150), 0..12).prop_map(|runs| {
+        let mut bytes = vec![b'"'];
+        for (byte, plain) in runs {
+            bytes.extend((0..plain).map(|i| b'a' + (i % 26) as u8));
+            bytes.push(byte);
+        }
+        bytes
+    })
+}
+
+#[test]
+fn a_long_string_in_pieces_is_read_once_to_its_end() {
+    let text = format!("[\"{}\\n{}\",1]", "ab".repeat(40_000), "c".repeat(70_000));
+    let b = text.as_bytes();
+    let closing_quote = b.len() - 4;
+    let mut walk = Walk::at(0);
+    for cut in (2..=closing_quote).step_by(4093) {
+        assert_eq!(walk.resume(&b[..cut], false), Step::More);
+        // Stopped at the string's start, knowing that it is valid up to
+        // the cut: the next resume goes on from there.
+        assert_eq!(walk.position(), 1);
+        assert_eq!(walk.string.map(|(upto, _)| upto), Some(cut));
+    }
+    assert_eq!(walk.resume(b, true), Step::Ended(b.len()));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn the_fast_string_scan_equals_the_bytewise_one(bytes in string_bytes()) {
+        prop_assert_eq!(skip_string(&bytes, 0), skip_string_bytewise(&bytes, 0), "{:?}", bytes);
+    }
+
+    #[test]
+    fn a_string_in_pieces_ends_as_the_whole(
+        bytes in string_bytes(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        // In an array, so that the walk has a value to end after the string.
+        let mut b = vec![b'['];
+        b.extend(&bytes);
+        b.push(b']');
+        let whole = Walk::at(0).resume(&b, true);
+        let expected = match skip_string_bytewise(&b, 1) {
+            Some((end, _)) if b.get(end) == Some(&b']') => Step::Ended(end + 1),
+            _ => Step::Invalid,
+        };
+        prop_assert_eq!(whole, expected);
+        let mut walk = Walk::at(0);
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (b.len() + 1)).collect();
+        cuts.sort_unstable();
+        for cut in cuts {
+            if walk.resume(&b[..cut], false) != Step::More {
+                break;
+            }
+        }
+        prop_assert_eq!(walk.resume(&b, true), whole);
     }
 }
