@@ -13,7 +13,7 @@ use tokio_util::codec::FramedRead;
 
 use super::{action_result, ClientError, ResponseStream};
 use crate::transport::Stream;
-use crate::wire::frame::{header_at_end, put_header, FrameCodec, HEADER_ROOM};
+use crate::wire::frame::{finish_frame, put_header, start_frame, FrameCodec};
 use crate::wire::message::{OutgoingRequest, Response};
 
 /// One open connection: raw messages, request/response, response streams.
@@ -67,19 +67,15 @@ impl ClientConnection {
         &mut self,
         request: &OutgoingRequest<'_, B>,
     ) -> Result<(), SendFailure> {
-        // The payload after room for the longest header, the header written
-        // right before it: one buffer, one write.
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&[0; HEADER_ROOM]);
+        // One buffer, one write (see `start_frame`).
+        start_frame(&mut self.scratch);
         if let Err(e) = crate::wire::json::to_writer(&mut self.scratch, request) {
             return Err(SendFailure {
                 error: ClientError::Serialize(e),
                 unsent: false,
             });
         }
-        let mut room = [0u8; HEADER_ROOM];
-        let start = header_at_end(&mut room, self.scratch.len() - HEADER_ROOM);
-        self.scratch[start..HEADER_ROOM].copy_from_slice(&room[start..]);
+        let start = finish_frame(&mut self.scratch);
         let frame = &self.scratch[start..];
         let stream = self.io.get_mut();
         // TLS accepts plaintext into its own buffer before the socket does,
@@ -180,14 +176,10 @@ impl ClientConnection {
 pub(super) fn encode_request<B: Serialize + ?Sized>(
     request: &OutgoingRequest<'_, B>,
 ) -> Result<bytes::Bytes, ClientError> {
-    // Serialized after room for the longest header, which is then written
-    // right before the payload: one buffer, no copy.
-    let mut out = Vec::with_capacity(HEADER_ROOM + 256);
-    out.extend_from_slice(&[0; HEADER_ROOM]);
+    let mut out = Vec::new();
+    start_frame(&mut out);
     crate::wire::json::to_writer(&mut out, request).map_err(ClientError::Serialize)?;
-    let mut room = [0u8; HEADER_ROOM];
-    let start = header_at_end(&mut room, out.len() - HEADER_ROOM);
-    out[start..HEADER_ROOM].copy_from_slice(&room[start..]);
+    let start = finish_frame(&mut out);
     let mut framed = bytes::Bytes::from(out);
     framed.advance(start);
     Ok(framed)

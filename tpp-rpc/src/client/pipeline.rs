@@ -291,29 +291,29 @@ async fn write_requests(
 }
 
 /// Writes `out` and flushes, each write allowed `stall` to make progress;
-/// returns how many bytes were written (all of them when it succeeded). A
-/// timer is armed only when the socket does not take the bytes at once.
+/// returns how many bytes were written (all of them when it succeeded).
 async fn write_bounded(write: &mut WriteHalf, out: &[u8], stall: Duration) -> usize {
     let mut done = 0;
     while done < out.len() {
-        let now = write.write(&out[done..]).now_or_never();
-        let result = match now {
-            Some(result) => Ok(result),
-            None => tokio::time::timeout(stall, write.write(&out[done..])).await,
-        };
-        match result {
-            Ok(Ok(n)) if n > 0 => done += n,
+        match within(stall, write.write(&out[done..])).await {
+            Some(Ok(n)) if n > 0 => done += n,
             _ => return done,
         }
     }
-    let flushed = match write.flush().now_or_never() {
-        Some(result) => Ok(result),
-        None => tokio::time::timeout(stall, write.flush()).await,
-    };
-    match flushed {
-        Ok(Ok(())) => done,
+    match within(stall, write.flush()).await {
+        Some(Ok(())) => done,
         // Not flushed: the last bytes may not have left.
         _ => done.saturating_sub(1),
+    }
+}
+
+/// What `io` gives within `stall` (`None` after it). A timer is armed only
+/// when the socket does not take the bytes at once.
+async fn within<F: std::future::Future>(stall: Duration, io: F) -> Option<F::Output> {
+    let mut io = std::pin::pin!(io);
+    match io.as_mut().now_or_never() {
+        Some(output) => Some(output),
+        None => tokio::time::timeout(stall, io).await.ok(),
     }
 }
 

@@ -220,7 +220,7 @@ impl Link {
             Ending::Refused(refusal) => {
                 refusal.record(self.peer, &self.shared);
                 let (code, message) = refusal.answer();
-                write::start_frame(&mut self.scratch);
+                crate::wire::frame::start_frame(&mut self.scratch);
                 let body = ErrorBody { error: &message };
                 if append_response(&mut self.scratch, code, &body).is_ok() {
                     let _ = self.write(write::Out::Scratch, false).await;

@@ -396,4 +396,4 @@ mod encode;
 mod tests;
 
 pub use encode::encode_frame;
-pub(crate) use encode::{header_at_end, put_header, HEADER_ROOM};
+pub(crate) use encode::{finish_frame, put_header, start_frame, HEADER_ROOM};

@@ -13,7 +13,7 @@ use super::Link;
 use crate::server::large_answer::write_in_turns;
 use crate::server::Error;
 use crate::transport::Stream;
-use crate::wire::frame::{header_at_end, HEADER_ROOM};
+use crate::wire::frame::{finish_frame, start_frame, HEADER_ROOM};
 
 /// Most bytes of responses held back for one write.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -80,7 +80,10 @@ impl Link {
     /// while they stay under [`BATCH_BYTES`].
     pub(super) async fn write(&mut self, out: Out<'_>, hold: bool) -> Result<(), Error> {
         let frame = match out {
-            Out::Scratch => finish_frame(&mut self.scratch),
+            Out::Scratch => {
+                let start = finish_frame(&mut self.scratch);
+                &self.scratch[start..]
+            }
             Out::Frame(frame) => frame,
             Out::Nothing => &[],
         };
@@ -134,28 +137,3 @@ fn promise_keep_alive(buf: &mut Vec<u8>) {
 }
 
 const KEEP_ALIVE_PROMISE: &[u8] = br#","tpp_keep_alive":true}"#;
-
-/// Empties `buf` and reserves the header room. A new connection's buffer
-/// starts with room for a small response, so the serializer does not grow it
-/// from a few bytes by doubling.
-pub(super) fn start_frame(buf: &mut Vec<u8>) {
-    buf.clear();
-    buf.reserve(HEADER_ROOM + SMALL_RESPONSE);
-    buf.resize(HEADER_ROOM, 0);
-}
-
-/// See [`start_frame`].
-const SMALL_RESPONSE: usize = 256;
-
-/// Writes the header of the payload that follows the header room; returns
-/// the whole frame. (A response buffer starts with [`HEADER_ROOM`] bytes:
-/// the payload is serialized after them, then the header is written right
-/// before the payload, so a response leaves in one contiguous write.)
-fn finish_frame(buf: &mut [u8]) -> &[u8] {
-    let len = buf.len().saturating_sub(HEADER_ROOM);
-    let start = match buf.first_chunk_mut::<HEADER_ROOM>() {
-        Some(room) => header_at_end(room, len),
-        None => 0, // never: start_frame reserved the room
-    };
-    &buf[start..]
-}

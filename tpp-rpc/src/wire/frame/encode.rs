@@ -17,7 +17,7 @@ pub(crate) const HEADER_ROOM: usize = MAX_HEADER_LEN + 1;
 
 /// Writes the header of a `len`-byte payload at the end of `room` (its
 /// [`HEADER_ROOM`] bytes); returns where the header starts.
-pub(crate) fn header_at_end(room: &mut [u8; HEADER_ROOM], len: usize) -> usize {
+fn header_at_end(room: &mut [u8; HEADER_ROOM], len: usize) -> usize {
     let mut i = HEADER_ROOM - 1;
     room[i] = b'\n';
     let mut n = len;
@@ -28,6 +28,30 @@ pub(crate) fn header_at_end(room: &mut [u8; HEADER_ROOM], len: usize) -> usize {
         if n == 0 {
             return i;
         }
+    }
+}
+
+/// Empties `buf` and reserves the header room: the payload is serialized
+/// after it, then [`finish_frame`] writes the header right before the
+/// payload, so a frame is one contiguous buffer (one write, no copy). A new
+/// buffer starts with room for a small payload, so the serializer does not
+/// grow it from a few bytes by doubling.
+pub(crate) fn start_frame(buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.reserve(HEADER_ROOM + SMALL_PAYLOAD);
+    buf.resize(HEADER_ROOM, 0);
+}
+
+/// See [`start_frame`].
+const SMALL_PAYLOAD: usize = 256;
+
+/// Writes the header of the payload that follows the header room of a buffer
+/// begun with [`start_frame`]; returns where the frame starts in it.
+pub(crate) fn finish_frame(buf: &mut [u8]) -> usize {
+    let len = buf.len().saturating_sub(HEADER_ROOM);
+    match buf.first_chunk_mut::<HEADER_ROOM>() {
+        Some(room) => header_at_end(room, len),
+        None => 0, // never: start_frame reserved the room
     }
 }
 
