@@ -144,29 +144,38 @@ impl FailureLimiter {
     }
 }
 
-/// The verdict on a token, or `None` when the client left (the future
-/// `client_left` makes resolved) while its token was being verified (the
-/// verification is then dropped). The future is made only for a slow check.
+/// The verdict on a token when the authenticator decided it at once (a
+/// plain token, a cached hash); `None` when it must wait: then
+/// [`verdict`] verifies it under the limits above.
+pub(super) fn verdict_now(
+    check: AuthCheck<'_>,
+    shared: &Shared,
+) -> Option<Result<Option<Identity>, Refused>> {
+    let verdict = match check {
+        AuthCheck::Done(true) => Some(Ok(None)),
+        AuthCheck::Done(false) => Some(Err(Refused)),
+        AuthCheck::Identified(id) => Some(id.map(Some).ok_or(Refused)),
+        _ => None,
+    };
+    if let Some(m) = &shared.metrics {
+        m.auth_checked(verdict.is_some());
+    }
+    verdict
+}
+
+/// The verdict on a token that [`verdict_now`] could not give, or `None`
+/// when the client left (the future `client_left` makes resolved) while its
+/// token was being verified (the verification is then dropped).
 ///
-/// `check` is called once, or twice for a token that needs slow work: once
-/// to see whether the verdict is known, then again when this address's turn
-/// comes (a token verified meanwhile, as when a client opens several
-/// connections at once, is then answered from the cache).
+/// `check` is called once, when this address's turn comes: a token
+/// verified meanwhile (as when a client opens several connections at once)
+/// is then answered from the cache.
 pub(super) async fn verdict<'a, Left: Future<Output = &'static str>>(
     check: impl Fn() -> AuthCheck<'a>,
     client_left: impl FnOnce() -> Left,
     shared: &Shared,
     peer: SocketAddr,
 ) -> Option<Result<Option<Identity>, Refused>> {
-    let first = check();
-    let immediate = first.is_immediate();
-    if let Some(m) = &shared.metrics {
-        m.auth_checked(immediate);
-    }
-    if immediate {
-        return Some(first.identity().await);
-    }
-    drop(first);
     let limiter = &shared.failures;
     if !limiter.charge(peer.ip()) {
         warn!(%peer, "too many failed token verifications from this address; refused without verifying");

@@ -14,7 +14,7 @@ use super::connection::Connection;
 use super::context::Context;
 use super::link::{Link, ReadClock, SHUTDOWN_READ_GRACE};
 use super::observe::Observer;
-use super::pipeline::{check_request, serve_request};
+use super::pipeline::{check_request, serve_request, Checked};
 use super::{Handler, Shared};
 use crate::transport::{Socket, Stream};
 use crate::wire::message::Request;
@@ -57,7 +57,11 @@ async fn serve_requests<H: Handler>(
         };
         // Timed only for the debug log.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        let accepted = match check_request(frame, shared, conn.link()).await {
+        let checked = match check_request(frame, shared) {
+            Checked::Decided(checked) => checked,
+            Checked::Verify(slow) => slow.verify(shared, conn.link()).await,
+        };
+        let accepted = match checked {
             Ok(accepted) => accepted,
             Err(ending) => return ending,
         };

@@ -37,18 +37,32 @@ pub(super) struct Accepted {
     pub(super) budget_from: Option<tokio::time::Instant>,
 }
 
-/// The checks before the handler runs. `link` is only watched, for a client
-/// that leaves while its token is verified: nothing is written here.
-pub(super) async fn check_request(
-    frame: RequestFrame,
-    shared: &Shared,
-    link: &mut Link,
-) -> Result<Accepted, Ending> {
+/// What the checks decided without waiting, or the token verification
+/// still to wait for.
+pub(super) enum Checked {
+    Decided(Result<Accepted, Ending>),
+    /// The authenticator must wait (bcrypt, a lookup): see [`SlowCheck::verify`].
+    Verify(SlowCheck),
+}
+
+/// A request whose token needs a slow verification.
+pub(super) struct SlowCheck {
+    request: Request,
+    budget_from: Option<tokio::time::Instant>,
+}
+
+/// The checks before the handler runs, as far as they go without waiting
+/// (all of them, for a token decided at once: the common case costs no
+/// future). Nothing is written here.
+pub(super) fn check_request(frame: RequestFrame, shared: &Shared) -> Checked {
     // The envelope only: the body is validated and located, not built. Typed
     // parameters are deserialized by the handler, which runs only once the
     // token and the action below have passed. (A large request was scanned
     // while it arrived.)
-    let request = frame.parse().map_err(Refusal::BadData)?;
+    let request = match frame.parse() {
+        Ok(request) => request,
+        Err(bad) => return Checked::Decided(Err(Refusal::BadData(bad).into())),
+    };
     // One clock read, only for a request that carries a budget.
     let budget_from = match request.deadline_field() {
         DeadlineField::Absent => None,
@@ -56,26 +70,60 @@ pub(super) async fn check_request(
     };
     // The balancer's probe carries no token: answered (and closed) here.
     if let Some(health) = shared.health.as_ref().filter(|h| h.is_probe(&request)) {
-        return Err(Ending::Probe(health.answer(&shared.draining)));
+        return Checked::Decided(Err(Ending::Probe(health.answer(&shared.draining))));
     }
-    let identity = match request.token_field() {
-        TokenField::Missing => return Err(Refusal::NoToken.into()),
-        TokenField::NotAString => return Err(Refusal::BadToken.into()),
-        TokenField::Present(token) => {
+    let verdict = match request.token_field() {
+        TokenField::Missing => return Checked::Decided(Err(Refusal::NoToken.into())),
+        TokenField::NotAString => return Checked::Decided(Err(Refusal::BadToken.into())),
+        TokenField::Present(token) => auth_guard::verdict_now(shared.auth.check(token), shared),
+    };
+    Checked::Decided(match verdict {
+        Some(Ok(identity)) => accept(request, identity, budget_from),
+        Some(Err(_)) => Err(Refusal::BadToken.into()),
+        None => {
+            return Checked::Verify(SlowCheck {
+                request,
+                budget_from,
+            })
+        }
+    })
+}
+
+impl SlowCheck {
+    /// Waits for the token's verdict, then checks the action. Boxed: only
+    /// slow checks pay for this future, and the connection's own stays
+    /// small. `link` is only watched, for a client that leaves meanwhile.
+    pub(super) fn verify<'a>(
+        self,
+        shared: &'a Shared,
+        link: &'a mut Link,
+    ) -> futures_util::future::BoxFuture<'a, Result<Accepted, Ending>> {
+        Box::pin(async move {
+            let TokenField::Present(token) = self.request.token_field() else {
+                return Err(Refusal::NoToken.into());
+            };
             let peer = link.peer();
             let check = || shared.auth.check(token);
-            // Made only for a slow check (its read buffer stays off this future).
             let client_left = move || {
                 let link = link;
                 link.client_left()
             };
-            match auth_guard::verdict(check, client_left, shared, peer).await {
+            let identity = match auth_guard::verdict(check, client_left, shared, peer).await {
                 Some(Ok(identity)) => identity,
                 Some(Err(_)) => return Err(Refusal::BadToken.into()),
                 None => return Err(Ending::Drop),
-            }
-        }
-    };
+            };
+            accept(self.request, identity, self.budget_from)
+        })
+    }
+}
+
+/// The last check, once the token is accepted: the action.
+fn accept(
+    request: Request,
+    identity: Option<Identity>,
+    budget_from: Option<tokio::time::Instant>,
+) -> Result<Accepted, Ending> {
     match request.action_field() {
         ActionField::Present(_) => Ok(Accepted {
             request,
