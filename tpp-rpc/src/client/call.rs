@@ -1,11 +1,19 @@
 //! One unary call: a connection from the pool (or a new one), the request,
 //! the response, and the connection handed back when the server keeps it.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
 use serde::Serialize;
 
 use super::conn::SendFailure;
-use super::{check_code, Client, ClientError, OutgoingRequest};
+use super::{check_code, within_deadline, Client, ClientError, OutgoingRequest};
 use crate::wire::message::Response;
+
+/// When a call must end, and the timeout that stands for (what an overrun reports).
+pub(super) type Limit = Option<(tokio::time::Instant, Duration)>;
 
 impl Client {
     /// Sends the request and reads its response, following the retry rule
@@ -14,8 +22,9 @@ impl Client {
         &self,
         action: &str,
         body: &B,
-        deadline: Option<tokio::time::Instant>,
+        limit: Limit,
     ) -> Result<Response, ClientError> {
+        let deadline = limit.map(|(at, _)| at);
         let pool = &self.inner.pool;
         let trace = crate::wire::trace::outgoing();
         let request = OutgoingRequest {
@@ -29,7 +38,7 @@ impl Client {
         };
         if let Some(pipelines) = self.inner.pipelines.as_ref().filter(|p| !p.refused()) {
             let frame = super::conn::encode_request(&request)?;
-            match pipelines.call(self, frame).await {
+            match within_deadline(limit, pipelines.call(self, frame)).await {
                 // The server does not keep connections open: not sent, so
                 // it goes through the pool instead.
                 Err(ClientError::NotSent(_)) if pipelines.refused() => {}
@@ -39,28 +48,63 @@ impl Client {
         // Opening a connection is boxed: its future is large and rarely
         // polled, and every call's future would otherwise carry its size.
         if !pool.enabled() {
-            let mut conn = Box::pin(self.open()).await?;
-            conn.send_request(&request).await.map_err(|f| f.error)?;
-            return conn.get_response().await;
+            return within_deadline(limit, async {
+                let mut conn = Box::pin(self.open()).await?;
+                conn.send_request(&request).await.map_err(|f| f.error)?;
+                conn.get_response().await
+            })
+            .await;
         }
-        let lease = pool.lease().await;
+        // From here each wait is bounded by itself, and a step done at once
+        // (the common case) makes no timer: the answer is awaited on the
+        // connection's own timer, moved on at each call.
+        let now = match limit {
+            // The instant `call_deadline` read the clock at.
+            Some((at, timeout)) => at.checked_sub(timeout).unwrap_or(at),
+            None => tokio::time::Instant::now(),
+        };
+        let lease = lazily_within(limit, async { Ok(pool.lease().await) }, |e| e).await?;
         loop {
-            let (mut conn, reused) = match pool.take_idle(&lease) {
+            let (mut conn, reused) = match pool.take_idle(&lease, now) {
                 Some(conn) => (conn, true),
-                None => (Box::pin(self.open()).await?, false),
+                None => (within_deadline(limit, Box::pin(self.open())).await?, false),
             };
-            match conn.send_request(&request).await {
+            let sent = lazily_within(limit, conn.send_request(&request), |error| SendFailure {
+                error,
+                unsent: false,
+            });
+            match sent.await {
                 Ok(()) => {}
                 // The kept connection died between the check and the write,
                 // and the server cannot have read a byte: use another one.
                 Err(SendFailure { unsent: true, .. }) if reused => continue,
                 Err(failure) => return Err(failure.error),
             }
-            let response = conn.read().await?.ok_or(ClientError::Closed)?;
+            let response = conn.read_by(limit).await?.ok_or(ClientError::Closed)?;
             if response.keeps_alive() {
-                pool.give_back(conn, lease);
+                pool.give_back(conn, lease, now);
             }
             return check_code(response);
         }
+    }
+}
+
+/// `work` within `limit`, with a timer only when it does not finish at its
+/// first poll; `timed_out` makes its error from the client's.
+async fn lazily_within<T, E>(
+    limit: Limit,
+    work: impl Future<Output = Result<T, E>>,
+    timed_out: impl FnOnce(ClientError) -> E,
+) -> Result<T, E> {
+    let mut work = pin!(work);
+    match poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
+        Poll::Ready(done) => done,
+        Poll::Pending => match limit {
+            Some((at, timeout)) => match tokio::time::timeout_at(at, work).await {
+                Ok(done) => done,
+                Err(_) => Err(timed_out(ClientError::Timeout(timeout))),
+            },
+            None => work.await,
+        },
     }
 }

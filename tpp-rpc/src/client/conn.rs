@@ -20,6 +20,10 @@ use crate::wire::message::{OutgoingRequest, Response};
 pub struct ClientConnection {
     pub(super) io: FramedRead<Stream, FrameCodec>,
     pub(super) scratch: Vec<u8>,
+    /// The pooled calls' timer, kept from call to call: moving a registered
+    /// timer to a later deadline is one atomic store, where a new timer per
+    /// call would lock the runtime's timer wheel twice.
+    pub(super) timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl ClientConnection {
@@ -119,6 +123,33 @@ impl ClientConnection {
     /// between messages.
     pub async fn read(&mut self) -> Result<Option<Response>, ClientError> {
         match self.io.next().await {
+            None => Ok(None),
+            Some(Err(e)) => Err(ClientError::from_frame(e)),
+            Some(Ok(frame)) => Ok(Some(Response::parse(frame)?)),
+        }
+    }
+
+    /// [`read`](Self::read) within `limit`, on this connection's timer.
+    pub(super) async fn read_by(
+        &mut self,
+        limit: super::call::Limit,
+    ) -> Result<Option<Response>, ClientError> {
+        let Some((at, timeout)) = limit else {
+            return self.read().await;
+        };
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                timer.as_mut().reset(at);
+                timer
+            }
+            none => none.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        let frame = tokio::select! {
+            biased;
+            frame = self.io.next() => frame,
+            () = timer.as_mut() => return Err(ClientError::Timeout(timeout)),
+        };
+        match frame {
             None => Ok(None),
             Some(Err(e)) => Err(ClientError::from_frame(e)),
             Some(Ok(frame)) => Ok(Some(Response::parse(frame)?)),

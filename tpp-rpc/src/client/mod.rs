@@ -260,6 +260,7 @@ impl Client {
                 READ_BUFFER,
             ),
             scratch: Vec::new(),
+            timer: None,
         })
     }
 
@@ -282,9 +283,7 @@ impl Client {
         // Built without an `async fn` layer, so the call's future holds the
         // exchange once and stays small (it is moved, and often boxed).
         let limit = crate::wire::deadline::call_deadline(self.timeout);
-        let deadline = limit.map(|(at, _)| at);
-        let call = within_deadline(limit, self.exchange(action, body, deadline));
-        spans::client_call(action, self.addr(), call)
+        spans::client_call(action, self.addr(), self.exchange(action, body, limit))
     }
 
     /// [`request`](Self::request) for an action that is safe to run twice
@@ -298,17 +297,16 @@ impl Client {
         body: &B,
     ) -> Result<Response, ClientError> {
         let limit = crate::wire::deadline::call_deadline(self.timeout);
-        let deadline = limit.map(|(at, _)| at);
         let call = async {
-            match self.exchange(action, body, deadline).await {
+            match self.exchange(action, body, limit).await {
                 Err(e) if e.is_connection_lost() => {
                     tracing::debug!(action, error = %e, "connection lost; idempotent call sent again");
-                    self.exchange(action, body, deadline).await
+                    self.exchange(action, body, limit).await
                 }
                 result => result,
             }
         };
-        spans::client_call(action, self.addr(), within_deadline(limit, call)).await
+        spans::client_call(action, self.addr(), call).await
     }
 
     /// Calls `action` and returns `body[action]` deserialized, as toxiccore's

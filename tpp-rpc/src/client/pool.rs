@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -49,7 +49,8 @@ impl Default for PoolSettings {
 
 struct Idle {
     conn: ClientConnection,
-    since: Instant,
+    /// When the call that used it last began (a call's one clock read).
+    since: tokio::time::Instant,
 }
 
 /// One client's pool (shared by its clones).
@@ -96,13 +97,18 @@ impl Pool {
 
     /// The most recently used idle connection that is still open, if any.
     /// Expired and closed ones are dropped on the way.
-    pub(super) fn take_idle(&self, _lease: &Lease) -> Option<ClientConnection> {
+    /// `now`: when the call began.
+    pub(super) fn take_idle(
+        &self,
+        _lease: &Lease,
+        now: tokio::time::Instant,
+    ) -> Option<ClientConnection> {
         let mut dropped = Vec::new();
         let found = {
             let mut idle = self.idle.lock().ok()?;
             let mut found = None;
             while let Some(entry) = idle.pop() {
-                if entry.since.elapsed() >= self.settings.idle_timeout {
+                if now.saturating_duration_since(entry.since) >= self.settings.idle_timeout {
                     // Everything before it is older still.
                     dropped.push(entry.conn);
                     dropped.extend(idle.drain(..).map(|e| e.conn));
@@ -123,16 +129,20 @@ impl Pool {
         found
     }
 
-    /// Keeps a connection whose server promised to keep it open.
-    pub(super) fn give_back(&self, conn: ClientConnection, _lease: Lease) {
+    /// Keeps a connection whose server promised to keep it open; `began`:
+    /// when the call that used it began (its idle time counts from there,
+    /// a little early, so it is never kept past the idle timeout).
+    pub(super) fn give_back(
+        &self,
+        conn: ClientConnection,
+        _lease: Lease,
+        began: tokio::time::Instant,
+    ) {
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
         if idle.len() < self.settings.max_idle {
-            idle.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
+            idle.push(Idle { conn, since: began });
         }
         // The lease (and its permit) ends after the connection is idle, so
         // the next waiter finds it there.
