@@ -54,7 +54,11 @@ impl Response {
                 keep_alive: false,
             });
         }
-        let (code, body, keep_alive) = match ResponseFields::scan(text) {
+        // The fast path locates the members in one pass; anything it does
+        // not take (escaped keys, a repeated member, Python's literals…) is
+        // read by serde_json, whose result and errors are the answer.
+        let fast = ResponseFields::scan_fast(text.as_bytes());
+        let (code, body, keep_alive) = match fast.map_or_else(|| ResponseFields::scan(text), Ok) {
             Ok(found) => found,
             // NaN, Infinity or -Infinity (Python's `json` writes them): again
             // on a copy with stand-ins of the same length.
@@ -195,6 +199,68 @@ impl ResponseFields<'_> {
     }
 }
 
+impl ResponseFields<'_> {
+    /// [`scan`](Self::scan) by the fast validator: a top-level object whose
+    /// keys have no escapes, no member twice that `scan` reads (serde_json
+    /// refuses those), values it validates as serde_json would. `None`
+    /// leaves the payload to `scan`.
+    #[allow(clippy::type_complexity)]
+    fn scan_fast(b: &[u8]) -> Option<(Option<Range<usize>>, Option<Range<usize>>, bool)> {
+        use crate::wire::fields::KEEP_ALIVE_FIELD;
+        use crate::wire::json::skip::{skip_string, skip_ws, Step, Walk};
+        let (mut code, mut body, mut keep_alive) = (None, None, None);
+        let mut i = skip_ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        if b.get(i) == Some(&b'}') {
+            i += 1;
+        } else {
+            loop {
+                let (key_end, escaped) = skip_string(b, i)?;
+                if escaped {
+                    return None;
+                }
+                let key = &b[i + 1..key_end - 1];
+                i = skip_ws(b, key_end);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                let start = skip_ws(b, i + 1);
+                let Step::Ended(end) = Walk::at(start).resume(b, true) else {
+                    return None;
+                };
+                let slot = match key {
+                    b"code" => &mut code,
+                    b"body" => &mut body,
+                    k if k == KEEP_ALIVE_FIELD.as_bytes() => &mut keep_alive,
+                    _ => &mut None,
+                };
+                if slot.replace(start..end).is_some() {
+                    return None;
+                }
+                i = skip_ws(b, end);
+                match b.get(i) {
+                    Some(b',') => i = skip_ws(b, i + 1),
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        if skip_ws(b, i) != b.len() {
+            return None;
+        }
+        // As serde_json reads an `Option`: `null` is `None`.
+        let present = |r: Option<Range<usize>>| r.filter(|r| &b[r.clone()] != b"null");
+        let keep_alive = keep_alive.is_some_and(|r: Range<usize>| &b[r] == b"true");
+        Some((present(code), present(body), keep_alive))
+    }
+}
+
 /// Finds one key of a JSON object and deserializes only its value.
 struct FieldSeed<'k, T> {
     key: &'k str,
@@ -243,5 +309,48 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for FieldSeed<'_, T> {
 
     fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResponseFields;
+
+    /// The fast scan takes a document only where serde_json reads the same
+    /// members, and leaves the others (errors included) to it.
+    #[test]
+    fn the_fast_scan_agrees_with_serde_json_or_steps_aside() {
+        let taken = [
+            r#"{"code":0,"body":{"echo":"hi"}}"#,
+            " { \"body\" : [1, 2, {\"a\": null}] , \"code\" : \"2\" } \n",
+            r#"{}"#,
+            r#"{"code":0,"body":null,"tpp_keep_alive":true}"#,
+            r#"{"code":0,"tpp_keep_alive":false,"other":1,"other":2}"#,
+            r#"{"body":"caf\u00e9 \"q\"","code":-1}"#,
+            r#"{"code":null}"#,
+        ];
+        for text in taken {
+            let fast = ResponseFields::scan_fast(text.as_bytes());
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast.unwrap(), ResponseFields::scan(text).unwrap(), "{text}");
+        }
+        let left = [
+            r#"{"code":0,"code":1}"#,
+            r#"{"co\u0064e":0}"#,
+            r#"{"code":NaN}"#,
+            r#"{"code":0,}"#,
+            r#"{"code":0} x"#,
+            r#"[1]"#,
+            r#"{"code":0"#,
+            r#"{"code" 0}"#,
+            r#"{"code":0,"body":nullx}"#,
+            "",
+        ];
+        for text in left {
+            assert_eq!(ResponseFields::scan_fast(text.as_bytes()), None, "{text}");
+        }
+        // Where the fast scan steps aside on valid JSON, serde_json reads it.
+        assert!(ResponseFields::scan(r#"{"co\u0064e":0}"#).is_ok());
+        assert!(ResponseFields::scan(r#"{"code":0,"code":1}"#).is_err());
     }
 }
