@@ -53,6 +53,7 @@ enum Client {
     Tarpc { bincode: bool, nodelay: bool },
     Jsonrpsee,
     Tonic { tuned: bool },
+    Floor,
 }
 
 /// One contender.
@@ -140,6 +141,14 @@ pub fn all() -> Vec<Contender> {
             Client::Tonic { tuned: true },
         ),
     ];
+    // What one call per connection costs with no framework at all.
+    all.push(Contender {
+        name: "floor: hand-written pool, one call per connection".to_owned(),
+        server: "floor",
+        is_peer: false,
+        family: "floor",
+        client: Client::Floor,
+    });
     all.extend(
         peers
             .into_iter()
@@ -204,6 +213,7 @@ impl Contender {
                 }))
             }
             Client::Jsonrpsee => jsonrpsee_caller(port).await,
+            Client::Floor => Ok(crate::floor::caller(port)),
         }
     }
 }

@@ -24,6 +24,7 @@ mod procs;
 mod report;
 
 mod contenders;
+mod floor;
 mod load;
 mod servers;
 mod syscalls;
@@ -55,7 +56,7 @@ OPTIONS:
     -h, --help      this text
 
 Prints markdown on stdout (progress on stderr). Internal subcommand:
-    tpp-peers serve tpp|tarpc-json|tarpc-bincode|tarpc-json-nodelay|tarpc-bincode-nodelay|jsonrpsee|tonic|tonic-tuned
+    tpp-peers serve tpp|tarpc-json|tarpc-bincode|tarpc-json-nodelay|tarpc-bincode-nodelay|jsonrpsee|tonic|tonic-tuned|floor
 (prints its port, serves on 127.0.0.1 until its stdin closes).";
 
 struct Config {

@@ -16,6 +16,7 @@ pub const KINDS: &[&str] = &[
     "jsonrpsee",
     "tonic",
     "tonic-tuned",
+    "floor",
 ];
 
 /// The token of the tpp server (TPP requests always carry one).
@@ -101,6 +102,7 @@ pub fn main_serve(kind: &str) -> Result<(), String> {
             "jsonrpsee" => serve_jsonrpsee().await,
             "tonic" => crate::tonic_echo::serve(false).await,
             "tonic-tuned" => crate::tonic_echo::serve(true).await,
+            "floor" => crate::floor::serve().await,
             other => Err(format!("unknown server {other:?}; one of {KINDS:?}")),
         }
     })

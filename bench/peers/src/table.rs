@@ -49,6 +49,8 @@ fn figures(contenders: &[Contender], m: &Measured) -> Figures {
     let pick = |peer: bool, key: &dyn Fn(usize) -> f64| {
         (0..contenders.len())
             .filter(|&i| contenders[i].is_peer == peer && key(i).is_finite())
+            // The floor is neither a peer nor one of tpp's configurations.
+            .filter(|&i| peer || contenders[i].family == "tpp")
             .max_by(|&a, &b| key(a).total_cmp(&key(b)))
     };
     let best_peer = pick(true, &|i| rps[i]);
@@ -159,7 +161,7 @@ pub fn targets(contenders: &[Contender], measured: &[Measured]) -> String {
         };
         out.push_str(&format!("| {target} | {case} | {shown} | {met} |\n"));
     };
-    let default = contenders.iter().position(|c| !c.is_peer);
+    let default = contenders.iter().position(|c| c.family == "tpp");
     for m in measured {
         let f = figures(contenders, m);
         let name = |i: usize| contenders[i].name.as_str();
