@@ -170,6 +170,40 @@ async fn the_pool_reuses_one_connection_for_sequential_calls() {
 }
 
 #[tokio::test]
+async fn a_reused_connection_times_each_call_by_its_own_timeout() {
+    let (server, _) = counting_server(Server::builder().token(TOKEN)).await;
+    let long = client_builder(server.port())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    // The connection's timer, moved on by many calls with a long timeout…
+    for i in 0..50 {
+        within(echo(&long, json!({"i": i}))).await.unwrap();
+    }
+    // …still ends a call with a shorter one on time, on the same connection.
+    let short = long.with_timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = within(echo(&short, json!({"sleep_ms": 2_000})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Timeout(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+    // A slow call within its timeout is not cut short by an earlier deadline.
+    within(echo(&long, json!({"sleep_ms": 300}))).await.unwrap();
+    within(echo(&long, json!({"sleep_ms": 300}))).await.unwrap();
+    assert_eq!(
+        long.connections_opened(),
+        2,
+        "the timed-out call's connection is not reused"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_server_restarted_between_two_calls_costs_no_failed_call() {
     let (server, _) = counting_server(Server::builder().token(TOKEN)).await;
     let addr = server.addr;
