@@ -293,6 +293,14 @@ impl Decoder for FrameCodec {
                 if src.len() > MAX_HEADER_LEN {
                     return Err(FrameError::HeaderTooLong);
                 }
+                // Between frames: take back the room that the frames cut
+                // from this buffer left (free once they are dropped), so the
+                // next small frame comes in one read, not in two (the end of
+                // the buffer, then the rest). Never allocates: while a frame
+                // cut from it is held, the read takes what room is left.
+                if src.is_empty() && src.capacity() < READ_BUFFER {
+                    let _ = src.try_reclaim(READ_BUFFER);
+                }
                 return Ok(None);
             };
             let declared = parse_header(&src[..pos]).map_err(|e| match e {

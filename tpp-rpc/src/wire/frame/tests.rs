@@ -267,3 +267,35 @@ fn a_frame_under_the_keeping_size_leaves_a_small_buffer_even_when_kept() {
     }
     assert!(buf.capacity() <= READ_BUFFER, "kept: {}", buf.capacity());
 }
+
+/// One read, as a socket gives it: as many bytes as the buffer has room
+/// for (at least one), after `reserve(1)` as `FramedRead` does.
+fn read_into(buf: &mut BytesMut, incoming: &mut &[u8]) -> usize {
+    buf.reserve(1);
+    let n = incoming.len().min(buf.capacity() - buf.len());
+    buf.extend_from_slice(&incoming[..n]);
+    *incoming = &incoming[n..];
+    n
+}
+
+#[test]
+fn small_frames_one_after_another_each_come_in_one_read() {
+    let payload = vec![b'x'; 200];
+    let mut codec = FrameCodec::new(DEFAULT_MAX_FRAME_SIZE);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let start = buf.as_ptr();
+    for i in 0..20 {
+        let framed = encode_frame(&payload);
+        let mut incoming = &framed[..];
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        read_into(&mut buf, &mut incoming);
+        assert!(incoming.is_empty(), "frame {i} needed a second read");
+        let frame = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(frame.len(), 200);
+        // Dropped, as a request is once answered: its room is taken back.
+        drop(frame);
+    }
+    // And no allocation was made for it.
+    assert!(codec.decode(&mut buf).unwrap().is_none());
+    assert_eq!(buf.as_ptr(), start);
+}
