@@ -4,16 +4,13 @@
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use super::conn::SendFailure;
 use super::{check_code, within_deadline, Client, ClientError, OutgoingRequest};
+use crate::wire::deadline::Limit;
 use crate::wire::message::Response;
-
-/// When a call must end, and the timeout that stands for (what an overrun reports).
-pub(super) type Limit = Option<(tokio::time::Instant, Duration)>;
 
 impl Client {
     /// Sends the request and reads its response, following the retry rule

@@ -132,7 +132,7 @@ impl ClientConnection {
     /// [`read`](Self::read) within `limit`, on this connection's timer.
     pub(super) async fn read_by(
         &mut self,
-        limit: super::call::Limit,
+        limit: crate::wire::deadline::Limit,
     ) -> Result<Option<Response>, ClientError> {
         let Some((at, timeout)) = limit else {
             return self.read().await;

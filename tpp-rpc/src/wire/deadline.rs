@@ -60,9 +60,13 @@ pub fn current() -> Option<Instant> {
     CURRENT.try_with(|d| *d).ok()
 }
 
+/// When a call must end, and the timeout that stands for (what an overrun
+/// reports); `None`: no bound.
+pub(crate) type Limit = Option<(Instant, Duration)>;
+
 /// The sooner of `timeout` from now and the [`current`] deadline: when a
 /// call made now must end, and how long that is from now.
-pub(crate) fn call_deadline(timeout: Option<Duration>) -> Option<(Instant, Duration)> {
+pub(crate) fn call_deadline(timeout: Option<Duration>) -> Limit {
     let now = Instant::now();
     let own = timeout.and_then(|t| Some((now.checked_add(t)?, t)));
     let outer = current().map(|at| (at, at.saturating_duration_since(now)));
