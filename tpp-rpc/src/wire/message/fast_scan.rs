@@ -234,7 +234,7 @@ fn integer(b: &[u8]) -> Option<i64> {
 /// A key without escapes at `b[i]`, its `:` and the value's first byte
 /// after it: the key's inside and where the value starts. `None` when the
 /// bytes ran out first; `Err` when it is not such a key.
-fn key_at(b: &[u8], i: usize) -> Option<Result<(Range<usize>, usize), ()>> {
+pub(super) fn key_at(b: &[u8], i: usize) -> Option<Result<(Range<usize>, usize), ()>> {
     let (key_end, escaped) = match skip_string(b, i) {
         Some(found) => found,
         // A string cut short, or not a string (then it is an error).

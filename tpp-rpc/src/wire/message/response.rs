@@ -206,8 +206,9 @@ impl ResponseFields<'_> {
     /// leaves the payload to `scan`.
     #[allow(clippy::type_complexity)]
     fn scan_fast(b: &[u8]) -> Option<(Option<Range<usize>>, Option<Range<usize>>, bool)> {
+        use super::fast_scan::key_at;
         use crate::wire::fields::KEEP_ALIVE_FIELD;
-        use crate::wire::json::skip::{skip_string, skip_ws, Step, Walk};
+        use crate::wire::json::skip::{skip_ws, Step, Walk};
         let (mut code, mut body, mut keep_alive) = (None, None, None);
         let mut i = skip_ws(b, 0);
         if b.get(i) != Some(&b'{') {
@@ -218,16 +219,11 @@ impl ResponseFields<'_> {
             i += 1;
         } else {
             loop {
-                let (key_end, escaped) = skip_string(b, i)?;
-                if escaped {
+                // A whole payload: a key cut short is as bad as a wrong one.
+                let Some(Ok((key, start))) = key_at(b, i) else {
                     return None;
-                }
-                let key = &b[i + 1..key_end - 1];
-                i = skip_ws(b, key_end);
-                if b.get(i) != Some(&b':') {
-                    return None;
-                }
-                let start = skip_ws(b, i + 1);
+                };
+                let key = &b[key];
                 let Step::Ended(end) = Walk::at(start).resume(b, true) else {
                     return None;
                 };
