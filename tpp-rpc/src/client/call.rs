@@ -1,14 +1,12 @@
 //! One unary call: a connection from the pool (or a new one), the request,
 //! the response, and the connection handed back when the server keeps it.
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
+use std::future::Future;
 
 use serde::Serialize;
 
 use super::conn::SendFailure;
-use super::{check_code, within_deadline, Client, ClientError, OutgoingRequest};
+use super::{check_code, ready_or_timed, within_deadline, Client, ClientError, OutgoingRequest};
 use crate::wire::deadline::Limit;
 use crate::wire::message::Response;
 
@@ -93,15 +91,11 @@ async fn lazily_within<T, E>(
     work: impl Future<Output = Result<T, E>>,
     timed_out: impl FnOnce(ClientError) -> E,
 ) -> Result<T, E> {
-    let mut work = pin!(work);
-    match poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
-        Poll::Ready(done) => done,
-        Poll::Pending => match limit {
-            Some((at, timeout)) => match tokio::time::timeout_at(at, work).await {
-                Ok(done) => done,
-                Err(_) => Err(timed_out(ClientError::Timeout(timeout))),
-            },
-            None => work.await,
-        },
+    let Some((at, timeout)) = limit else {
+        return work.await;
+    };
+    match ready_or_timed(work, || tokio::time::sleep_until(at)).await {
+        Some(done) => done,
+        None => Err(timed_out(ClientError::Timeout(timeout))),
     }
 }

@@ -128,6 +128,29 @@ where
     }
 }
 
+/// What `work` gives, with a timer only when it is not done at its first
+/// poll (the common case for a write or a free connection costs none):
+/// `timer` is made then, and `None` means it fired first.
+async fn ready_or_timed<F: std::future::Future>(
+    work: F,
+    timer: impl FnOnce() -> tokio::time::Sleep,
+) -> Option<F::Output> {
+    use std::task::Poll;
+    let mut work = std::pin::pin!(work);
+    match std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
+        Poll::Ready(done) => Some(done),
+        Poll::Pending => {
+            let timer = timer();
+            tokio::pin!(timer);
+            tokio::select! {
+                biased;
+                done = work => Some(done),
+                () = timer => None,
+            }
+        }
+    }
+}
+
 /// The whole-call timeout of a client unless configured
 /// ([`ClientBuilder::timeout`], [`ClientBuilder::no_timeout`]): 30 s, the
 /// same as a tpp server's read and idle timeouts. A server that has not

@@ -23,13 +23,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::{Client, ClientConnection, ClientError};
+use super::{ready_or_timed, Client, ClientConnection, ClientError};
 use crate::transport::{ReadHalf, WriteHalf};
 use crate::wire::frame::FrameCodec;
 use crate::wire::message::Response;
@@ -310,11 +310,7 @@ async fn write_bounded(write: &mut WriteHalf, out: &[u8], stall: Duration) -> us
 /// What `io` gives within `stall` (`None` after it). A timer is armed only
 /// when the socket does not take the bytes at once.
 async fn within<F: std::future::Future>(stall: Duration, io: F) -> Option<F::Output> {
-    let mut io = std::pin::pin!(io);
-    match io.as_mut().now_or_never() {
-        Some(output) => Some(output),
-        None => tokio::time::timeout(stall, io).await.ok(),
-    }
+    ready_or_timed(io, || tokio::time::sleep(stall)).await
 }
 
 fn out_len(batch: &[Job]) -> usize {
