@@ -140,6 +140,25 @@ async fn local_failures_are_named_precisely() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::BadResponse(_)), "{err:?}");
+    // A member twice: refused, as serde_json refuses it.
+    let (port, _t) = raw_server(frame(r#"{"code": 0, "code": 1, "body": {}}"#), false).await;
+    let err = within(client(port).request2server::<_, Value>("act", &()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::BadResponse(_)), "{err:?}");
+    // An escaped key still names its member.
+    let (port, _t) = raw_server(
+        frame(r#"{"c\u006fde": 2, "body": {"error": "escaped"}}"#),
+        false,
+    )
+    .await;
+    let err = within(client(port).request2server::<_, Value>("act", &()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Server { code: 2, message, .. } if message == "escaped"),
+        "{err:?}"
+    );
     // Closed before answering.
     let (port, _t) = raw_server(Vec::new(), false).await;
     let err = within(client(port).request2server::<_, Value>("act", &()))
