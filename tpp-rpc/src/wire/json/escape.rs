@@ -10,18 +10,6 @@
 
 use std::io;
 
-/// Which bytes need an escape, for the byte-by-byte walk of a block that
-/// has one (a table is faster there than three comparisons).
-static ESCAPES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = needs_escape(b as u8);
-        b += 1;
-    }
-    table
-};
-
 /// Bytes whose escapes are found at once from a bit mask: two SSE2
 /// vectors, one bit each in a `u32` (a `u64` mask is slower on text with
 /// many escapes).
@@ -188,6 +176,8 @@ fn escape_block<W: io::Write + ?Sized>(
 
 /// Writes the clean run before each byte of `part` (at `at` in `bytes`) that
 /// needs an escape, and the escape; returns where the unwritten rest starts.
+/// Each escape is found eight bytes at a time ([`first`]): a short string,
+/// or the tail of a long one, is mostly clean.
 #[inline]
 fn escape_each<W: io::Write + ?Sized>(
     out: &mut W,
@@ -196,14 +186,14 @@ fn escape_each<W: io::Write + ?Sized>(
     at: usize,
     part: &[u8],
 ) -> io::Result<usize> {
-    for (i, &byte) in part.iter().enumerate() {
-        if ESCAPES[usize::from(byte)] {
-            if let Some(run) = bytes.get(clean_from..at + i).filter(|run| !run.is_empty()) {
-                out.write_all(run)?;
-            }
-            write_escape(out, byte)?;
-            clean_from = at + i + 1;
+    let mut from = 0;
+    while let Some(i) = part.get(from..).and_then(first).map(|p| from + p) {
+        if let Some(run) = bytes.get(clean_from..at + i).filter(|run| !run.is_empty()) {
+            out.write_all(run)?;
         }
+        write_escape(out, part[i])?;
+        clean_from = at + i + 1;
+        from = i + 1;
     }
     Ok(clean_from)
 }

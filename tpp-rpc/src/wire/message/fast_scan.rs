@@ -180,19 +180,21 @@ impl EnvelopeScan {
     ) -> Option<()> {
         let fields = &mut self.fields;
         let key_range = key.clone();
-        let key = std::str::from_utf8(b.get(key)?).ok()?;
+        // Compared as bytes (the key has no escapes): only a key the
+        // envelope does not know is checked for UTF-8, to be noted.
+        let key = b.get(key)?;
         let (start, end) = (value.start, value.end);
         // A repeated key: the last one wins, as in the full scan.
         match key {
-            "token" => fields.token = string_field(b, start, end)?,
-            "action" => fields.action = string_field(b, start, end)?,
-            "body" => {
+            b"token" => fields.token = string_field(b, start, end)?,
+            b"action" => fields.action = string_field(b, start, end)?,
+            b"body" => {
                 fields.body = Some(value);
                 fields.body_wide = wide;
             }
             // The full scan reads other values (a number may be out of
             // range for it): left to it.
-            KEEP_ALIVE_FIELD => {
+            _ if key == KEEP_ALIVE_FIELD.as_bytes() => {
                 fields.keep_alive = match &b[start..end] {
                     b"true" => true,
                     b"false" => false,
@@ -200,10 +202,14 @@ impl EnvelopeScan {
                 }
             }
             // An integer; anything else is left to the full scan.
-            DEADLINE_FIELD => fields.deadline = DeadlineField::Millis(integer(&b[start..end])?),
+            _ if key == DEADLINE_FIELD.as_bytes() => {
+                fields.deadline = DeadlineField::Millis(integer(&b[start..end])?)
+            }
             // Located only: built when read, after the token was accepted.
-            k if k.starts_with(RESERVED_PREFIX) => fields.reserved.note(key_range, value),
-            _ => fields.extras.note(key_range, value),
+            _ => match std::str::from_utf8(key).ok()? {
+                k if k.starts_with(RESERVED_PREFIX) => fields.reserved.note(key_range, value),
+                _ => fields.extras.note(key_range, value),
+            },
         }
         Some(())
     }
