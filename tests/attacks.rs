@@ -17,7 +17,8 @@
 //!
 //! For diagnosis: `TPP_ATTACKS=2,3` runs only those attacks,
 //! `TPP_ATTACKS_MALLOC_CONF` replaces the replica's jemalloc settings, and
-//! `--features system-allocator` puts the replica on the system allocator.
+//! `--features system-allocator` (or `mimalloc-allocator`) puts the replica
+//! on the system allocator (or mimalloc).
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -290,7 +291,10 @@ async fn measure<T, F: std::future::Future<Output = T>>(
     // allocator keeps for itself: the 10 % target applies to the former.
     if baseline.jemalloc["allocator"] != "jemalloc" {
         println!(
-            "  (the replica is on the system allocator: its live allocations are not measured)"
+            "  (the replica is on {}: its live allocations are not measured)",
+            baseline.jemalloc["allocator"]
+                .as_str()
+                .unwrap_or("another allocator")
         );
         drop(left);
         return;

@@ -14,6 +14,14 @@
 //! median of the per-round ratios, so that a machine shared with other work
 //! moves both sides together.
 
+// `--features jemalloc` puts every process of the run (servers and load) on
+// jemalloc, configured by `_RJEM_MALLOC_CONF`: with `--baseline` set to a
+// script that runs this binary with other settings, two allocator settings
+// compare in the same rounds.
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod cases;
 mod codec;
 mod docs;

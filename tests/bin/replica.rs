@@ -14,11 +14,15 @@
 // jemalloc, told (by `_RJEM_MALLOC_CONF`, as deploy/tpp-service.service sets
 // it) to give freed pages back after a second: after hostile bursts the
 // resident memory returns near its baseline, which the system allocator's
-// arenas keep (BENCHMARKS.md, Hostile peers, has the figures). The feature
-// `system-allocator` leaves the system's, for comparison.
-#[cfg(not(feature = "system-allocator"))]
+// arenas keep (BENCHMARKS.md, Hostile peers, has the figures). The features
+// `system-allocator` and `mimalloc-allocator` put it on those, for
+// comparison (mimalloc wins when both are on).
+#[cfg(not(any(feature = "system-allocator", feature = "mimalloc-allocator")))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(feature = "mimalloc-allocator")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -55,12 +59,19 @@ impl Handler for Replica {
 /// jemalloc's statistics, in bytes (see its manual, `stats.*`): `allocated`
 /// is what the program holds, `active` the pages holding it, `resident` and
 /// `metadata` include the allocator's own caches and bookkeeping.
-/// On the system allocator, only `tasks` and `"allocator": "system"`.
+/// On another allocator, only `tasks` and `"allocator"` (its name).
 fn memory() -> serde_json::Value {
     use tikv_jemalloc_ctl::{epoch, stats};
-    if cfg!(feature = "system-allocator") {
+    let other = if cfg!(feature = "mimalloc-allocator") {
+        Some("mimalloc")
+    } else if cfg!(feature = "system-allocator") {
+        Some("system")
+    } else {
+        None
+    };
+    if let Some(allocator) = other {
         return serde_json::json!({
-            "allocator": "system",
+            "allocator": allocator,
             "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
         });
     }
