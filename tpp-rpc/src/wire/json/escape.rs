@@ -188,10 +188,11 @@ fn escape_each<W: io::Write + ?Sized>(
 ) -> io::Result<usize> {
     let mut from = 0;
     while let Some(i) = part.get(from..).and_then(first).map(|p| from + p) {
+        let Some(&byte) = part.get(i) else { break };
         if let Some(run) = bytes.get(clean_from..at + i).filter(|run| !run.is_empty()) {
             out.write_all(run)?;
         }
-        write_escape(out, part[i])?;
+        write_escape(out, byte)?;
         clean_from = at + i + 1;
         from = i + 1;
     }
