@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, TryAcquireError};
 
 use self::connection::{Connection, Queued};
 use super::{Client, ClientError};
@@ -81,16 +81,23 @@ impl Pipelines {
         client: &Client,
         request: &OutgoingRequest<'_, B>,
     ) -> Result<Response, ClientError> {
-        'attempts: for _ in 0..ATTEMPTS {
+        for _ in 0..ATTEMPTS {
             let connection = self.connection(client, request).await?;
-            let answer = loop {
-                match encoded(request, |frame| connection.queue(frame))? {
-                    Queued::Waiting(answer) => break answer,
-                    // The connection ended before taking it: try a new one.
-                    Queued::Ended => continue 'attempts,
-                    Queued::Full => connection.room().await,
-                }
+            let room = match connection.room.try_acquire() {
+                Ok(room) => room,
+                Err(TryAcquireError::NoPermits) => match connection.room.acquire().await {
+                    Ok(room) => room,
+                    Err(_) => continue,
+                },
+                // The connection ended: try a new one.
+                Err(TryAcquireError::Closed) => continue,
             };
+            let answer = match encoded(request, |frame| connection.queue(frame))? {
+                Queued::Waiting(answer) => answer,
+                Queued::Ended => continue,
+            };
+            // Given back by the writer when it takes the request.
+            room.forget();
             match answer.await {
                 Ok(Err(ClientError::NotSent(_))) if !self.refused() => continue,
                 Ok(result) => return result,

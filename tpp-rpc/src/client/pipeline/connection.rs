@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{oneshot, Notify, Semaphore};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +31,9 @@ pub(super) struct Connection {
     changed: Notify,
     /// Wakes the writer after it found nothing to write.
     work: Notify,
-    /// Wakes callers that found the queue full.
-    room: Notify,
+    /// One permit per request the queue has room for: callers beyond it
+    /// wait their turn, first come first served. Closed at the end.
+    pub(super) room: Semaphore,
     /// Cancelled when the connection is over.
     over: CancellationToken,
 }
@@ -59,8 +60,6 @@ struct State {
 pub(super) enum Queued {
     /// Queued: its response (or why there is none) comes here.
     Waiting(oneshot::Receiver<Result<Response, ClientError>>),
-    /// The queue is full: wait for [`Connection::room`], then try again.
-    Full,
     /// The connection is over: not queued.
     Ended,
 }
@@ -81,7 +80,8 @@ impl Connection {
         self.ended.load(Ordering::Acquire)
     }
 
-    /// Queues one framed request, waking the writer if it is idle.
+    /// Queues one framed request, waking the writer if it is idle. The
+    /// caller holds a permit of [`Connection::room`] for it.
     pub(super) fn queue(&self, frame: &[u8]) -> Queued {
         let (reply, answer) = oneshot::channel();
         let Ok(mut state) = self.state.lock() else {
@@ -89,9 +89,6 @@ impl Connection {
         };
         if state.closed {
             return Queued::Ended;
-        }
-        if state.waiting.len() >= QUEUE {
-            return Queued::Full;
         }
         state.queued.extend_from_slice(frame);
         let end = state.queued.len();
@@ -102,22 +99,6 @@ impl Connection {
             self.work.notify_one();
         }
         Queued::Waiting(answer)
-    }
-
-    /// Returns once the queue may have room again (or the connection is
-    /// over).
-    pub(super) async fn room(&self) {
-        let notified = self.room.notified();
-        tokio::pin!(notified);
-        // Registered before looking, so a batch taken in between wakes it.
-        notified.as_mut().enable();
-        let full = match self.state.lock() {
-            Ok(state) => !state.closed && state.waiting.len() >= QUEUE,
-            Err(_) => false,
-        };
-        if full {
-            notified.await;
-        }
     }
 
     /// The client dropped the connection: it finishes, then closes.
@@ -164,7 +145,6 @@ impl Connection {
             state.writer_idle = true;
             return Take::Idle;
         }
-        let was_full = state.waiting.len() >= QUEUE;
         let count = if alone {
             1
         } else if state.queued.len() <= BATCH_BYTES {
@@ -196,9 +176,7 @@ impl Connection {
             state.in_flight.push_back(reply);
         }
         drop(guard);
-        if was_full {
-            self.room.notify_waiters();
-        }
+        self.room.add_permits(count);
         Take::Batch
     }
 
@@ -244,7 +222,7 @@ impl Connection {
         }
         self.over.cancel();
         self.changed.notify_waiters();
-        self.room.notify_waiters();
+        self.room.close();
     }
 }
 
@@ -266,7 +244,7 @@ pub(super) fn start(
         ended: AtomicBool::new(false),
         changed: Notify::new(),
         work: Notify::new(),
-        room: Notify::new(),
+        room: Semaphore::new(QUEUE),
         over: CancellationToken::new(),
     });
     tokio::spawn(write_requests(write, connection.clone(), write_timeout));
