@@ -32,8 +32,7 @@ impl Client {
             deadline,
         };
         if let Some(pipelines) = self.inner.pipelines.as_ref().filter(|p| !p.refused()) {
-            let frame = super::conn::encode_request(&request)?;
-            match within_deadline(limit, pipelines.call(self, frame)).await {
+            match within_deadline(limit, pipelines.call(self, &request)).await {
                 // The server does not keep connections open: not sent, so
                 // it goes through the pool instead.
                 Err(ClientError::NotSent(_)) if pipelines.refused() => {}

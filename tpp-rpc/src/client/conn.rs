@@ -203,19 +203,6 @@ impl ClientConnection {
     }
 }
 
-/// A request as one framed message, for a pipelined connection.
-pub(super) fn encode_request<B: Serialize + ?Sized>(
-    request: &OutgoingRequest<'_, B>,
-) -> Result<bytes::Bytes, ClientError> {
-    let mut out = Vec::new();
-    start_frame(&mut out);
-    crate::wire::json::to_writer(&mut out, request).map_err(ClientError::Serialize)?;
-    let start = finish_frame(&mut out);
-    let mut framed = bytes::Bytes::from(out);
-    framed.advance(start);
-    Ok(framed)
-}
-
 /// Why a pooled request could not be sent.
 pub(super) struct SendFailure {
     pub(super) error: ClientError,
