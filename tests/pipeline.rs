@@ -27,6 +27,13 @@ async fn echo(c: &tpp_rpc::Client, body: Value) -> Result<Value, ClientError> {
     c.request2server("echo", &body).await
 }
 
+/// Call `i` answered `expected(i)`, in the order the calls were made.
+fn each_got_its_own(results: Vec<Result<Value, ClientError>>, expected: impl Fn(usize) -> Value) {
+    for (i, r) in results.into_iter().enumerate() {
+        assert_eq!(r.unwrap(), expected(i), "call {i} got its own answer");
+    }
+}
+
 #[tokio::test]
 async fn requests_beyond_one_write_are_split_over_several_and_answered_in_order() {
     let server = start(Server::builder().token(TOKEN), SlowEcho).await;
@@ -35,11 +42,7 @@ async fn requests_beyond_one_write_are_split_over_several_and_answered_in_order(
     // than one write takes.
     let calls = (0..40).map(|i| echo(&c, json!({"i": i, "pad": "x".repeat(20_000 + i)})));
     let results = within(futures_util::future::join_all(calls)).await;
-    for (i, r) in results.into_iter().enumerate() {
-        let v = r.unwrap();
-        assert_eq!(v["i"], json!(i), "call {i} got its own answer");
-        assert_eq!(v["pad"].as_str().map(str::len), Some(20_000 + i));
-    }
+    each_got_its_own(results, |i| json!({"i": i, "pad": "x".repeat(20_000 + i)}));
     assert_eq!(c.connections_opened(), 1);
     server.stop().await;
 }
@@ -54,9 +57,7 @@ async fn callers_beyond_the_queue_wait_for_room_and_all_get_their_answers() {
     assert_eq!(v, json!("open"));
     let calls = (0..3000).map(|i| echo(&c, json!({"i": i})));
     let results = within(futures_util::future::join_all(calls)).await;
-    for (i, r) in results.into_iter().enumerate() {
-        assert_eq!(r.unwrap(), json!({"i": i}), "call {i} got its own answer");
-    }
+    each_got_its_own(results, |i| json!({"i": i}));
     assert_eq!(c.connections_opened(), 1);
     server.stop().await;
 }
