@@ -53,7 +53,7 @@ enum Client {
     Tarpc { bincode: bool, nodelay: bool },
     Jsonrpsee,
     Tonic { tuned: bool },
-    Floor,
+    Floor(crate::floor::Work),
 }
 
 /// One contender.
@@ -147,7 +147,15 @@ pub fn all() -> Vec<Contender> {
         server: "floor",
         is_peer: false,
         family: "floor",
-        client: Client::Floor,
+        client: Client::Floor(crate::floor::Work::Frames),
+    });
+    // The same with the least JSON work the protocol itself asks for.
+    all.push(Contender {
+        name: "floor + TPP's JSON: hand-written pool, serde_json envelopes".to_owned(),
+        server: "floor-json",
+        is_peer: false,
+        family: "floor",
+        client: Client::Floor(crate::floor::Work::Json),
     });
     all.extend(
         peers
@@ -213,7 +221,7 @@ impl Contender {
                 }))
             }
             Client::Jsonrpsee => jsonrpsee_caller(port).await,
-            Client::Floor => Ok(crate::floor::caller(port)),
+            Client::Floor(work) => Ok(crate::floor::caller(port, work)),
         }
     }
 }

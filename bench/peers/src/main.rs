@@ -56,7 +56,7 @@ OPTIONS:
     -h, --help      this text
 
 Prints markdown on stdout (progress on stderr). Internal subcommand:
-    tpp-peers serve tpp|tarpc-json|tarpc-bincode|tarpc-json-nodelay|tarpc-bincode-nodelay|jsonrpsee|tonic|tonic-tuned|floor
+    tpp-peers serve tpp|tarpc-json|tarpc-bincode|tarpc-json-nodelay|tarpc-bincode-nodelay|jsonrpsee|tonic|tonic-tuned|floor|floor-json
 (prints its port, serves on 127.0.0.1 until its stdin closes).";
 
 struct Config {

@@ -17,6 +17,7 @@ pub const KINDS: &[&str] = &[
     "tonic",
     "tonic-tuned",
     "floor",
+    "floor-json",
 ];
 
 /// The token of the tpp server (TPP requests always carry one).
@@ -102,7 +103,8 @@ pub fn main_serve(kind: &str) -> Result<(), String> {
             "jsonrpsee" => serve_jsonrpsee().await,
             "tonic" => crate::tonic_echo::serve(false).await,
             "tonic-tuned" => crate::tonic_echo::serve(true).await,
-            "floor" => crate::floor::serve().await,
+            "floor" => crate::floor::serve(crate::floor::Work::Frames).await,
+            "floor-json" => crate::floor::serve(crate::floor::Work::Json).await,
             other => Err(format!("unknown server {other:?}; one of {KINDS:?}")),
         }
     })
