@@ -2,51 +2,90 @@
 //! the response, and the connection handed back when the server keeps it.
 
 use std::future::Future;
+use std::pin::{pin, Pin};
 
 use serde::Serialize;
 
 use super::conn::SendFailure;
-use super::{check_code, ready_or_timed, within_deadline, Client, ClientError, OutgoingRequest};
+use super::pool::Lease;
+use super::{
+    check_code, ready_or_timed, within_deadline, Client, ClientConnection, ClientError,
+    OutgoingRequest,
+};
 use crate::wire::deadline::Limit;
 use crate::wire::message::Response;
 
 impl Client {
     /// Sends the request and reads its response, following the retry rule
     /// of the [module documentation](super).
-    pub(super) async fn exchange<B: Serialize + ?Sized>(
-        &self,
-        action: &str,
-        body: &B,
+    ///
+    /// The pipelined and the pooled calls are two futures, not two branches
+    /// of one: a call's future is as large as its largest state, and each
+    /// path's states then share no space with the other's.
+    pub(super) fn exchange<'a, B: Serialize + ?Sized>(
+        &'a self,
+        action: &'a str,
+        body: &'a B,
         limit: Limit,
-    ) -> Result<Response, ClientError> {
-        let deadline = limit.map(|(at, _)| at);
-        let pool = &self.inner.pool;
-        let trace = crate::wire::trace::outgoing();
-        let request = OutgoingRequest {
+    ) -> impl Future<Output = Result<Response, ClientError>> + 'a {
+        use futures_util::future::Either;
+        match self.inner.pipelines.as_ref().filter(|p| !p.refused()) {
+            Some(pipelines) => Either::Left(async move {
+                let trace = crate::wire::trace::outgoing();
+                let request = self.outgoing(action, body, limit, &trace);
+                match within_deadline(limit, pipelines.call(self, &request)).await {
+                    // The server does not keep connections open: not sent,
+                    // so it goes through the pool instead (boxed: this
+                    // happens once per client).
+                    Err(ClientError::NotSent(_)) if pipelines.refused() => {
+                        Box::pin(self.pooled(&request, limit)).await
+                    }
+                    result => check_code(result?),
+                }
+            }),
+            None => Either::Right(async move {
+                let trace = crate::wire::trace::outgoing();
+                let request = self.outgoing(action, body, limit, &trace);
+                self.pooled(&request, limit).await
+            }),
+        }
+    }
+
+    /// The request of a call; `trace`: the trace context it carries.
+    fn outgoing<'a, B: Serialize + ?Sized>(
+        &'a self,
+        action: &'a str,
+        body: &'a B,
+        limit: Limit,
+        trace: &'a Option<(std::sync::Arc<str>, Option<String>)>,
+    ) -> OutgoingRequest<'a, B> {
+        OutgoingRequest {
             action,
             body,
             token: self.token.as_deref(),
             extras: &self.extras,
-            keep_alive: pool.enabled(),
+            keep_alive: self.inner.pool.enabled(),
             trace: trace.as_ref().map(|(id, tp)| (&**id, tp.as_deref())),
-            deadline,
-        };
-        if let Some(pipelines) = self.inner.pipelines.as_ref().filter(|p| !p.refused()) {
-            match within_deadline(limit, pipelines.call(self, &request)).await {
-                // The server does not keep connections open: not sent, so
-                // it goes through the pool instead.
-                Err(ClientError::NotSent(_)) if pipelines.refused() => {}
-                result => return check_code(result?),
-            }
+            deadline: limit.map(|(at, _)| at),
         }
-        // Opening a connection is boxed: its future is large and rarely
-        // polled, and every call's future would otherwise carry its size.
+    }
+
+    /// One call on a connection of the pool (or a new one, when the pool is
+    /// off or has none idle).
+    async fn pooled<B: Serialize + ?Sized>(
+        &self,
+        request: &OutgoingRequest<'_, B>,
+        limit: Limit,
+    ) -> Result<Response, ClientError> {
+        let pool = &self.inner.pool;
         if !pool.enabled() {
-            return within_deadline(limit, async {
-                let mut conn = Box::pin(self.open()).await?;
-                conn.send_request(&request).await.map_err(|f| f.error)?;
+            // A connection per call: boxed whole (it opens one anyway), so
+            // the pooled call's future does not carry its size.
+            return Box::pin(within_deadline(limit, async {
+                let mut conn = self.open().await?;
+                conn.send_request(request).await.map_err(|f| f.error)?;
                 conn.get_response().await
-            })
+            }))
             .await;
         }
         // From here each wait is bounded by itself, and a step done at once
@@ -57,17 +96,27 @@ impl Client {
             Some((at, timeout)) => at.checked_sub(timeout).unwrap_or(at),
             None => tokio::time::Instant::now(),
         };
-        let lease = lazily_within(limit, async { Ok(pool.lease().await) }, |e| e).await?;
+        // A free connection (always, unless the pool is bounded) is taken
+        // at once; waiting for one is boxed, so the call's future does not
+        // carry the wait's size.
+        let lease = match pool.lease_now() {
+            Some(lease) => lease,
+            None => {
+                let mut waiting = Box::pin(async { Ok(pool.lease().await) });
+                lazily_within(limit, waiting.as_mut(), |e| e).await?
+            }
+        };
         loop {
-            let (mut conn, reused) = match pool.take_idle(&lease, now) {
-                Some(conn) => (conn, true),
-                None => (within_deadline(limit, Box::pin(self.open())).await?, false),
+            let (mut conn, reused) = self.idle_or_new(&lease, now, limit).await?;
+            let sent = {
+                let send = pin!(conn.send_request(request));
+                lazily_within(limit, send, |error| SendFailure {
+                    error,
+                    unsent: false,
+                })
+                .await
             };
-            let sent = lazily_within(limit, conn.send_request(&request), |error| SendFailure {
-                error,
-                unsent: false,
-            });
-            match sent.await {
+            match sent {
                 Ok(()) => {}
                 // The kept connection died between the check and the write,
                 // and the server cannot have read a byte: use another one.
@@ -81,15 +130,40 @@ impl Client {
             return check_code(response);
         }
     }
+
+    /// An idle connection of the pool (`true`: reused), or a new one.
+    ///
+    /// Not an `async fn`: the caller's future then holds either the idle
+    /// connection or the boxed connect, never both side by side.
+    fn idle_or_new<'a>(
+        &'a self,
+        lease: &Lease,
+        now: tokio::time::Instant,
+        limit: Limit,
+    ) -> impl Future<Output = Result<(Box<ClientConnection>, bool), ClientError>> + 'a {
+        use futures_util::future::{ready, Either, FutureExt};
+        match self.inner.pool.take_idle(lease, now) {
+            Some(conn) => Either::Left(ready(Ok((conn, true)))),
+            // Opening a connection is boxed: its future is large and rarely
+            // polled, and every call's future would otherwise carry its size.
+            None => Either::Right(
+                Box::pin(within_deadline(limit, self.open()))
+                    .map(|opened| Ok((Box::new(opened?), false))),
+            ),
+        }
+    }
 }
 
 /// `work` within `limit`, with a timer only when it does not finish at its
 /// first poll; `timed_out` makes its error from the client's.
-async fn lazily_within<T, E>(
+async fn lazily_within<T, E, F>(
     limit: Limit,
-    work: impl Future<Output = Result<T, E>>,
+    work: Pin<&mut F>,
     timed_out: impl FnOnce(ClientError) -> E,
-) -> Result<T, E> {
+) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>> + ?Sized,
+{
     let Some((at, timeout)) = limit else {
         return work.await;
     };

@@ -131,17 +131,20 @@ where
 /// What `work` gives, with a timer only when it is not done at its first
 /// poll (the common case for a write or a free connection costs none):
 /// `timer` is made then, and `None` means it fired first.
-async fn ready_or_timed<F: std::future::Future>(
-    work: F,
+///
+/// `work` is pinned by the caller and the timer is boxed: a future that
+/// awaits this one then holds neither twice nor a timer it rarely needs
+/// (the call's future is allocated for every call, and kept small enough
+/// for the allocator's fast path).
+async fn ready_or_timed<F: std::future::Future + ?Sized>(
+    mut work: std::pin::Pin<&mut F>,
     timer: impl FnOnce() -> tokio::time::Sleep,
 ) -> Option<F::Output> {
     use std::task::Poll;
-    let mut work = std::pin::pin!(work);
     match std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await {
         Poll::Ready(done) => Some(done),
         Poll::Pending => {
-            let timer = timer();
-            tokio::pin!(timer);
+            let timer = Box::pin(timer());
             tokio::select! {
                 biased;
                 done = work => Some(done),

@@ -48,7 +48,9 @@ impl Default for PoolSettings {
 }
 
 struct Idle {
-    conn: ClientConnection,
+    /// Boxed: a call moves its connection out of the pool and back, and
+    /// holds it in its future.
+    conn: Box<ClientConnection>,
     /// When the call that used it last began (a call's one clock read).
     since: tokio::time::Instant,
 }
@@ -85,6 +87,17 @@ impl Pool {
         self.settings.enabled
     }
 
+    /// The right to use a connection, when it needs no wait: always for
+    /// an unbounded pool; for a bounded one, when a permit is free (never
+    /// ahead of callers already waiting: released permits go to them first).
+    pub(super) fn lease_now(&self) -> Option<Lease> {
+        let permit = match &self.open {
+            Some(open) => Some(open.clone().try_acquire_owned().ok()?),
+            None => None,
+        };
+        Some(Lease { _permit: permit })
+    }
+
     /// Waits (first come, first served) until a connection may be used.
     pub(super) async fn lease(&self) -> Lease {
         let permit = match &self.open {
@@ -102,7 +115,7 @@ impl Pool {
         &self,
         _lease: &Lease,
         now: tokio::time::Instant,
-    ) -> Option<ClientConnection> {
+    ) -> Option<Box<ClientConnection>> {
         let mut dropped = Vec::new();
         let found = {
             let mut idle = self.idle.lock().ok()?;
@@ -134,7 +147,7 @@ impl Pool {
     /// a little early, so it is never kept past the idle timeout).
     pub(super) fn give_back(
         &self,
-        conn: ClientConnection,
+        conn: Box<ClientConnection>,
         _lease: Lease,
         began: tokio::time::Instant,
     ) {

@@ -321,7 +321,7 @@ async fn write_bounded(write: &mut WriteHalf, out: &[u8], stall: Duration) -> us
 /// What `io` gives within `stall` (`None` after it). A timer is armed only
 /// when the socket does not take the bytes at once.
 async fn within<F: std::future::Future>(stall: Duration, io: F) -> Option<F::Output> {
-    ready_or_timed(io, || tokio::time::sleep(stall)).await
+    ready_or_timed(std::pin::pin!(io), || tokio::time::sleep(stall)).await
 }
 
 async fn wait_for_confirmation(shared: &Connection) {
