@@ -32,10 +32,14 @@ pub enum Work {
     Json,
 }
 
-#[derive(Serialize)]
-struct RequestOut<'a> {
-    token: &'a str,
-    action: &'a str,
+/// A request, written by the client and read by the server.
+#[derive(Serialize, Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    token: Cow<'a, str>,
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow)]
     body: EchoParams<'a>,
 }
 
@@ -45,19 +49,11 @@ struct EchoParams<'a> {
     text: Cow<'a, str>,
 }
 
-#[derive(Deserialize)]
-struct RequestIn<'a> {
-    #[serde(borrow)]
-    token: Cow<'a, str>,
-    #[serde(borrow)]
-    action: Cow<'a, str>,
-    #[serde(borrow)]
-    body: EchoParams<'a>,
-}
-
-#[derive(Serialize)]
-struct ResponseOut<'a> {
+/// A response, written by the server and read by the client.
+#[derive(Serialize, Deserialize)]
+struct Answer<'a> {
     code: u32,
+    #[serde(borrow)]
     body: EchoAnswer<'a>,
 }
 
@@ -65,13 +61,6 @@ struct ResponseOut<'a> {
 struct EchoAnswer<'a> {
     #[serde(borrow)]
     echo: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct ResponseIn<'a> {
-    code: u32,
-    #[serde(borrow)]
-    body: EchoAnswer<'a>,
 }
 
 /// Writes `<length>\n` and the JSON of `value` into `out` (cleared first),
@@ -151,9 +140,9 @@ impl Conn {
                 let _ = writeln!(out, "{}", payload.len());
                 out.extend_from_slice(payload);
             }
-            Work::Json => match serde_json::from_slice::<RequestIn>(payload) {
+            Work::Json => match serde_json::from_slice::<Envelope>(payload) {
                 Ok(request) if request.token == TPP_TOKEN && request.action == "echo" => {
-                    let answer = ResponseOut {
+                    let answer = Answer {
                         code: 0,
                         body: EchoAnswer {
                             echo: request.body.text,
@@ -162,7 +151,7 @@ impl Conn {
                     frame_json(out, scratch, &answer);
                 }
                 _ => {
-                    let refusal = ResponseOut {
+                    let refusal = Answer {
                         code: 1,
                         body: EchoAnswer {
                             echo: Cow::Borrowed("refused"),
@@ -222,9 +211,9 @@ pub fn caller(port: u16, work: Work) -> Caller {
                     conn.out.extend_from_slice(text.as_bytes());
                 }
                 Work::Json => {
-                    let request = RequestOut {
-                        token: TPP_TOKEN,
-                        action: "echo",
+                    let request = Envelope {
+                        token: Cow::Borrowed(TPP_TOKEN),
+                        action: Cow::Borrowed("echo"),
                         body: EchoParams {
                             text: Cow::Borrowed(&text),
                         },
@@ -240,7 +229,7 @@ pub fn caller(port: u16, work: Work) -> Caller {
             let len = match work {
                 Work::Frames => payload.len(),
                 Work::Json => {
-                    let answer: ResponseIn = serde_json::from_slice(&conn.buf[payload])
+                    let answer: Answer = serde_json::from_slice(&conn.buf[payload])
                         .map_err(|e| format!("floor answer: {e}"))?;
                     if answer.code != 0 {
                         return Err(format!("floor answer: code {}", answer.code));

@@ -170,7 +170,12 @@ async fn run(config: Config) -> Result<(), String> {
         },
     ]
     .into_iter()
-    .filter(|case| config.case.as_ref().is_none_or(|c| case.name.contains(c.as_str())))
+    .filter(|case| {
+        config
+            .case
+            .as_ref()
+            .is_none_or(|c| case.name.contains(c.as_str()))
+    })
     .collect();
     if cases.is_empty() {
         return Err("--case matched no case".to_owned());
